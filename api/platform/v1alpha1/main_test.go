@@ -1,0 +1,13 @@
+package v1alpha1_test
+
+import (
+	"testing"
+
+	"github.com/chatcli/aiops/libs/testenv"
+)
+
+var env *testenv.Environment
+
+func TestMain(m *testing.M) {
+	testenv.Run(m, &env, testenv.Options{WithoutRedis: true})
+}
