@@ -1,0 +1,56 @@
+package signals
+
+import (
+	"strconv"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
+)
+
+// Labels the watcher-bridge puts on every Anomaly, so that the correlator
+// and people can select them without parsing names.
+const (
+	LabelDedupKey     = "platform.chatcli.io/dedup-key"
+	LabelSignalType   = "platform.chatcli.io/signal-type"
+	LabelResourceKind = "platform.chatcli.io/resource-kind"
+	LabelResourceName = "platform.chatcli.io/resource-name"
+	LabelGeneration   = "platform.chatcli.io/dedup-generation"
+)
+
+// Anomaly builds the Anomaly for the signal. Cluster-scoped resources (Nodes)
+// have their Anomalies in fallbackNamespace.
+func (s Signal) Anomaly(name, fallbackNamespace string, generation int) *platformv1alpha1.Anomaly {
+	namespace := s.Resource.Namespace
+	if namespace == "" {
+		namespace = fallbackNamespace
+	}
+	return &platformv1alpha1.Anomaly{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      name,
+			Namespace: namespace,
+			Labels: map[string]string{
+				// A label value holds at most 63 characters.
+				LabelDedupKey:     s.DedupKey()[:63],
+				LabelSignalType:   string(s.Type),
+				LabelResourceKind: s.Resource.Kind,
+				LabelResourceName: dnsLabelPart(s.Resource.Name, 63),
+				LabelGeneration:   strconv.Itoa(generation),
+			},
+		},
+		Spec: platformv1alpha1.AnomalySpec{
+			SignalType: s.Type,
+			Source:     s.Source,
+			Severity:   s.Severity,
+			Resource: platformv1alpha1.ResourceReference{
+				Kind:      s.Resource.Kind,
+				Name:      s.Resource.Name,
+				Namespace: s.Resource.Namespace,
+			},
+			Description: s.Description,
+			DetectedAt:  metav1.NewTime(s.DetectedAt),
+			Value:       s.Value,
+			Threshold:   s.Threshold,
+		},
+	}
+}
