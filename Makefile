@@ -18,9 +18,10 @@ help: ## Show this help.
 ##@ Development
 
 .PHONY: generate
-generate: ## Generate deepcopy code and CRD manifests from api/.
+generate: ## Generate deepcopy code and CRD manifests from api/, and Go code from proto/.
 	$(GO) tool controller-gen object paths=./api/...
 	$(GO) tool controller-gen crd:allowDangerousTypes=true paths=./api/... output:crd:artifacts:config=api/crds
+	$(GO) tool buf generate
 
 .PHONY: verify
 verify: generate ## Regenerate, then fail if anything generated is stale.
@@ -32,10 +33,11 @@ verify: generate ## Regenerate, then fail if anything generated is stale.
 	GOWORK=off $(GO) build ./...
 
 .PHONY: lint
-lint: ## Run gofmt and go vet.
+lint: ## Run gofmt, go vet and buf lint.
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^hack/')); \
 		if [[ -n "$$unformatted" ]]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) tool buf lint
 
 ##@ Build
 
