@@ -6,13 +6,13 @@ import (
 	"net"
 	"time"
 
-	"google.golang.org/grpc"
+	"github.com/chatcli/aiops/libs/grpcx"
 )
 
 // grpcRunnable serves gRPC on every replica: the servers are the stateless,
 // horizontally scaled path, so they do not wait for leader election.
 type grpcRunnable struct {
-	server          *grpc.Server
+	server          *grpcx.Server
 	listener        net.Listener
 	shutdownTimeout time.Duration
 }
@@ -25,6 +25,7 @@ func (r *grpcRunnable) NeedLeaderElection() bool { return false }
 func (r *grpcRunnable) Start(ctx context.Context) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- r.server.Serve(r.listener) }()
+	r.server.Health.Resume()
 	select {
 	case err := <-serveErr:
 		return fmt.Errorf("serve gRPC: %w", err)
