@@ -78,7 +78,7 @@ func TestServiceAccountImpersonationFollowsRBAC(t *testing.T) {
 
 	role := &rbacv1.Role{
 		ObjectMeta: metav1.ObjectMeta{Name: "read-anomalies", Namespace: ns},
-		Rules: []rbacv1.PolicyRule{{APIGroups: []string{"platform.chatcli.io"}, Resources: []string{"anomalies"}, Verbs: []string{"list"}}},
+		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{"platform.chatcli.io"}, Resources: []string{"anomalies"}, Verbs: []string{"list"}}},
 	}
 	binding := &rbacv1.RoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: "read-anomalies", Namespace: ns},

@@ -1,0 +1,280 @@
+package alertmanager
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+
+	"github.com/chatcli/aiops/libs/signals"
+)
+
+// IngestStatus is what became of one signal handed to a Sink.
+type IngestStatus string
+
+// The ingest outcomes, the same three as WatcherService.IngestSignals.
+const (
+	IngestCreated   IngestStatus = "created"
+	IngestDuplicate IngestStatus = "duplicate"
+	IngestRejected  IngestStatus = "rejected"
+)
+
+// IngestResult is the outcome for one signal.
+type IngestResult struct {
+	Status IngestStatus
+	// AnomalyName is the Anomaly created, or the one the signal duplicates.
+	AnomalyName string
+	// Reason says why a signal was rejected.
+	Reason string
+}
+
+// Sink stores signals as Anomalies; the watcher-bridge's dedup pipeline
+// implements it. It is declared here, where it is used, so this package
+// needs nothing from the pipeline.
+//
+// Signals may name a Pod (from a pod label); attributing it to its top
+// owner is the Sink's job. Ingest returns one result per signal, in order. It returns an error only
+// when it could not finish (API server or Redis unreachable); the handler
+// then answers 503 and Alertmanager sends the whole group again, so Ingest
+// must be idempotent, which dedup keys and deterministic Anomaly names make
+// it.
+type Sink interface {
+	Ingest(ctx context.Context, batch []signals.Signal) ([]IngestResult, error)
+}
+
+// DefaultMaxBodyBytes bounds a request body when HandlerConfig leaves it 0.
+const DefaultMaxBodyBytes int64 = 1 << 20
+
+// futureSkew is how far ahead of our clock a startsAt may be before it is
+// treated as clock skew and replaced by the time of receipt.
+const futureSkew = time.Minute
+
+// HandlerConfig configures the webhook endpoint.
+type HandlerConfig struct {
+	// Token is the bearer token Alertmanager must send. TokenFunc, when set,
+	// is used instead and read on every request, so that a rotated Secret
+	// takes effect without a restart. One of them is required.
+	Token     string
+	TokenFunc func() string
+	// MaxBodyBytes bounds the request body; 0 means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	Mapper       *Mapper
+	Sink         Sink
+	Logger       logr.Logger
+	// Now is the clock, used to replace a startsAt that lies in the future
+	// (clock skew between Prometheus and us); nil means time.Now.
+	Now func() time.Time
+}
+
+// Handler is the http.Handler for Alertmanager's webhook.
+type Handler struct {
+	cfg HandlerConfig
+}
+
+var _ http.Handler = (*Handler)(nil)
+
+// NewHandler checks the config and returns the handler.
+func NewHandler(cfg HandlerConfig) (*Handler, error) {
+	switch {
+	case cfg.Token == "" && cfg.TokenFunc == nil:
+		return nil, errors.New("alertmanager handler: a token or a token func is required")
+	case cfg.Mapper == nil:
+		return nil, errors.New("alertmanager handler: a mapper is required")
+	case cfg.Sink == nil:
+		return nil, errors.New("alertmanager handler: a sink is required")
+	case cfg.MaxBodyBytes < 0:
+		return nil, fmt.Errorf("alertmanager handler: max body bytes %d is negative", cfg.MaxBodyBytes)
+	}
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.TokenFunc == nil {
+		token := cfg.Token
+		cfg.TokenFunc = func() string { return token }
+	}
+	return &Handler{cfg: cfg}, nil
+}
+
+// Summary is the body of a successful response. Firing counts the alerts
+// that became signals; Skipped the firing alerts that did not.
+type Summary struct {
+	Firing    int `json:"firing"`
+	Resolved  int `json:"resolved"`
+	Skipped   int `json:"skipped"`
+	Created   int `json:"created"`
+	Duplicate int `json:"duplicate"`
+	Rejected  int `json:"rejected"`
+}
+
+// ServeHTTP checks, in order, the method, the token, the content type and
+// the size, then parses, maps and ingests. Every refusal happens before
+// the Sink is called, so a refused request changes nothing.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	log := h.cfg.Logger.WithValues("remote", r.RemoteAddr)
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		refuse(w, log.V(1), http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed; use POST", r.Method))
+		return
+	}
+	if code, msg := h.authenticate(r); code != 0 {
+		switch {
+		case code != http.StatusUnauthorized:
+			log.Error(nil, "Refused Alertmanager webhook: no token is configured")
+		case r.Header.Get("Authorization") == "":
+			w.Header().Set("WWW-Authenticate", `Bearer realm="watcher-bridge"`)
+		default:
+			w.Header().Set("WWW-Authenticate", `Bearer realm="watcher-bridge", error="invalid_token"`)
+		}
+		refuse(w, log, code, msg)
+		return
+	}
+	if msg := checkContentType(r.Header.Get("Content-Type")); msg != "" {
+		refuse(w, log, http.StatusUnsupportedMediaType, msg)
+		return
+	}
+	body, code, msg := h.readBody(w, r)
+	if code != 0 {
+		refuse(w, log, code, msg)
+		return
+	}
+	p, err := Parse(body)
+	if err != nil {
+		refuse(w, log, http.StatusBadRequest, err.Error())
+		return
+	}
+	log = log.WithValues("receiver", p.Receiver, "groupKey", p.GroupKey)
+	if p.TruncatedAlerts > 0 {
+		log.Info("Received a truncated alert group; raise max_alerts in Alertmanager to see every alert", "truncatedAlerts", p.TruncatedAlerts)
+	}
+	h.ingest(r.Context(), log, w, p)
+}
+
+// refuse answers a request that changes nothing. The message never holds
+// the token.
+func refuse(w http.ResponseWriter, log logr.Logger, code int, msg string) {
+	log.Info("Refused Alertmanager webhook", "status", code, "reason", msg)
+	writeError(w, code, msg)
+}
+
+func (h *Handler) ingest(ctx context.Context, log logr.Logger, w http.ResponseWriter, p *Payload) {
+	firing, resolved, skipped := h.cfg.Mapper.Map(p)
+	for _, s := range skipped {
+		log.Info("Skipped alert", "alertname", s.Alertname, "fingerprint", s.Fingerprint, "reason", s.Reason)
+	}
+	for _, r := range resolved {
+		log.Info("Recorded resolved alert", "alertname", r.Alertname, "fingerprint", r.Fingerprint, "resource", r.Resource.String())
+	}
+	sum := Summary{Firing: len(firing), Resolved: len(resolved), Skipped: len(skipped)}
+	if len(firing) > 0 {
+		now := h.cfg.Now()
+		for i := range firing {
+			if firing[i].DetectedAt.After(now.Add(futureSkew)) {
+				firing[i].DetectedAt = now
+			}
+		}
+		results, err := h.cfg.Sink.Ingest(ctx, firing)
+		if err != nil {
+			log.Error(err, "Failed to ingest Alertmanager alerts; Alertmanager will retry", "signals", len(firing))
+			writeError(w, http.StatusServiceUnavailable, "signals could not be stored; retry later")
+			return
+		}
+		if len(results) != len(firing) {
+			log.Info("Sink answered for a different number of signals", "signals", len(firing), "results", len(results))
+		}
+		for i, res := range results {
+			switch res.Status {
+			case IngestCreated:
+				sum.Created++
+			case IngestDuplicate:
+				sum.Duplicate++
+			default:
+				sum.Rejected++
+				if i < len(firing) {
+					log.Info("Rejected signal", "type", firing[i].Type, "resource", firing[i].Resource.String(), "reason", res.Reason)
+				}
+			}
+		}
+	}
+	log.Info("Ingested Alertmanager alerts", "firing", sum.Firing, "resolved", sum.Resolved, "skipped", sum.Skipped,
+		"created", sum.Created, "duplicate", sum.Duplicate, "rejected", sum.Rejected)
+	writeJSON(w, http.StatusOK, sum)
+}
+
+// authenticate returns 0 when the request carries the expected token, or
+// the status and message to refuse it with. The comparison takes constant
+// time so that the token cannot be guessed byte by byte.
+func (h *Handler) authenticate(r *http.Request) (int, string) {
+	want := h.cfg.TokenFunc()
+	if want == "" {
+		// A server without a token fails closed; 503 lets Alertmanager
+		// retry once the Secret is mounted.
+		return http.StatusServiceUnavailable, "webhook token is not configured"
+	}
+	auth := r.Header.Get("Authorization")
+	if auth == "" {
+		return http.StatusUnauthorized, "missing bearer token"
+	}
+	scheme, got, ok := strings.Cut(auth, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return http.StatusUnauthorized, "authorization must use the Bearer scheme"
+	}
+	if subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(want)) != 1 {
+		return http.StatusUnauthorized, "invalid bearer token"
+	}
+	return 0, ""
+}
+
+// checkContentType accepts application/json and any +json type.
+func checkContentType(header string) string {
+	if header == "" {
+		return "missing content type; want application/json"
+	}
+	mt, _, err := mime.ParseMediaType(header)
+	if err != nil {
+		return fmt.Sprintf("content type %q is malformed; want application/json", header)
+	}
+	if mt != "application/json" && !strings.HasSuffix(mt, "+json") {
+		return fmt.Sprintf("content type %q is not supported; want application/json", mt)
+	}
+	return ""
+}
+
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int, string) {
+	limit := h.cfg.MaxBodyBytes
+	tooLarge := fmt.Sprintf("payload larger than %d bytes", limit)
+	if r.ContentLength > limit {
+		return nil, http.StatusRequestEntityTooLarge, tooLarge
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var maxErr *http.MaxBytesError
+		if errors.As(err, &maxErr) {
+			return nil, http.StatusRequestEntityTooLarge, tooLarge
+		}
+		return nil, http.StatusBadRequest, "could not read the request body"
+	}
+	return body, 0, ""
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"error": msg})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	// The client may be gone; there is nothing left to tell it.
+	_ = json.NewEncoder(w).Encode(v)
+}
