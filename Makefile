@@ -42,8 +42,8 @@ lint: ## Run gofmt, go vet and buf lint.
 ##@ Build
 
 .PHONY: build
-build: ## Build every package of the root module.
-	$(GO) build ./...
+build: ## Build the six services into bin/.
+	$(GO) build -o $(BIN)/ ./services/...
 
 .PHONY: testenv-bins
 testenv-bins: ## Build etcd and kube-apiserver into bin/ (cached by their pins).
