@@ -17,38 +17,8 @@ import (
 	"github.com/chatcli/aiops/libs/signals"
 )
 
-// IngestStatus is what became of one signal handed to a Sink.
-type IngestStatus string
-
-// The ingest outcomes, the same three as WatcherService.IngestSignals.
-const (
-	IngestCreated   IngestStatus = "created"
-	IngestDuplicate IngestStatus = "duplicate"
-	IngestRejected  IngestStatus = "rejected"
-)
-
-// IngestResult is the outcome for one signal.
-type IngestResult struct {
-	Status IngestStatus
-	// AnomalyName is the Anomaly created, or the one the signal duplicates.
-	AnomalyName string
-	// Reason says why a signal was rejected.
-	Reason string
-}
-
-// Sink stores signals as Anomalies; the watcher-bridge's dedup pipeline
-// implements it. It is declared here, where it is used, so this package
-// needs nothing from the pipeline.
-//
-// Signals may name a Pod (from a pod label); attributing it to its top
-// owner is the Sink's job. Ingest returns one result per signal, in order. It returns an error only
-// when it could not finish (API server or Redis unreachable); the handler
-// then answers 503 and Alertmanager sends the whole group again, so Ingest
-// must be idempotent, which dedup keys and deterministic Anomaly names make
-// it.
-type Sink interface {
-	Ingest(ctx context.Context, batch []signals.Signal) ([]IngestResult, error)
-}
+// Sink is where accepted alerts go; see signals.Sink for its contract.
+type Sink = signals.Sink
 
 // DefaultMaxBodyBytes bounds a request body when HandlerConfig leaves it 0.
 const DefaultMaxBodyBytes int64 = 1 << 20
@@ -194,9 +164,9 @@ func (h *Handler) ingest(ctx context.Context, log logr.Logger, w http.ResponseWr
 		}
 		for i, res := range results {
 			switch res.Status {
-			case IngestCreated:
+			case signals.IngestCreated:
 				sum.Created++
-			case IngestDuplicate:
+			case signals.IngestDuplicate:
 				sum.Duplicate++
 			default:
 				sum.Rejected++

@@ -31,7 +31,7 @@ type memorySink struct {
 	err    error
 }
 
-func (s *memorySink) Ingest(_ context.Context, batch []signals.Signal) ([]IngestResult, error) {
+func (s *memorySink) Ingest(_ context.Context, batch []signals.Signal) ([]signals.IngestResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.err != nil {
@@ -40,16 +40,16 @@ func (s *memorySink) Ingest(_ context.Context, batch []signals.Signal) ([]Ingest
 	if s.stored == nil {
 		s.stored = map[string]signals.Signal{}
 	}
-	results := make([]IngestResult, len(batch))
+	results := make([]signals.IngestResult, len(batch))
 	for i, sig := range batch {
 		name := sig.AnomalyName(0)
 		if _, dup := s.stored[sig.DedupKey()]; dup {
-			results[i] = IngestResult{Status: IngestDuplicate, AnomalyName: name}
+			results[i] = signals.IngestResult{Status: signals.IngestDuplicate, AnomalyName: name}
 			continue
 		}
 		s.stored[sig.DedupKey()] = sig
 		s.order = append(s.order, sig)
-		results[i] = IngestResult{Status: IngestCreated, AnomalyName: name}
+		results[i] = signals.IngestResult{Status: signals.IngestCreated, AnomalyName: name}
 	}
 	return results, nil
 }
