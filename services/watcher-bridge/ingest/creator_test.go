@@ -1,0 +1,364 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr/testr"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
+	"github.com/chatcli/aiops/libs/redisx"
+	"github.com/chatcli/aiops/libs/signals"
+	"github.com/chatcli/aiops/libs/testenv"
+)
+
+func newNamespace(t *testing.T) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "ingest-"}}
+	if err := env.Client.Create(context.Background(), ns); err != nil {
+		t.Fatal(err)
+	}
+	return ns.Name
+}
+
+func newRedis(t *testing.T, url string) *redisx.Client {
+	t.Helper()
+	r, err := redisx.New(url, redisx.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+func newCreator(t *testing.T, r *redisx.Client) *Creator {
+	t.Helper()
+	c, err := NewCreator(Config{
+		Client: env.Client, APIReader: env.Client, Redis: r,
+		FallbackNamespace: "default", Logger: testr.New(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func restartSignal(ns string) signals.Signal {
+	return signals.Signal{
+		Type: platformv1alpha1.SignalPodRestart, Source: platformv1alpha1.SourceWatcher,
+		Severity:    platformv1alpha1.SignalSeverity(platformv1alpha1.SeverityMedium),
+		Resource:    signals.Resource{Kind: "Deployment", Namespace: ns, Name: "api-gateway", UID: "uid-1"},
+		Description: "HighRestartCount on api-gateway: container app restarted 8 times",
+		DetectedAt:  time.Now().UTC().Truncate(time.Second),
+		Value:       "8", Threshold: "3",
+	}
+}
+
+func anomalies(t *testing.T, ns string) []platformv1alpha1.Anomaly {
+	t.Helper()
+	list := &platformv1alpha1.AnomalyList{}
+	if err := env.Client.List(context.Background(), list, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	return list.Items
+}
+
+func ingest(t *testing.T, c *Creator, batch ...signals.Signal) []signals.IngestResult {
+	t.Helper()
+	res, err := c.Ingest(context.Background(), batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func TestCreatesTheAnomalyOnceAndReportsDuplicates(t *testing.T) {
+	ns := newNamespace(t)
+	c := newCreator(t, newRedis(t, env.Redis.URL))
+	first := ingest(t, c, restartSignal(ns))[0]
+	if first.Status != signals.IngestCreated {
+		t.Fatalf("first sighting: %+v, want created", first)
+	}
+	second := ingest(t, c, restartSignal(ns))[0]
+	if second.Status != signals.IngestDuplicate || second.AnomalyName != first.AnomalyName {
+		t.Fatalf("second sighting: %+v, want duplicate of %s", second, first.AnomalyName)
+	}
+	items := anomalies(t, ns)
+	if len(items) != 1 {
+		t.Fatalf("%d Anomalies, want 1", len(items))
+	}
+	got := items[0].Spec
+	if got.SignalType != platformv1alpha1.SignalPodRestart || got.Resource.Name != "api-gateway" || got.Value != "8" ||
+		got.Description != "HighRestartCount on api-gateway: container app restarted 8 times" {
+		t.Errorf("Anomaly spec = %+v", got)
+	}
+}
+
+// TestTwoProcessesSeeingTheSameFaultCreateOneAnomaly runs two Creators,
+// each with its own Redis connection pool and memory, as two watcher-bridge
+// replicas would, racing on the same fault.
+func TestTwoProcessesSeeingTheSameFaultCreateOneAnomaly(t *testing.T) {
+	ns := newNamespace(t)
+	replicas := []*Creator{newCreator(t, newRedis(t, env.Redis.URL)), newCreator(t, newRedis(t, env.Redis.URL))}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	created := 0
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := replicas[i%2].Ingest(context.Background(), []signals.Signal{restartSignal(ns)})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if res[0].Status == signals.IngestCreated {
+				created++
+			}
+		}()
+	}
+	wg.Wait()
+	if n := len(anomalies(t, ns)); n != 1 || created != 1 {
+		t.Fatalf("%d Anomalies and %d created results, want 1 and 1", n, created)
+	}
+}
+
+func TestARestartCreatesNothingAnew(t *testing.T) {
+	ns := newNamespace(t)
+	redis := newRedis(t, env.Redis.URL)
+	ingest(t, newCreator(t, redis), restartSignal(ns))
+
+	// A fresh process with the same Redis.
+	if res := ingest(t, newCreator(t, redis), restartSignal(ns))[0]; res.Status != signals.IngestDuplicate {
+		t.Fatalf("after restart: %+v, want duplicate", res)
+	}
+	// A fresh process after Redis lost its data: the deterministic name
+	// still finds the open incident.
+	if err := redis.Redis().FlushAll(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if res := ingest(t, newCreator(t, redis), restartSignal(ns))[0]; res.Status != signals.IngestDuplicate {
+		t.Fatalf("after Redis lost its data: %+v, want duplicate", res)
+	}
+	if n := len(anomalies(t, ns)); n != 1 {
+		t.Fatalf("%d Anomalies, want 1", n)
+	}
+}
+
+// TestRecurrenceAfterTheIssueEndsIsANewAnomaly ends the incident the way the
+// correlator does (Issue Resolved, then InvalidateDedup) and checks that the
+// fault coming back is a new Anomaly, itself deduplicated.
+func TestRecurrenceAfterTheIssueEndsIsANewAnomaly(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t)
+	c := newCreator(t, newRedis(t, env.Redis.URL))
+	first := ingest(t, c, restartSignal(ns))[0]
+
+	// Before the Issue ends, InvalidateDedup alone does not split the incident.
+	if _, err := c.InvalidateDedup(ctx, restartSignal(ns).Resource); err != nil {
+		t.Fatal(err)
+	}
+	if res := ingest(t, c, restartSignal(ns))[0]; res.Status != signals.IngestDuplicate {
+		t.Fatalf("while the incident is open: %+v, want duplicate", res)
+	}
+
+	endIncident(t, ns, first.AnomalyName)
+	cleared, err := c.InvalidateDedup(ctx, restartSignal(ns).Resource)
+	if err != nil || cleared != 1 {
+		t.Fatalf("InvalidateDedup cleared %d keys (%v), want 1", cleared, err)
+	}
+	// A fresh process, so that the recurrence is found on the API server,
+	// not in this Creator's memory.
+	c2 := newCreator(t, newRedis(t, env.Redis.URL))
+	second := ingest(t, c2, restartSignal(ns))[0]
+	if second.Status != signals.IngestCreated || second.AnomalyName == first.AnomalyName {
+		t.Fatalf("recurrence: %+v, want a new Anomaly", second)
+	}
+	if res := ingest(t, c2, restartSignal(ns))[0]; res.Status != signals.IngestDuplicate || res.AnomalyName != second.AnomalyName {
+		t.Fatalf("recurrence seen again: %+v, want duplicate of %s", res, second.AnomalyName)
+	}
+	if n := len(anomalies(t, ns)); n != 2 {
+		t.Fatalf("%d Anomalies, want 2", n)
+	}
+}
+
+// endIncident correlates the Anomaly into an Issue and resolves it.
+func endIncident(t *testing.T, ns, anomalyName string) {
+	t.Helper()
+	ctx := context.Background()
+	issue := &platformv1alpha1.Issue{
+		ObjectMeta: metav1.ObjectMeta{Name: "issue-" + anomalyName, Namespace: ns},
+		Spec: platformv1alpha1.IssueSpec{
+			Severity: platformv1alpha1.SeverityMedium, Source: platformv1alpha1.SourceWatcher,
+			SignalType: platformv1alpha1.SignalPodRestart,
+			Resource:   platformv1alpha1.ResourceReference{Kind: "Deployment", Name: "api-gateway", Namespace: ns},
+		},
+	}
+	if err := env.Client.Create(ctx, issue); err != nil {
+		t.Fatal(err)
+	}
+	issue.Status.State = platformv1alpha1.IssueResolved
+	if err := env.Client.Status().Update(ctx, issue); err != nil {
+		t.Fatal(err)
+	}
+	anomaly := &platformv1alpha1.Anomaly{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: anomalyName}, anomaly); err != nil {
+		t.Fatal(err)
+	}
+	anomaly.Status.Correlated = true
+	anomaly.Status.IssueRef = &platformv1alpha1.LocalObjectReference{Name: issue.Name}
+	if err := env.Client.Status().Update(ctx, anomaly); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRedisDownCreationGoesOnWithoutDuplicates(t *testing.T) {
+	ns := newNamespace(t)
+	private, err := testenv.StartLocalRedis(context.Background(), "", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	redis := newRedis(t, private.URL)
+	private.Stop()
+
+	c := newCreator(t, redis)
+	before := testutil.ToFloat64(c.cfg.Metrics.RedisUnavailable)
+	if res := ingest(t, c, restartSignal(ns))[0]; res.Status != signals.IngestCreated {
+		t.Fatalf("with Redis down: %+v, want created", res)
+	}
+	// Another replica, also without Redis and without this one's memory.
+	if res := ingest(t, newCreator(t, redis), restartSignal(ns))[0]; res.Status != signals.IngestDuplicate {
+		t.Fatalf("second replica with Redis down: %+v, want duplicate", res)
+	}
+	if n := len(anomalies(t, ns)); n != 1 {
+		t.Fatalf("%d Anomalies, want 1", n)
+	}
+	if got := testutil.ToFloat64(c.cfg.Metrics.RedisUnavailable) - before; got < 1 {
+		t.Errorf("redis_unavailable_total rose by %v, want at least 1", got)
+	}
+}
+
+func TestPodSignalsNameTheTopOwner(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t)
+	deploy := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "checkout", Namespace: ns},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "checkout"}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "checkout"}},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "checkout:1.0"}}},
+			},
+		},
+	}
+	if err := env.Client.Create(ctx, deploy); err != nil {
+		t.Fatal(err)
+	}
+	rs := &appsv1.ReplicaSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "checkout-7d9c", Namespace: ns, OwnerReferences: []metav1.OwnerReference{
+			{APIVersion: "apps/v1", Kind: "Deployment", Name: deploy.Name, UID: deploy.UID, Controller: ptr.To(true)},
+		}},
+		Spec: appsv1.ReplicaSetSpec{Selector: deploy.Spec.Selector, Template: deploy.Spec.Template},
+	}
+	if err := env.Client.Create(ctx, rs); err != nil {
+		t.Fatal(err)
+	}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "checkout-7d9c-abcde", Namespace: ns, OwnerReferences: []metav1.OwnerReference{
+			{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: rs.Name, UID: rs.UID, Controller: ptr.To(true)},
+		}},
+		Spec: deploy.Spec.Template.Spec,
+	}
+	if err := env.Client.Create(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+
+	s := restartSignal(ns)
+	s.Resource = signals.Resource{Kind: "Pod", Namespace: ns, Name: pod.Name}
+	res := ingest(t, newCreator(t, newRedis(t, env.Redis.URL)), s)[0]
+	if res.Status != signals.IngestCreated {
+		t.Fatalf("%+v, want created", res)
+	}
+	got := anomalies(t, ns)[0].Spec.Resource
+	if got.Kind != "Deployment" || got.Name != "checkout" || got.Namespace != ns {
+		t.Fatalf("Anomaly resource = %+v, want Deployment %s/checkout", got, ns)
+	}
+}
+
+func TestBadSignalsAreRejectedOneByOne(t *testing.T) {
+	ns := newNamespace(t)
+	unknown := restartSignal(ns)
+	unknown.Type = "disk_full"
+	noName := restartSignal(ns)
+	noName.Resource.Name = ""
+	noNamespace := restartSignal(ns)
+	noNamespace.Resource.Namespace = ""
+	res := ingest(t, newCreator(t, newRedis(t, env.Redis.URL)), unknown, noName, restartSignal(ns), noNamespace)
+	want := []signals.IngestStatus{signals.IngestRejected, signals.IngestRejected, signals.IngestCreated, signals.IngestRejected}
+	for i, w := range want {
+		if res[i].Status != w {
+			t.Errorf("signal %d: %+v, want %s", i, res[i], w)
+		}
+		if w == signals.IngestRejected && res[i].Reason == "" {
+			t.Errorf("signal %d rejected without a reason", i)
+		}
+	}
+	if n := len(anomalies(t, ns)); n != 1 {
+		t.Fatalf("%d Anomalies, want 1", n)
+	}
+}
+
+// failingCreates makes the API server refuse the first Anomaly create, as
+// when it goes away in the middle of work.
+type failingCreates struct {
+	client.Client
+	failures int
+}
+
+func (f *failingCreates) Create(ctx context.Context, obj client.Object, opts ...client.CreateOption) error {
+	if f.failures > 0 {
+		f.failures--
+		return errors.New("connection refused")
+	}
+	return f.Client.Create(ctx, obj, opts...)
+}
+
+func TestAnAPIFailureLosesNothing(t *testing.T) {
+	ns := newNamespace(t)
+	c, err := NewCreator(Config{
+		Client: &failingCreates{Client: env.Client, failures: 1}, APIReader: env.Client,
+		Redis: newRedis(t, env.Redis.URL), FallbackNamespace: "default",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Ingest(context.Background(), []signals.Signal{restartSignal(ns)}); err == nil {
+		t.Fatal("Ingest hid the API failure")
+	}
+	// The caller retries: the dedup claim must not hide the signal.
+	if res := ingest(t, c, restartSignal(ns))[0]; res.Status != signals.IngestCreated {
+		t.Fatalf("retry: %+v, want created", res)
+	}
+}
+
+func TestClusterScopedSignalsUseTheFallbackNamespace(t *testing.T) {
+	node := restartSignal("")
+	node.Type = platformv1alpha1.SignalNodeNotReady
+	node.Resource = signals.Resource{Kind: "Node", Name: fmt.Sprintf("worker-%d", time.Now().UnixNano())}
+	res := ingest(t, newCreator(t, newRedis(t, env.Redis.URL)), node)[0]
+	if res.Status != signals.IngestCreated || res.AnomalyNamespace != "default" {
+		t.Fatalf("%+v, want created in default", res)
+	}
+}

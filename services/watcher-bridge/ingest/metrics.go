@@ -1,0 +1,61 @@
+package ingest
+
+import (
+	"errors"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/chatcli/aiops/libs/signals"
+)
+
+// Metrics of the ingest pipeline.
+type Metrics struct {
+	Signals          *prometheus.CounterVec
+	RedisUnavailable prometheus.Counter
+	Latency          prometheus.Histogram
+}
+
+// NewMetrics registers the ingest metrics on reg; nil leaves them
+// unregistered (tests).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Signals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chatcli_watcher_bridge_signals_total",
+			Help: "Signals ingested, by source, signal type and outcome (created, duplicate, rejected).",
+		}, []string{"source", "signal_type", "status"}),
+		RedisUnavailable: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chatcli_watcher_bridge_redis_unavailable_total",
+			Help: "Signals deduplicated by deterministic Anomaly names alone because Redis was unreachable.",
+		}),
+		Latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "chatcli_watcher_bridge_ingest_seconds",
+			Help:    "Time to dedup a signal and create or find its Anomaly.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
+	}
+	if reg != nil {
+		m.Signals = register(reg, m.Signals)
+		m.RedisUnavailable = register(reg, m.RedisUnavailable)
+		m.Latency = register(reg, m.Latency)
+	}
+	return m
+}
+
+func (m *Metrics) observe(s signals.Signal, res signals.IngestResult, took time.Duration) {
+	m.Signals.WithLabelValues(string(s.Source), string(s.Type), string(res.Status)).Inc()
+	m.Latency.Observe(took.Seconds())
+}
+
+// register reuses a collector already registered, so that two pipelines in
+// one process (tests) share the metrics.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if err := reg.Register(c); err != nil {
+		var already prometheus.AlreadyRegisteredError
+		if errors.As(err, &already) {
+			return already.ExistingCollector.(C)
+		}
+		panic(err)
+	}
+	return c
+}

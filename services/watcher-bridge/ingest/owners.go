@@ -1,0 +1,74 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/chatcli/aiops/libs/signals"
+)
+
+// maxOwnerDepth bounds the owner walk; real chains are at most three deep
+// (Pod, Job, CronJob) and a cycle must not hang detection.
+const maxOwnerDepth = 5
+
+// OwnerLookup returns the metadata of one owner, or a NotFound error.
+type OwnerLookup func(ctx context.Context, ref metav1.OwnerReference, namespace string) (*metav1.PartialObjectMetadata, error)
+
+// TopOwner attributes an object to the top of its controller chain (Pod →
+// ReplicaSet → Deployment, Pod → Job → CronJob, Pod → StatefulSet), so
+// that an Anomaly names the workload a remediation acts on. It stops at
+// the last owner it can read: an owner that is gone or forbidden ends the
+// walk without failing detection.
+func TopOwner(ctx context.Context, self signals.Resource, refs []metav1.OwnerReference, lookup OwnerLookup) (signals.Resource, error) {
+	current := self
+	for range maxOwnerDepth {
+		ref := controllerRef(refs)
+		if ref == nil {
+			return current, nil
+		}
+		owner := signals.Resource{Kind: ref.Kind, Namespace: self.Namespace, Name: ref.Name, UID: ref.UID}
+		meta, err := lookup(ctx, *ref, self.Namespace)
+		switch {
+		case err == nil:
+			current, refs = owner, meta.OwnerReferences
+		case apierrors.IsNotFound(err) || apierrors.IsForbidden(err):
+			// The owner is named by a live reference, so it is still the
+			// best attribution even when we cannot look further up.
+			return owner, nil
+		default:
+			return current, fmt.Errorf("look up %s %s/%s: %w", ref.Kind, self.Namespace, ref.Name, err)
+		}
+	}
+	return current, nil
+}
+
+// controllerRef returns the managing owner, or the only owner when none is
+// marked as controller.
+func controllerRef(refs []metav1.OwnerReference) *metav1.OwnerReference {
+	for i := range refs {
+		if refs[i].Controller != nil && *refs[i].Controller {
+			return &refs[i]
+		}
+	}
+	if len(refs) == 1 {
+		return &refs[0]
+	}
+	return nil
+}
+
+// ReaderLookup looks owners up through a reader of object metadata, for
+// signals that arrive from outside the informers (Alertmanager, gRPC).
+func ReaderLookup(reader client.Reader) OwnerLookup {
+	return func(ctx context.Context, ref metav1.OwnerReference, namespace string) (*metav1.PartialObjectMetadata, error) {
+		meta := &metav1.PartialObjectMetadata{}
+		meta.APIVersion, meta.Kind = ref.APIVersion, ref.Kind
+		if err := reader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: ref.Name}, meta); err != nil {
+			return nil, err
+		}
+		return meta, nil
+	}
+}
