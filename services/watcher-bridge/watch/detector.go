@@ -1,0 +1,199 @@
+// Package watch runs the watcher-bridge's native detection: informers on the
+// namespaces in scope, narrowed and slimmed to what the detectors read, a
+// workqueue that evaluates each changed object once, attribution of pod
+// findings to the top owner, and hand-off to the ingest Sink.
+package watch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+
+	"github.com/chatcli/aiops/libs/signals"
+	"github.com/chatcli/aiops/services/watcher-bridge/detect"
+)
+
+// Config holds the Detector's dependencies and settings.
+type Config struct {
+	Kube kubernetes.Interface
+	Sink signals.Sink
+	// Detect holds the detectors' thresholds; the zero value uses
+	// detect.DefaultConfig.
+	Detect detect.Config
+	// Workers evaluate objects in parallel; default 4.
+	Workers int
+	// WatchNodes adds the cluster-wide node detectors.
+	WatchNodes bool
+	Logger     logr.Logger
+	Registerer prometheus.Registerer
+	// Now is the clock; tests may fix it.
+	Now func() time.Time
+}
+
+// Detector watches the workloads in scope and reports their faults. It is a
+// leader-elected manager.Runnable: one replica watches, while every replica
+// serves the ingest endpoints.
+type Detector struct {
+	cfg   Config
+	queue workqueue.TypedRateLimitingInterface[objectKey]
+	scope atomic.Pointer[Scope]
+
+	mu         sync.Mutex
+	namespaces map[string]*namespaceInformers
+	nodes      cache.SharedIndexInformer
+	started    bool
+	ctx        context.Context
+
+	restarts  *detect.RestartHistory
+	unhealthy *detect.UnhealthySince
+	findings  *prometheus.CounterVec
+}
+
+// NewDetector checks cfg and returns a Detector with an empty scope.
+func NewDetector(cfg Config) (*Detector, error) {
+	if cfg.Kube == nil || cfg.Sink == nil {
+		return nil, errors.New("watch: Kube and Sink are required")
+	}
+	if cfg.Detect == (detect.Config{}) {
+		cfg.Detect = detect.DefaultConfig()
+	}
+	if err := cfg.Detect.Validate(); err != nil {
+		return nil, fmt.Errorf("watch: %w", err)
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 4
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	d := &Detector{
+		cfg: cfg,
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
+			workqueue.DefaultTypedControllerRateLimiter[objectKey](),
+			workqueue.TypedRateLimitingQueueConfig[objectKey]{Name: "watcher_bridge_detection"}),
+		namespaces: map[string]*namespaceInformers{},
+		restarts:   detect.NewRestartHistory(0),
+		unhealthy:  detect.NewUnhealthySince(0),
+		findings: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chatcli_watcher_bridge_findings_total",
+			Help: "Faults the native detectors found in scope, before dedup, by signal type.",
+		}, []string{"signal_type"}),
+	}
+	if cfg.Registerer != nil {
+		if err := cfg.Registerer.Register(d.findings); err != nil {
+			var already prometheus.AlreadyRegisteredError
+			if !errors.As(err, &already) {
+				return nil, fmt.Errorf("register metrics: %w", err)
+			}
+			d.findings = already.ExistingCollector.(*prometheus.CounterVec)
+		}
+	}
+	empty := Scope{}
+	d.scope.Store(&empty)
+	return d, nil
+}
+
+// NeedLeaderElection is true: one replica watching is enough, and dedup
+// covers the hand-over.
+func (d *Detector) NeedLeaderElection() bool { return true }
+
+// Start runs the workers until ctx ends.
+func (d *Detector) Start(ctx context.Context) error {
+	d.mu.Lock()
+	d.ctx, d.started = ctx, true
+	if d.cfg.WatchNodes {
+		d.startNodes(ctx)
+	}
+	for ns, inf := range d.namespaces {
+		if inf.stop == nil {
+			d.startNamespace(ns, inf)
+		}
+	}
+	d.mu.Unlock()
+
+	var wg sync.WaitGroup
+	for range d.cfg.Workers {
+		wg.Go(func() { wait.UntilWithContext(ctx, d.work, time.Second) })
+	}
+	<-ctx.Done()
+	d.queue.ShutDown()
+	wg.Wait()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for ns, inf := range d.namespaces {
+		inf.shutdown()
+		delete(d.namespaces, ns)
+	}
+	return nil
+}
+
+// SetScope narrows the watches to a new scope: namespaces that entered get
+// informers, namespaces that left lose theirs.
+func (d *Detector) SetScope(s Scope) {
+	d.scope.Store(&s)
+	want := map[string]bool{}
+	for _, ns := range s.Namespaces() {
+		want[ns] = true
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for ns, inf := range d.namespaces {
+		if !want[ns] {
+			inf.shutdown()
+			delete(d.namespaces, ns)
+			d.cfg.Logger.Info("Stopped watching namespace", "namespace", ns)
+		}
+	}
+	for ns := range want {
+		if _, ok := d.namespaces[ns]; ok {
+			continue
+		}
+		inf := d.newNamespaceInformers(ns)
+		d.namespaces[ns] = inf
+		if d.started {
+			d.startNamespace(ns, inf)
+		}
+	}
+}
+
+// Scope is the scope in force.
+func (d *Detector) Scope() Scope { return *d.scope.Load() }
+
+// WaitForSync blocks until every informer in scope has listed its objects,
+// or ctx ends.
+func (d *Detector) WaitForSync(ctx context.Context) bool {
+	d.mu.Lock()
+	var synced []cache.InformerSynced
+	for _, inf := range d.namespaces {
+		synced = append(synced, inf.hasSynced...)
+	}
+	if d.nodes != nil {
+		synced = append(synced, d.nodes.HasSynced)
+	}
+	d.mu.Unlock()
+	return cache.WaitForCacheSync(ctx.Done(), synced...)
+}
+
+func (d *Detector) startNamespace(ns string, inf *namespaceInformers) {
+	inf.stop = make(chan struct{})
+	inf.factory.Start(inf.stop)
+	d.cfg.Logger.Info("Started watching namespace", "namespace", ns)
+}
+
+func (d *Detector) startNodes(ctx context.Context) {
+	factory := informers.NewSharedInformerFactoryWithOptions(d.cfg.Kube, 0, informers.WithTransform(slim))
+	d.nodes = factory.Core().V1().Nodes().Informer()
+	d.handle(d.nodes, kindNode)
+	factory.Start(ctx.Done())
+}

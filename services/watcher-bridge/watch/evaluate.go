@@ -1,0 +1,189 @@
+package watch
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
+	"github.com/chatcli/aiops/libs/signals"
+	"github.com/chatcli/aiops/services/watcher-bridge/detect"
+	"github.com/chatcli/aiops/services/watcher-bridge/ingest"
+)
+
+// work evaluates queued objects until the queue shuts down.
+func (d *Detector) work(ctx context.Context) {
+	for {
+		key, shutdown := d.queue.Get()
+		if shutdown {
+			return
+		}
+		d.process(ctx, key)
+	}
+}
+
+func (d *Detector) process(ctx context.Context, key objectKey) {
+	defer d.queue.Done(key)
+	log := d.cfg.Logger.WithValues("kind", key.kind, "namespace", key.namespace, "name", key.name)
+	found, recheck, err := d.evaluate(ctx, key)
+	if err != nil {
+		log.Error(err, "Failed to report findings; will retry")
+		d.queue.AddRateLimited(key)
+		return
+	}
+	d.queue.Forget(key)
+	if recheck > 0 {
+		d.queue.AddAfter(key, recheck)
+	}
+	if found > 0 {
+		log.V(1).Info("Reported findings", "count", found)
+	}
+}
+
+// evaluate runs the detector of one object and hands its in-scope findings
+// to the Sink. It returns how many it reported and when to look again.
+func (d *Detector) evaluate(ctx context.Context, key objectKey) (int, time.Duration, error) {
+	now := d.cfg.Now()
+	var (
+		result detect.Result
+		self   signals.Resource
+		owners []metav1.OwnerReference
+	)
+	if key.kind == kindNode {
+		node := d.nodeObject(key.name)
+		if node == nil {
+			return 0, 0, nil
+		}
+		result = detect.EvaluateNode(node, d.podsOnNode(node.Name), now, d.cfg.Detect)
+		self = signals.Resource{Kind: kindNode, Name: node.Name, UID: node.UID}
+	} else {
+		inf := d.informersOf(key.namespace)
+		if inf == nil {
+			return 0, 0, nil
+		}
+		obj := inf.get(key.kind, key.namespace, key.name)
+		if obj == nil {
+			return 0, 0, nil
+		}
+		switch o := obj.(type) {
+		case *corev1.Pod:
+			result = detect.EvaluatePod(o, d.restarts, now, d.cfg.Detect)
+			owners = o.OwnerReferences
+		case *appsv1.Deployment:
+			result = detect.EvaluateDeployment(o, now, d.cfg.Detect)
+		case *appsv1.StatefulSet:
+			result = detect.EvaluateStatefulSet(o, d.unhealthy, now, d.cfg.Detect)
+		case *appsv1.DaemonSet:
+			result = detect.EvaluateDaemonSet(o, d.unhealthy, now, d.cfg.Detect)
+		case *batchv1.Job:
+			result = detect.EvaluateJob(o, now, d.cfg.Detect)
+			owners = o.OwnerReferences
+		case *batchv1.CronJob:
+			result = detect.EvaluateCronJob(o, now, d.cfg.Detect)
+		case *corev1.PersistentVolumeClaim:
+			result = detect.EvaluatePVC(o, now, d.cfg.Detect)
+		case *autoscalingv2.HorizontalPodAutoscaler:
+			result = detect.EvaluateHPA(o, now, d.cfg.Detect)
+		default:
+			return 0, 0, nil
+		}
+		m, _ := meta.Accessor(obj)
+		self = signals.Resource{Kind: key.kind, Namespace: key.namespace, Name: key.name, UID: m.GetUID()}
+	}
+	if len(result.Findings) == 0 {
+		return 0, result.RecheckAfter, nil
+	}
+
+	subject, err := ingest.TopOwner(ctx, self, owners, d.lookupOwner)
+	if err != nil {
+		return 0, 0, err
+	}
+	scope := d.Scope()
+	if !scope.Covers(subject) {
+		return 0, result.RecheckAfter, nil
+	}
+	batch := make([]signals.Signal, 0, len(result.Findings))
+	for _, f := range result.Findings {
+		d.findings.WithLabelValues(string(f.Type)).Inc()
+		s := signals.Signal{
+			Type: f.Type, Source: platformv1alpha1.SourceWatcher, Severity: f.Severity,
+			Resource: subject, Description: f.Description, DetectedAt: now,
+			Value: f.Value, Threshold: f.Threshold,
+		}
+		if f.Container != "" {
+			s.Labels = map[string]string{"container": f.Container}
+		}
+		batch = append(batch, s)
+	}
+	if _, err := d.cfg.Sink.Ingest(ctx, batch); err != nil {
+		return 0, 0, fmt.Errorf("ingest %d findings on %s: %w", len(batch), subject, err)
+	}
+	return len(batch), result.RecheckAfter, nil
+}
+
+// lookupOwner finds owners in the informers of their namespace, so that
+// attributing a pod costs no API call.
+func (d *Detector) lookupOwner(_ context.Context, ref metav1.OwnerReference, namespace string) (*metav1.PartialObjectMetadata, error) {
+	gv, _ := schema.ParseGroupVersion(ref.APIVersion)
+	notFound := apierrors.NewNotFound(schema.GroupResource{Group: gv.Group, Resource: ref.Kind}, ref.Name)
+	inf := d.informersOf(namespace)
+	if inf == nil {
+		return nil, notFound
+	}
+	obj := inf.get(ref.Kind, namespace, ref.Name)
+	if obj == nil {
+		return nil, notFound
+	}
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, notFound
+	}
+	return &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{
+		Name: m.GetName(), Namespace: m.GetNamespace(), UID: m.GetUID(), OwnerReferences: m.GetOwnerReferences(),
+	}}, nil
+}
+
+func (d *Detector) informersOf(namespace string) *namespaceInformers {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.namespaces[namespace]
+}
+
+func (d *Detector) nodeObject(name string) *corev1.Node {
+	d.mu.Lock()
+	nodes := d.nodes
+	d.mu.Unlock()
+	if nodes == nil {
+		return nil
+	}
+	obj, exists, err := nodes.GetIndexer().GetByKey(name)
+	if err != nil || !exists {
+		return nil
+	}
+	return obj.(*corev1.Node)
+}
+
+// podsOnNode counts the running pods on a node across the namespaces in
+// scope. Pods of namespaces out of scope are not counted: the detector
+// never caches them.
+func (d *Detector) podsOnNode(node string) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	count := 0
+	for _, inf := range d.namespaces {
+		objs, err := inf.byKind[kindPod].GetIndexer().ByIndex(nodeNameIndex, node)
+		if err == nil {
+			count += len(objs)
+		}
+	}
+	return count
+}

@@ -1,0 +1,114 @@
+package watch
+
+import (
+	"slices"
+	"time"
+
+	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
+	"github.com/chatcli/aiops/libs/signals"
+)
+
+// target is one watched workload.
+type target struct {
+	kind, namespace, name string
+}
+
+// Scope says which workloads the detectors watch: the targets of every
+// Instance whose watcher is enabled, plus every workload of the namespaces
+// a label selector picks for cluster-wide use.
+type Scope struct {
+	// wholeNamespaces are watched entirely (label selector).
+	wholeNamespaces map[string]bool
+	// targets are watched one by one (Instances), each with the dedup TTL
+	// of its Instance (0 for the default).
+	targets map[target]time.Duration
+}
+
+// NewScope computes the scope from the Instances and the namespaces the
+// selector picked.
+func NewScope(instances []platformv1alpha1.Instance, selectedNamespaces []string) Scope {
+	s := Scope{wholeNamespaces: map[string]bool{}, targets: map[target]time.Duration{}}
+	for _, ns := range selectedNamespaces {
+		s.wholeNamespaces[ns] = true
+	}
+	for i := range instances {
+		inst := &instances[i]
+		if inst.Spec.Watcher == nil || !inst.Spec.Watcher.Enabled || inst.DeletionTimestamp != nil {
+			continue
+		}
+		var ttl time.Duration
+		if inst.Spec.AIOps != nil && inst.Spec.AIOps.DedupTTLMinutes != nil {
+			ttl = time.Duration(*inst.Spec.AIOps.DedupTTLMinutes) * time.Minute
+		}
+		for _, t := range inst.Spec.Watcher.Targets {
+			kind := string(t.Kind)
+			if kind == "" {
+				kind = string(platformv1alpha1.KindDeployment)
+			}
+			key := target{kind: kind, namespace: t.Namespace, name: t.Name}
+			// Two Instances watching one workload: the shorter TTL wins, so
+			// neither misses a recurrence it expects.
+			if old, ok := s.targets[key]; !ok || (ttl > 0 && (old == 0 || ttl < old)) {
+				s.targets[key] = ttl
+			}
+		}
+	}
+	return s
+}
+
+// Namespaces lists every namespace with something in scope, sorted.
+func (s Scope) Namespaces() []string {
+	set := map[string]bool{}
+	for ns := range s.wholeNamespaces {
+		set[ns] = true
+	}
+	for t := range s.targets {
+		set[t.namespace] = true
+	}
+	out := make([]string, 0, len(set))
+	for ns := range set {
+		out = append(out, ns)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Empty reports whether nothing is watched.
+func (s Scope) Empty() bool { return len(s.wholeNamespaces) == 0 && len(s.targets) == 0 }
+
+// Covers reports whether a signal about r, already attributed to its top
+// owner, is in scope. Cluster-scoped resources (Nodes) are in scope
+// whenever anything is watched: node faults hit every workload.
+func (s Scope) Covers(r signals.Resource) bool {
+	if r.Namespace == "" {
+		return !s.Empty()
+	}
+	if s.wholeNamespaces[r.Namespace] {
+		return true
+	}
+	_, ok := s.targets[target{kind: r.Kind, namespace: r.Namespace, name: r.Name}]
+	return ok
+}
+
+// TTL is the dedup TTL of the Instance that watches r, or 0 for the default.
+func (s Scope) TTL(r signals.Resource) time.Duration {
+	return s.targets[target{kind: r.Kind, namespace: r.Namespace, name: r.Name}]
+}
+
+// Equal reports whether two scopes watch the same namespaces and targets.
+func (s Scope) Equal(o Scope) bool {
+	if len(s.wholeNamespaces) != len(o.wholeNamespaces) || len(s.targets) != len(o.targets) {
+		return false
+	}
+	for ns := range s.wholeNamespaces {
+		if !o.wholeNamespaces[ns] {
+			return false
+		}
+	}
+	for t, ttl := range s.targets {
+		if other, ok := o.targets[t]; !ok || other != ttl {
+			return false
+		}
+	}
+	return true
+}

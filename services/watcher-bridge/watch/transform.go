@@ -1,0 +1,88 @@
+package watch
+
+import (
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// slimMeta keeps the metadata detection reads: identity, owners, deletion
+// and creation time. Labels, annotations and managed fields are most of an
+// object's size and no detector needs them.
+func slimMeta(m *metav1.ObjectMeta) {
+	m.Labels = nil
+	m.Annotations = nil
+	m.ManagedFields = nil
+	m.Finalizers = nil
+}
+
+// slimContainers keeps what pod findings quote: name, image and limits.
+func slimContainers(cs []corev1.Container) []corev1.Container {
+	out := make([]corev1.Container, len(cs))
+	for i, c := range cs {
+		out[i] = corev1.Container{Name: c.Name, Image: c.Image, Resources: corev1.ResourceRequirements{Limits: c.Resources.Limits}}
+	}
+	return out
+}
+
+// slim reduces an informer object to what its detector reads, so that the
+// cache of 10,000 pods stays small. It runs before objects enter the cache.
+func slim(obj any) (any, error) {
+	switch o := obj.(type) {
+	case *corev1.Pod:
+		slimMeta(&o.ObjectMeta)
+		o.Spec = corev1.PodSpec{
+			NodeName:       o.Spec.NodeName,
+			Containers:     slimContainers(o.Spec.Containers),
+			InitContainers: slimContainers(o.Spec.InitContainers),
+		}
+		for i := range o.Status.ContainerStatuses {
+			slimStatus(&o.Status.ContainerStatuses[i])
+		}
+		for i := range o.Status.InitContainerStatuses {
+			slimStatus(&o.Status.InitContainerStatuses[i])
+		}
+		o.Status.EphemeralContainerStatuses = nil
+		o.Status.PodIPs, o.Status.HostIPs = nil, nil
+	case *appsv1.Deployment:
+		slimMeta(&o.ObjectMeta)
+		o.Spec.Template = corev1.PodTemplateSpec{}
+	case *appsv1.StatefulSet:
+		slimMeta(&o.ObjectMeta)
+		o.Spec.Template = corev1.PodTemplateSpec{}
+		o.Spec.VolumeClaimTemplates = nil
+	case *appsv1.DaemonSet:
+		slimMeta(&o.ObjectMeta)
+		o.Spec.Template = corev1.PodTemplateSpec{}
+	case *appsv1.ReplicaSet:
+		// Only read to walk from a pod to its Deployment.
+		slimMeta(&o.ObjectMeta)
+		o.Spec = appsv1.ReplicaSetSpec{}
+		o.Status = appsv1.ReplicaSetStatus{}
+	case *batchv1.Job:
+		slimMeta(&o.ObjectMeta)
+		o.Spec.Template = corev1.PodTemplateSpec{}
+	case *batchv1.CronJob:
+		slimMeta(&o.ObjectMeta)
+		o.Spec.JobTemplate = batchv1.JobTemplateSpec{}
+	case *corev1.PersistentVolumeClaim:
+		slimMeta(&o.ObjectMeta)
+	case *autoscalingv2.HorizontalPodAutoscaler:
+		slimMeta(&o.ObjectMeta)
+	case *corev1.Node:
+		slimMeta(&o.ObjectMeta)
+		o.Status.Images = nil
+		o.Status.VolumesAttached, o.Status.VolumesInUse = nil, nil
+		o.Status.NodeInfo = corev1.NodeSystemInfo{}
+	}
+	return obj, nil
+}
+
+func slimStatus(cs *corev1.ContainerStatus) {
+	cs.ImageID, cs.ContainerID = "", ""
+	cs.Resources, cs.AllocatedResources = nil, nil
+	cs.VolumeMounts = nil
+	cs.User = nil
+}
