@@ -179,12 +179,17 @@ func serverTLSConfig(cfg ServerConfig, report func([]string, error)) (*tls.Confi
 	return &tls.Config{MinVersion: tls.VersionTLS13, GetConfigForClient: perHandshake}, nil
 }
 
-// clientTLSConfig builds a TLS 1.3 client config. The CA bundle is read
-// once; the optional client key pair is re-read as it changes, so a
-// rotated client certificate is used on the next connection.
+// clientTLSConfig builds a TLS 1.3 client config. The CA bundle (CAPEM,
+// else CAFile) is read once; the optional client key pair is re-read as it
+// changes, so a rotated client certificate is used on the next connection.
 func clientTLSConfig(cfg ClientConfig) (*tls.Config, error) {
-	roots, err := loadCertPool(cfg.CAFile)
-	if err != nil {
+	var roots *x509.CertPool
+	var err error
+	if len(cfg.CAPEM) > 0 {
+		if roots, err = parseCertPool([][]byte{cfg.CAPEM}); err != nil {
+			return nil, fmt.Errorf("parse CAPEM: %w", err)
+		}
+	} else if roots, err = loadCertPool(cfg.CAFile); err != nil {
 		return nil, err
 	}
 	c := &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: roots, ServerName: cfg.ServerName}

@@ -29,8 +29,12 @@ var clientParameters = keepalive.ClientParameters{
 // ClientConfig configures Dial.
 type ClientConfig struct {
 	// CAFile is the PEM bundle of CAs that sign the servers' certificates.
-	// Required.
+	// Exactly one of CAFile and CAPEM is required.
 	CAFile string
+	// CAPEM is the same bundle given as bytes, for CAs read from a Secret
+	// through the API rather than from a mounted file. It is not reloaded:
+	// dial again to use a rotated CA.
+	CAPEM []byte
 	// CertFile and KeyFile are the client certificate and key for mTLS;
 	// leave both empty without mTLS. They are re-read when they change.
 	CertFile string
@@ -52,8 +56,11 @@ type ClientConfig struct {
 // Dial returns a client for target, used as given (see DNSTarget). Like
 // grpc.NewClient it does not connect until the first call.
 func Dial(target string, cfg ClientConfig) (*grpc.ClientConn, error) {
-	if cfg.CAFile == "" {
-		return nil, errors.New("gRPC client needs a CAFile: it never runs without TLS")
+	if cfg.CAFile == "" && len(cfg.CAPEM) == 0 {
+		return nil, errors.New("gRPC client needs a CAFile or CAPEM: it never runs without TLS")
+	}
+	if cfg.CAFile != "" && len(cfg.CAPEM) > 0 {
+		return nil, errors.New("gRPC client takes a CAFile or CAPEM, not both")
 	}
 	tlsConfig, err := clientTLSConfig(cfg)
 	if err != nil {

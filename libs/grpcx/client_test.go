@@ -8,7 +8,9 @@ import (
 	"testing"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	"github.com/chatcli/aiops/libs/grpcx"
 )
@@ -50,6 +52,32 @@ func TestDialDNSTarget(t *testing.T) {
 	}
 }
 
+func TestDialCAPEM(t *testing.T) {
+	// A CA given as bytes (read from a Secret, say) verifies the server
+	// just like the same CA in a file.
+	pki := newPKI(t)
+	ts := startServer(t, pki, nil)
+	caPEM, err := os.ReadFile(pki.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := dial(t, ts.addr, grpcx.ClientConfig{CAPEM: caPEM, Token: testToken})
+	if err := call(conn, pingMethod); err != nil {
+		t.Errorf("Ping with CAPEM: %v", err)
+	}
+
+	// A different CA in CAPEM must not verify the server.
+	other := newPKI(t)
+	otherPEM, err := os.ReadFile(other.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn = dial(t, ts.addr, grpcx.ClientConfig{CAPEM: otherPEM, Token: testToken})
+	if err := call(conn, pingMethod); status.Code(err) != codes.Unavailable {
+		t.Errorf("Ping with a foreign CAPEM: got %v, want Unavailable", err)
+	}
+}
+
 func TestBearerTokenNeedsTLS(t *testing.T) {
 	_, err := grpc.NewClient("127.0.0.1:1",
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
@@ -61,6 +89,10 @@ func TestBearerTokenNeedsTLS(t *testing.T) {
 
 func TestConfigValidation(t *testing.T) {
 	pki := newPKI(t)
+	caPEM, err := os.ReadFile(pki.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	servers := map[string]struct {
 		reason string
@@ -87,6 +119,8 @@ func TestConfigValidation(t *testing.T) {
 		"no CA":            {reason: "TLS is mandatory", cfg: grpcx.ClientConfig{Token: testToken}},
 		"certificate only": {reason: "a client certificate needs its key", cfg: grpcx.ClientConfig{CAFile: pki.CAFile, CertFile: pki.Client.CertFile}},
 		"CA absent":        {reason: "the CA must load", cfg: grpcx.ClientConfig{CAFile: filepath.Join(pki.Dir, "missing.crt")}},
+		"CA file and PEM":  {reason: "exactly one CA source", cfg: grpcx.ClientConfig{CAFile: pki.CAFile, CAPEM: caPEM}},
+		"CA PEM garbage":   {reason: "CAPEM must hold certificates", cfg: grpcx.ClientConfig{CAPEM: []byte("not a certificate")}},
 	}
 	for name, tc := range clients {
 		t.Run("client/"+name, func(t *testing.T) {

@@ -1,0 +1,102 @@
+package chatcli
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metric names.
+const (
+	MetricPollsTotal          = "chatcli_watcher_bridge_getalerts_polls_total"
+	MetricAlertsTotal         = "chatcli_watcher_bridge_getalerts_alerts_total"
+	MetricUnmappedAlertsTotal = "chatcli_watcher_bridge_getalerts_unmapped_alerts_total"
+	MetricCallSeconds         = "chatcli_watcher_bridge_getalerts_duration_seconds"
+)
+
+// Values of the result label of MetricPollsTotal.
+const (
+	// ResultOK: the call succeeded and the Sink took the signals.
+	ResultOK = "ok"
+	// ResultRPCError: GetAlerts failed (unreachable, Unauthenticated, ...).
+	ResultRPCError = "rpc_error"
+	// ResultSinkError: the Sink could not store the signals.
+	ResultSinkError = "sink_error"
+	// ResultConfigError: the TLS or token Secret could not be read, or the
+	// client could not be built.
+	ResultConfigError = "config_error"
+	// ResultRefused: the Instance has no TLS, so it is not polled.
+	ResultRefused = "refused"
+)
+
+// callBuckets span a loopback call to the 10 s call timeout.
+var callBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+
+type metrics struct {
+	polls    *prometheus.CounterVec
+	alerts   *prometheus.CounterVec
+	unmapped *prometheus.CounterVec
+	seconds  *prometheus.HistogramVec
+}
+
+// newMetrics registers the collectors on reg, reusing those already there,
+// so that several Pollers (or tests) can share a registry.
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		polls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: MetricPollsTotal,
+			Help: "GetAlerts polls of ChatCLI Instances, by instance (namespace/name) and result: ok, rpc_error, sink_error, config_error or refused (no TLS).",
+		}, []string{"instance", "result"}),
+		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: MetricAlertsTotal,
+			Help: "Alerts returned by GetAlerts, by instance (namespace/name).",
+		}, []string{"instance"}),
+		unmapped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: MetricUnmappedAlertsTotal,
+			Help: "Alerts returned by GetAlerts that map to no signal and were skipped, by instance (namespace/name).",
+		}, []string{"instance"}),
+		seconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    MetricCallSeconds,
+			Help:    "Time a GetAlerts call took, by instance (namespace/name).",
+			Buckets: callBuckets,
+		}, []string{"instance"}),
+	}
+	var err error
+	if m.polls, err = registerOnce(reg, m.polls); err != nil {
+		return nil, err
+	}
+	if m.alerts, err = registerOnce(reg, m.alerts); err != nil {
+		return nil, err
+	}
+	if m.unmapped, err = registerOnce(reg, m.unmapped); err != nil {
+		return nil, err
+	}
+	if m.seconds, err = registerOnce(reg, m.seconds); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// forget drops the series of an Instance that is no longer polled.
+func (m *metrics) forget(instance string) {
+	l := prometheus.Labels{"instance": instance}
+	m.polls.DeletePartialMatch(l)
+	m.alerts.DeletePartialMatch(l)
+	m.unmapped.DeletePartialMatch(l)
+	m.seconds.DeletePartialMatch(l)
+}
+
+func registerOnce[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	err := reg.Register(c)
+	if err == nil {
+		return c, nil
+	}
+	var already prometheus.AlreadyRegisteredError
+	if errors.As(err, &already) {
+		if existing, ok := already.ExistingCollector.(C); ok {
+			return existing, nil
+		}
+	}
+	return c, fmt.Errorf("register GetAlerts poller metrics: %w", err)
+}
