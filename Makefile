@@ -65,8 +65,8 @@ e2e: ## Run end-to-end scenarios on a local cluster (not built yet).
 	@echo "e2e: the end-to-end harness is not built yet"; exit 1
 
 .PHONY: bench
-bench: ## Run the benchmarks and print a report (not built yet).
-	@echo "bench: no benchmark is built yet"; exit 1
+bench: redis testenv-bins build ## Run the benchmarks against a real API server and Redis and print a report.
+	TESTENV_BIN_DIR=$(BIN) $(GO) run ./services/watcher-bridge/bench --watcher-bridge=$(BIN)/watcher-bridge
 
 ##@ Run
 

@@ -28,7 +28,9 @@ import (
 // Runtime is what a service's SetupFunc wires its reconcilers and gRPC
 // services into.
 type Runtime struct {
-	Name    string
+	Name string
+	// Options are the shared options the service started with.
+	Options *Options
 	Log     logr.Logger
 	Manager manager.Manager
 	// GRPC is the service's server; register services on it during setup.
@@ -87,7 +89,7 @@ func Run(ctx context.Context, opts *Options, log logr.Logger, setup SetupFunc) e
 		return fmt.Errorf("create manager: %w", err)
 	}
 
-	rt := &Runtime{Name: opts.Name, Log: log, Manager: mgr}
+	rt := &Runtime{Name: opts.Name, Options: opts, Log: log, Manager: mgr}
 	if opts.RedisURL != "" {
 		rt.Redis, err = redisx.New(opts.RedisURL, redisx.Config{ClientName: opts.Name})
 		if err != nil {

@@ -1,4 +1,5 @@
-// Command watcher-bridge turns workload faults, Alertmanager alerts, ChatCLI alerts and ingested signals into Anomalies, exactly once.
+// Command watcher-bridge turns workload faults, Alertmanager alerts, ChatCLI
+// alerts and ingested signals into Anomalies, exactly once.
 package main
 
 import (
@@ -11,9 +12,11 @@ import (
 
 func main() {
 	opts := app.DefaultOptions("watcher-bridge")
+	svc := watcherbridge.NewOptions()
 	opts.AddFlags(flag.CommandLine)
+	svc.AddFlags(flag.CommandLine)
 	if err := app.ParseFlags(flag.CommandLine, os.Args[1:]); err != nil {
 		os.Exit(2)
 	}
-	os.Exit(app.Main(opts, watcherbridge.Setup))
+	os.Exit(app.Main(opts, svc.Setup))
 }

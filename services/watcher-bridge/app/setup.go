@@ -1,19 +1,159 @@
-// Package watcherbridge wires the watcher-bridge: its reconcilers and gRPC services.
+// Package watcherbridge wires the watcher-bridge: native detection, the
+// Alertmanager webhook, ChatCLI GetAlerts polling and the gRPC API, all
+// feeding one exactly-once ingest pipeline that creates Anomalies.
 package watcherbridge
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"time"
 
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 	"github.com/chatcli/aiops/libs/app"
-	watcherv1 "github.com/chatcli/aiops/proto/chatcli/platform/watcher/v1"
-	chatcliv1 "github.com/chatcli/aiops/proto/chatcli/v1"
+	"github.com/chatcli/aiops/libs/grpcx"
+	"github.com/chatcli/aiops/libs/signals"
+	"github.com/chatcli/aiops/services/watcher-bridge/alertmanager"
+	"github.com/chatcli/aiops/services/watcher-bridge/chatcli"
+	"github.com/chatcli/aiops/services/watcher-bridge/grpcserver"
+	"github.com/chatcli/aiops/services/watcher-bridge/ingest"
+	"github.com/chatcli/aiops/services/watcher-bridge/watch"
 )
 
-// Setup registers the watcher-bridge's reconcilers and gRPC services on rt.
-// Until its issue lands, the service API answers Unimplemented.
-func Setup(_ context.Context, rt *app.Runtime) error {
-	watcherv1.RegisterWatcherServiceServer(rt.GRPC, watcherv1.UnimplementedWatcherServiceServer{})
-	// The wire-compatible ChatCLI API, so tools written for a ChatCLI server work here.
-	chatcliv1.RegisterChatCLIServiceServer(rt.GRPC, chatcliv1.UnimplementedChatCLIServiceServer{})
+// Setup wires every source of signals to the ingest pipeline.
+func (o *Options) Setup(ctx context.Context, rt *app.Runtime) error {
+	mgr := rt.Manager
+	o.Detect.RestartThreshold = int32(o.restartThreshold)
+	selector, err := labels.Parse(o.NamespaceSelector)
+	if err != nil {
+		return fmt.Errorf("--namespace-selector: %w", err)
+	}
+	kube, err := kubernetes.NewForConfig(mgr.GetConfig())
+	if err != nil {
+		return fmt.Errorf("create clientset: %w", err)
+	}
+
+	var detector *watch.Detector
+	creator, err := ingest.NewCreator(ingest.Config{
+		Client:            mgr.GetClient(),
+		APIReader:         mgr.GetAPIReader(),
+		Redis:             rt.Redis,
+		TTL:               func(r signals.Resource) time.Duration { return detector.Scope().TTL(r) },
+		DefaultTTL:        o.DedupTTL,
+		FallbackNamespace: o.AnomalyNamespace,
+		Logger:            rt.Log.WithName("ingest"),
+		Metrics:           ingest.NewMetrics(metrics.Registry),
+	})
+	if err != nil {
+		return err
+	}
+
+	detector, err = watch.NewDetector(watch.Config{
+		Kube: kube, Sink: creator, Detect: o.Detect, Workers: o.DetectionWorkers,
+		WatchNodes: o.WatchNodes, Logger: rt.Log.WithName("detect"), Registerer: metrics.Registry,
+	})
+	if err != nil {
+		return err
+	}
+	if err := mgr.Add(detector); err != nil {
+		return fmt.Errorf("add detector: %w", err)
+	}
+	if err := mgr.Add(&watch.ScopeSource{
+		Cache: mgr.GetCache(), Kube: kube, NamespaceSelector: selector, Detector: detector, Logger: rt.Log.WithName("scope"),
+	}); err != nil {
+		return fmt.Errorf("add scope source: %w", err)
+	}
+
+	poller, err := chatcli.New(chatcli.Config{
+		Cache: mgr.GetCache(), APIReader: mgr.GetAPIReader(), Sink: creator,
+		Logger: rt.Log.WithName("getalerts"), Registerer: metrics.Registry, DefaultInterval: o.PollInterval,
+	})
+	if err != nil {
+		return err
+	}
+	if err := mgr.Add(poller); err != nil {
+		return fmt.Errorf("add GetAlerts poller: %w", err)
+	}
+
+	anomalies, err := mgr.GetCache().GetInformer(ctx, &platformv1alpha1.Anomaly{})
+	if err != nil {
+		return fmt.Errorf("watch Anomalies: %w", err)
+	}
+	watcherServer, err := grpcserver.NewWatcherServer(creator, creator, anomalies, grpcserver.WatcherOptions{Logger: rt.Log.WithName("grpc")})
+	if err != nil {
+		return err
+	}
+	compat, err := grpcserver.NewChatCLICompatServer(mgr.GetCache(), grpcserver.ChatCLICompatOptions{Window: o.AlertWindow})
+	if err != nil {
+		return err
+	}
+	grpcserver.Register(rt.GRPC, watcherServer, compat)
+	// Open WatchAnomalies streams would hold up the gRPC server's graceful
+	// stop; end them as soon as shutdown begins.
+	if err := mgr.Add(onShutdown(watcherServer.Close)); err != nil {
+		return fmt.Errorf("add stream closer: %w", err)
+	}
+
+	if o.WebhookBindAddress != "" {
+		webhook, err := o.webhookServer(rt, creator)
+		if err != nil {
+			return err
+		}
+		if err := mgr.Add(webhook); err != nil {
+			return fmt.Errorf("add Alertmanager webhook: %w", err)
+		}
+	}
 	return nil
+}
+
+func (o *Options) webhookServer(rt *app.Runtime, sink signals.Sink) (*webhookRunnable, error) {
+	rules := alertmanager.Config{}
+	if o.AlertmanagerRules != "" {
+		data, err := os.ReadFile(o.AlertmanagerRules)
+		if err != nil {
+			return nil, fmt.Errorf("read --alertmanager-rules-file: %w", err)
+		}
+		if rules, err = alertmanager.ParseConfig(data); err != nil {
+			return nil, fmt.Errorf("--alertmanager-rules-file: %w", err)
+		}
+	}
+	mapper, err := alertmanager.NewMapper(rules)
+	if err != nil {
+		return nil, fmt.Errorf("alertmanager rules: %w", err)
+	}
+	tokenFile := o.WebhookTokenFile
+	if tokenFile == "" {
+		tokenFile = rt.Options.GRPCTokenFile
+	}
+	token, err := grpcx.ReadToken(tokenFile)
+	if err != nil {
+		return nil, fmt.Errorf("read webhook token: %w", err)
+	}
+	handler, err := alertmanager.NewHandler(alertmanager.HandlerConfig{
+		Token: token, MaxBodyBytes: o.WebhookMaxBodyBytes, Mapper: mapper, Sink: sink, Logger: rt.Log.WithName("alertmanager"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	tlsConfig, err := grpcx.ServerTLSConfig(grpcx.ServerConfig{
+		CertFile: rt.Options.GRPCCertFile, KeyFile: rt.Options.GRPCKeyFile, ClientCAFile: rt.Options.GRPCClientCAFile,
+	}, rt.Log.WithName("webhook"))
+	if err != nil {
+		return nil, fmt.Errorf("webhook TLS: %w", err)
+	}
+	return &webhookRunnable{addr: o.WebhookBindAddress, handler: handler, tls: tlsConfig, shutdownTimeout: rt.Options.ShutdownTimeout}, nil
+}
+
+// onShutdown runs fn when the manager stops, on every replica.
+type onShutdown func() error
+
+func (f onShutdown) NeedLeaderElection() bool { return false }
+
+func (f onShutdown) Start(ctx context.Context) error {
+	<-ctx.Done()
+	return f()
 }

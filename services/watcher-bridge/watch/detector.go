@@ -98,6 +98,8 @@ func NewDetector(cfg Config) (*Detector, error) {
 			}
 			d.findings = already.ExistingCollector.(*prometheus.CounterVec)
 		}
+		// A second Detector in one process (tests) keeps the first's gauge.
+		_ = cfg.Registerer.Register(newWatchedObjects(d))
 	}
 	empty := Scope{}
 	d.scope.Store(&empty)

@@ -1,0 +1,95 @@
+// Command bench measures the watcher-bridge against a real kube-apiserver
+// and redis-server and prints a report: detection latency with many watched
+// workloads, IngestSignals throughput with Redis dedup, and the memory it
+// takes to watch many pods. `make bench` runs it; no test asserts a timing.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"time"
+)
+
+type options struct {
+	binary     string
+	workloads  int
+	samples    int
+	pods       int
+	signals    int
+	batch      int
+	clients    int
+	distinct   int
+	skipMemory bool
+}
+
+func main() {
+	o := options{}
+	flag.StringVar(&o.binary, "watcher-bridge", "bin/watcher-bridge", "watcher-bridge binary to measure")
+	flag.IntVar(&o.workloads, "workloads", 2000, "watched Deployments during the latency run")
+	flag.IntVar(&o.samples, "samples", 200, "faults timed in the latency run")
+	flag.IntVar(&o.pods, "pods", 10000, "watched pods during the memory run")
+	flag.IntVar(&o.signals, "signals", 200000, "signals sent in the throughput run")
+	flag.IntVar(&o.batch, "batch", 100, "signals per IngestSignals call")
+	flag.IntVar(&o.clients, "clients", 4, "concurrent IngestSignals callers")
+	flag.IntVar(&o.distinct, "distinct", 500, "distinct faults among the signals (each becomes one Anomaly)")
+	flag.BoolVar(&o.skipMemory, "skip-memory", false, "skip the memory run")
+	flag.Parse()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	if err := run(ctx, o); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options) error {
+	rig, err := startRig(ctx, o.binary)
+	if err != nil {
+		return err
+	}
+	defer rig.stop()
+
+	fmt.Printf("watcher-bridge benchmark: %d CPUs, %s, kube-apiserver v1.37.2 and redis-server on loopback\n\n", runtime.NumCPU(), runtime.Version())
+
+	lat, err := measureLatency(ctx, rig, o)
+	if err != nil {
+		return fmt.Errorf("latency: %w", err)
+	}
+	fmt.Printf("Detection latency, status write to Anomaly visible (%d watched Deployments, %d faults):\n", o.workloads, o.samples)
+	fmt.Printf("  p50 %s  p90 %s  p99 %s  max %s   target p99 < 1s: %s\n\n",
+		ms(lat.p50), ms(lat.p90), ms(lat.p99), ms(lat.max), verdict(lat.p99 < time.Second))
+
+	tp, err := measureThroughput(ctx, rig, o)
+	if err != nil {
+		return fmt.Errorf("throughput: %w", err)
+	}
+	fmt.Printf("IngestSignals throughput, batches of %d, %d clients, Redis dedup:\n", o.batch, o.clients)
+	fmt.Printf("  new faults:  %d signals created %d Anomalies in %s (%.0f signals/s)\n", tp.newSignals, tp.created, tp.newTook.Round(time.Millisecond), tp.newRate())
+	fmt.Printf("  repeats:     %d signals, all duplicates, in %s: %.0f signals/s   target >= 10000/s: %s\n\n",
+		tp.dupSignals, tp.dupTook.Round(time.Millisecond), tp.dupRate(), verdict(tp.dupRate() >= 10000))
+
+	if !o.skipMemory {
+		mem, err := measureMemory(ctx, rig, o)
+		if err != nil {
+			return fmt.Errorf("memory: %w", err)
+		}
+		fmt.Printf("Memory, watcher-bridge watching %d pods (plus the %d Deployments above):\n", mem.pods, o.workloads)
+		fmt.Printf("  RSS %.1f MiB (peak %.1f MiB)   target < 150 MiB: %s\n", mib(mem.rss), mib(mem.peak), verdict(mib(mem.rss) < 150))
+	}
+	return nil
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000) }
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "MISSED"
+}

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/chatcli/aiops/libs/grpcx"
+	"github.com/chatcli/aiops/libs/testenv"
+)
+
+// benchLabel marks the namespaces the watcher-bridge watches entirely.
+const benchLabel = "chatcli.io/bench"
+
+// rig is a control plane, Redis and a watcher-bridge process.
+type rig struct {
+	env         *testenv.Environment
+	kube        *kubernetes.Clientset
+	cmd         *exec.Cmd
+	grpc        *grpc.ClientConn
+	metricsAddr string
+	dir         string
+}
+
+func startRig(ctx context.Context, binary string) (*rig, error) {
+	if _, err := os.Stat(binary); err != nil {
+		return nil, fmt.Errorf("watcher-bridge binary: %w (run make build)", err)
+	}
+	env, err := testenv.Start(ctx, testenv.Options{})
+	if err != nil {
+		return nil, err
+	}
+	r := &rig{env: env}
+	if err := r.startWatcher(ctx, binary); err != nil {
+		r.stop()
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *rig) startWatcher(ctx context.Context, binary string) error {
+	var err error
+	if r.dir, err = os.MkdirTemp("", "watcher-bench-"); err != nil {
+		return err
+	}
+	if r.kube, err = kubernetes.NewForConfig(r.env.Config); err != nil {
+		return err
+	}
+	if _, err := r.kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "chatcli-system"}}, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	pki, err := testenv.NewPKI(r.dir)
+	if err != nil {
+		return err
+	}
+	const token = "bench-token"
+	tokenFile := filepath.Join(r.dir, "token")
+	if err := os.WriteFile(tokenFile, []byte(token), 0o600); err != nil {
+		return err
+	}
+	kubeconfig, err := r.env.WriteKubeconfig()
+	if err != nil {
+		return err
+	}
+	grpcAddr, probeAddr, metricsAddr := freeAddr(), freeAddr(), freeAddr()
+	r.metricsAddr = metricsAddr
+	logFile, err := os.Create(filepath.Join(r.dir, "watcher-bridge.log"))
+	if err != nil {
+		return err
+	}
+	r.cmd = exec.Command(binary,
+		"--kubeconfig="+kubeconfig, "--leader-elect=false",
+		"--namespace-selector="+benchLabel+"=true", "--anomaly-namespace=chatcli-system", "--watch-nodes=false",
+		"--grpc-bind-address="+grpcAddr, "--health-probe-bind-address="+probeAddr, "--metrics-bind-address="+metricsAddr,
+		"--grpc-tls-cert-file="+pki.Server.CertFile, "--grpc-tls-key-file="+pki.Server.KeyFile, "--grpc-token-file="+tokenFile,
+		// One bench client is one peer; the per-peer limit protects a
+		// production server from a runaway tool, not what is measured here.
+		"--grpc-rate-limit-rps=1000000", "--grpc-rate-limit-burst=1000000",
+		"--redis-url="+r.env.Redis.URL, "--webhook-bind-address=", "--log-level=error",
+	)
+	r.cmd.Stdout, r.cmd.Stderr = logFile, logFile
+	r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := r.cmd.Start(); err != nil {
+		return err
+	}
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		resp, err := http.Get("http://" + probeAddr + "/readyz")
+		if err != nil {
+			return false, nil
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, nil
+	})
+	if err != nil {
+		return fmt.Errorf("watcher-bridge not ready (log in %s): %w", r.dir, err)
+	}
+	r.grpc, err = grpcx.Dial(grpcAddr, grpcx.ClientConfig{CAFile: pki.CAFile, Token: token})
+	return err
+}
+
+func (r *rig) stop() {
+	if r.grpc != nil {
+		r.grpc.Close()
+	}
+	if r.cmd != nil && r.cmd.Process != nil {
+		_ = r.cmd.Process.Signal(syscall.SIGTERM)
+		_ = r.cmd.Wait()
+	}
+	r.env.Stop()
+	if r.dir != "" {
+		_ = os.RemoveAll(r.dir)
+	}
+}
+
+// watchedNamespace creates a namespace the watcher-bridge watches entirely.
+func (r *rig) watchedNamespace(ctx context.Context, name string) error {
+	_, err := r.kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		Name: name, Labels: map[string]string{benchLabel: "true"},
+	}}, metav1.CreateOptions{})
+	return err
+}
+
+// metric reads one sample of the watcher-bridge's /metrics.
+func (r *rig) metric(name string) (float64, error) {
+	resp, err := http.Get("http://" + r.metricsAddr + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	scanner := bufio.NewScanner(resp.Body)
+	for scanner.Scan() {
+		line := scanner.Text()
+		if strings.HasPrefix(line, name+" ") {
+			return strconv.ParseFloat(strings.TrimSpace(strings.TrimPrefix(line, name)), 64)
+		}
+	}
+	return 0, nil
+}
+
+// rss returns the watcher-bridge's resident and peak resident memory.
+func (r *rig) rss() (current, peak int64, err error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", r.cmd.Process.Pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) < 2 {
+			continue
+		}
+		kb, _ := strconv.ParseInt(fields[1], 10, 64)
+		switch fields[0] {
+		case "VmRSS:":
+			current = kb << 10
+		case "VmHWM:":
+			peak = kb << 10
+		}
+	}
+	return current, peak, nil
+}
+
+func freeAddr() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
