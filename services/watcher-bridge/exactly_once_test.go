@@ -1,0 +1,221 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
+	"github.com/chatcli/aiops/libs/grpcx"
+	"github.com/chatcli/aiops/libs/testenv"
+	watcherv1 "github.com/chatcli/aiops/proto/chatcli/platform/watcher/v1"
+)
+
+var env *testenv.Environment
+
+func TestMain(m *testing.M) { testenv.Run(m, &env, testenv.Options{}) }
+
+// TestExactlyOnceAcrossProcesses runs two watcher-bridge processes that
+// both watch the same namespace (no leader election, the worst case) and
+// checks the issue's three promises: one fault gives one Anomaly, a restart
+// gives none anew, and after the Issue ends and InvalidateDedup is called,
+// a recurrence gives a new one.
+func TestExactlyOnceAcrossProcesses(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	binary := filepath.Join(dir, "watcher-bridge")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	pki, err := testenv.NewPKI(dir)
+	g.Expect(err).NotTo(HaveOccurred())
+	tokenFile := filepath.Join(dir, "token")
+	g.Expect(os.WriteFile(tokenFile, []byte("exactly-once"), 0o600)).To(Succeed())
+	kubeconfig, err := env.WriteKubeconfig()
+	g.Expect(err).NotTo(HaveOccurred())
+
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "exactly-once", Labels: map[string]string{"aiops": "watched"}}}
+	g.Expect(env.Client.Create(ctx, ns)).To(Succeed())
+	start := func(name string) *watcherProcess {
+		return startWatcher(t, binary, dir, name, "--kubeconfig="+kubeconfig, "--leader-elect=false",
+			"--namespace-selector=aiops=watched", "--anomaly-namespace="+ns.Name, "--watch-nodes=false",
+			"--grpc-tls-cert-file="+pki.Server.CertFile, "--grpc-tls-key-file="+pki.Server.KeyFile,
+			"--grpc-token-file="+tokenFile, "--redis-url="+env.Redis.URL, "--webhook-bind-address=")
+	}
+	a, b := start("a"), start("b")
+
+	deploy := failingDeployment(t, ns.Name, "checkout")
+	anomalies := func() []platformv1alpha1.Anomaly {
+		list := &platformv1alpha1.AnomalyList{}
+		g.Expect(env.Client.List(ctx, list, client.InNamespace(ns.Name))).To(Succeed())
+		return list.Items
+	}
+	g.Eventually(anomalies).WithTimeout(30 * time.Second).Should(HaveLen(1))
+	g.Consistently(anomalies).WithTimeout(2 * time.Second).Should(HaveLen(1))
+	first := anomalies()[0]
+	g.Expect(first.Spec.SignalType).To(Equal(platformv1alpha1.SignalDeployFailing))
+	g.Expect(first.Spec.Resource.Name).To(Equal("checkout"))
+
+	// A restarted process re-lists the failing Deployment and reports it
+	// again; the report must land on the same Anomaly.
+	b.stop(t)
+	b = start("b2")
+	touchStatus(t, deploy)
+	g.Consistently(anomalies).WithTimeout(3 * time.Second).Should(HaveLen(1))
+
+	// The correlator ends the incident: Issue Resolved, then InvalidateDedup.
+	endIncident(t, ns.Name, first.Name)
+	cc, err := grpcx.Dial(a.grpcAddr, grpcx.ClientConfig{CAFile: pki.CAFile, Token: "exactly-once"})
+	g.Expect(err).NotTo(HaveOccurred())
+	defer cc.Close()
+	resp, err := watcherv1.NewWatcherServiceClient(cc).InvalidateDedup(ctx, &watcherv1.InvalidateDedupRequest{
+		Kind: "Deployment", Namespace: ns.Name, Name: "checkout",
+	})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(resp.GetKeysCleared()).To(BeNumerically(">=", 1))
+
+	touchStatus(t, deploy)
+	g.Eventually(anomalies).WithTimeout(30 * time.Second).Should(HaveLen(2))
+	g.Consistently(anomalies).WithTimeout(2 * time.Second).Should(HaveLen(2))
+	b.stop(t)
+	a.stop(t)
+}
+
+type watcherProcess struct {
+	cmd      *exec.Cmd
+	grpcAddr string
+	log      string
+	done     chan struct{}
+}
+
+func startWatcher(t *testing.T, binary, dir, name string, args ...string) *watcherProcess {
+	t.Helper()
+	p := &watcherProcess{grpcAddr: freeAddr(t), log: filepath.Join(dir, name+".log"), done: make(chan struct{})}
+	probe := freeAddr(t)
+	logFile, err := os.Create(p.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cmd = exec.Command(binary, append(args, "--grpc-bind-address="+p.grpcAddr,
+		"--health-probe-bind-address="+probe, "--metrics-bind-address=0")...)
+	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = p.cmd.Wait(); logFile.Close(); close(p.done) }()
+	t.Cleanup(func() { _ = p.cmd.Process.Kill(); <-p.done })
+	NewWithT(t).Eventually(func() int {
+		resp, err := http.Get("http://" + probe + "/readyz")
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}).WithTimeout(30*time.Second).Should(Equal(http.StatusOK), "watcher-bridge %s not ready", name)
+	return p
+}
+
+func (p *watcherProcess) stop(t *testing.T) {
+	t.Helper()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(15 * time.Second):
+		data, _ := os.ReadFile(p.log)
+		t.Fatalf("watcher-bridge did not stop; log:\n%s", data)
+	}
+}
+
+func failingDeployment(t *testing.T, ns, name string) *appsv1.Deployment {
+	t.Helper()
+	labels := map[string]string{"app": name}
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To[int32](2),
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "checkout:2.0-broken"}}},
+			},
+		},
+	}
+	if err := env.Client.Create(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	touchStatus(t, d)
+	return d
+}
+
+// touchStatus writes the deployment controller's "progress deadline
+// exceeded" status with a fresh timestamp, so that watchers see a change.
+func touchStatus(t *testing.T, d *appsv1.Deployment) {
+	t.Helper()
+	now := metav1.Now()
+	d.Status = appsv1.DeploymentStatus{
+		ObservedGeneration: d.Generation, Replicas: 2, UpdatedReplicas: 2, UnavailableReplicas: 2,
+		Conditions: []appsv1.DeploymentCondition{
+			{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionFalse, Reason: "MinimumReplicasUnavailable", LastUpdateTime: now, LastTransitionTime: now},
+			{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse, Reason: "ProgressDeadlineExceeded", LastUpdateTime: now, LastTransitionTime: now},
+		},
+	}
+	if err := env.Client.Status().Update(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// endIncident correlates the Anomaly into an Issue and resolves it, as the
+// correlator does.
+func endIncident(t *testing.T, ns, anomalyName string) {
+	t.Helper()
+	ctx := context.Background()
+	issue := &platformv1alpha1.Issue{
+		ObjectMeta: metav1.ObjectMeta{Name: "checkout-deploy-failing", Namespace: ns},
+		Spec: platformv1alpha1.IssueSpec{
+			Severity: platformv1alpha1.SeverityHigh, Source: platformv1alpha1.SourceWatcher, SignalType: platformv1alpha1.SignalDeployFailing,
+			Resource: platformv1alpha1.ResourceReference{Kind: "Deployment", Name: "checkout", Namespace: ns},
+		},
+	}
+	if err := env.Client.Create(ctx, issue); err != nil {
+		t.Fatal(err)
+	}
+	issue.Status.State = platformv1alpha1.IssueResolved
+	if err := env.Client.Status().Update(ctx, issue); err != nil {
+		t.Fatal(err)
+	}
+	anomaly := &platformv1alpha1.Anomaly{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: anomalyName}, anomaly); err != nil {
+		t.Fatal(err)
+	}
+	anomaly.Status.Correlated = true
+	anomaly.Status.IssueRef = &platformv1alpha1.LocalObjectReference{Name: issue.Name}
+	if err := env.Client.Status().Update(ctx, anomaly); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return fmt.Sprint(l.Addr())
+}
