@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -54,6 +55,9 @@ const (
 	maxValue       = 64
 )
 
+// kindPattern is the shape of a kind name, as the Anomaly schema has it.
+var kindPattern = regexp.MustCompile(`^[A-Z][A-Za-z0-9]{0,62}$`)
+
 // clusterScopedKinds need no namespace.
 var clusterScopedKinds = map[string]bool{"Node": true, "PersistentVolume": true}
 
@@ -71,6 +75,9 @@ func (s Signal) Validate() error {
 	}
 	if s.Resource.Kind == "" || s.Resource.Name == "" {
 		errs = append(errs, errors.New("resource kind and name are required"))
+	}
+	if s.Resource.Kind != "" && !kindPattern.MatchString(s.Resource.Kind) {
+		errs = append(errs, fmt.Errorf("resource kind %q is not a Kubernetes kind (like Deployment)", s.Resource.Kind))
 	}
 	if s.Resource.Name != "" && len(validation.IsDNS1123Subdomain(s.Resource.Name)) > 0 {
 		errs = append(errs, fmt.Errorf("resource name %q is not a valid object name", s.Resource.Name))

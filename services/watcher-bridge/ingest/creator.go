@@ -7,15 +7,19 @@ package ingest
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
-	"github.com/redis/go-redis/v9"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/lru"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -44,6 +48,9 @@ type Config struct {
 	// Redis deduplicates across replicas; nil runs on deterministic names
 	// alone.
 	Redis *redisx.Client
+	// Cache lists Anomalies by dedup key to find where a problem's
+	// incidents stand after a restart; nil starts every walk at 0.
+	Cache client.Reader
 	// Owners looks up the owners of pods named by external sources; nil
 	// uses APIReader.
 	Owners OwnerLookup
@@ -67,6 +74,11 @@ type Creator struct {
 	// informer events does not become a storm of API calls.
 	recentMu sync.Mutex
 	recent   *lru.Cache
+	// uids caches the UIDs of resources named by external sources, so that
+	// their signals share dedup keys with native detection.
+	uids *lru.Cache
+	// redisDownUntil is when to try Redis again after it failed.
+	redisDownUntil atomic.Int64
 }
 
 type recentEntry struct {
@@ -76,7 +88,10 @@ type recentEntry struct {
 
 // degradedTTL is how long the local stand-in remembers a signal; short, so
 // that an InvalidateDedup served by another replica is honoured soon.
-const degradedTTL = time.Minute
+const degradedTTL = 15 * time.Second
+
+// redisRetryAfter is how long Redis is skipped after it failed to answer.
+const redisRetryAfter = 5 * time.Second
 
 // NewCreator checks cfg and returns a Creator.
 func NewCreator(cfg Config) (*Creator, error) {
@@ -95,7 +110,7 @@ func NewCreator(cfg Config) (*Creator, error) {
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics(nil)
 	}
-	return &Creator{cfg: cfg, generations: lru.New(100_000), recent: lru.New(100_000)}, nil
+	return &Creator{cfg: cfg, generations: lru.New(100_000), recent: lru.New(100_000), uids: lru.New(10_000)}, nil
 }
 
 // Ingest implements signals.Sink.
@@ -122,26 +137,14 @@ func (c *Creator) ingestOne(ctx context.Context, s signals.Signal) (signals.Inge
 		return signals.IngestResult{}, err
 	}
 	key := s.DedupKey()
-	generation := c.generation(key)
-	name := s.AnomalyName(generation)
+	res := redisResource(s.Resource)
 
-	redisUp := false
-	if c.cfg.Redis != nil {
-		// The key is claimed for a short while only, and gets its full TTL once
-		// the Anomaly exists: a crash or an API error between the two must not
-		// leave a claim that hides the signal for the whole TTL.
-		res, err := c.cfg.Redis.DedupResource(ctx, redisResource(s.Resource), key, name, pendingTTL)
-		switch {
-		case err == nil && !res.New:
-			return duplicate(res.Existing, c.namespaceOf(s)), nil
-		case err == nil:
-			redisUp = true
-		case errors.Is(err, redisx.ErrUnavailable):
-			c.cfg.Metrics.RedisUnavailable.Inc()
-			c.cfg.Logger.V(1).Info("Redis unavailable; relying on deterministic names", "error", err.Error())
-		default:
-			return signals.IngestResult{}, fmt.Errorf("dedup: %w", err)
-		}
+	claim, redisUp, existing, err := c.claim(ctx, res, key)
+	if err != nil {
+		return signals.IngestResult{}, err
+	}
+	if existing != "" {
+		return duplicate(existing, c.namespaceOf(s)), nil
 	}
 	if !redisUp {
 		if res, ok := c.recentResult(key); ok {
@@ -149,23 +152,94 @@ func (c *Creator) ingestOne(ctx context.Context, s signals.Signal) (signals.Inge
 		}
 	}
 
-	res, gen, err := c.createOrFind(ctx, s, generation)
+	result, gen, err := c.createOrFind(ctx, s, c.startGeneration(ctx, key))
 	if err != nil {
-		if redisUp {
-			_ = c.cfg.Redis.Redis().Del(ctx, redisx.DedupKey(key)).Err()
+		if claim != "" {
+			c.release(ctx, key, claim)
 		}
 		return signals.IngestResult{}, err
 	}
 	c.generations.Add(key, gen)
-	if redisUp && res.Status != signals.IngestRejected {
-		// Best effort: should this fail, the claim expires after pendingTTL
-		// and the next sighting finds the Anomaly by its name.
-		_ = c.cfg.Redis.Redis().SetArgs(ctx, redisx.DedupKey(key), res.AnomalyName, redis.SetArgs{Mode: "XX", TTL: c.ttl(s.Resource)}).Err()
+	switch {
+	case claim != "" && result.Status == signals.IngestRejected:
+		c.release(ctx, key, claim)
+	case claim != "":
+		// Should this fail, the claim expires after pendingTTL and the next
+		// sighting finds the Anomaly by its name.
+		_, _ = c.cfg.Redis.ConfirmDedup(ctx, res, key, result.AnomalyName, c.ttl(s.Resource))
+	case !redisUp:
+		c.remember(key, signals.IngestResult{Status: signals.IngestDuplicate, AnomalyName: result.AnomalyName, AnomalyNamespace: result.AnomalyNamespace})
 	}
-	if !redisUp {
-		c.remember(key, signals.IngestResult{Status: signals.IngestDuplicate, AnomalyName: res.AnomalyName, AnomalyNamespace: res.AnomalyNamespace})
+	return result, nil
+}
+
+// pendingPrefix marks a claim whose Anomaly does not exist yet.
+const pendingPrefix = "~pending:"
+
+// claim takes the dedup key in Redis. It returns the claim's value when
+// this call made it, the confirmed Anomaly name when the signal is a
+// duplicate, and whether Redis answered. A pending claim of someone else
+// (or our own, replayed after a lost reply) is not trusted as a duplicate:
+// its Anomaly may never come, so the caller goes on and the deterministic
+// names settle it.
+func (c *Creator) claim(ctx context.Context, res redisx.Resource, key string) (claim string, redisUp bool, existing string, err error) {
+	if c.cfg.Redis == nil {
+		return "", false, "", nil
 	}
-	return res, nil
+	if time.Now().UnixNano() < c.redisDownUntil.Load() {
+		c.cfg.Metrics.RedisUnavailable.Inc()
+		return "", false, "", nil
+	}
+	claim = pendingPrefix + rand.Text()
+	r, err := c.cfg.Redis.DedupResource(ctx, res, key, claim, pendingTTL)
+	switch {
+	case err == nil && r.New:
+		return claim, true, "", nil
+	case err == nil && strings.HasPrefix(r.Existing, pendingPrefix):
+		return "", true, "", nil
+	case err == nil:
+		return "", true, r.Existing, nil
+	case ctx.Err() != nil:
+		return "", false, "", fmt.Errorf("dedup: %w", ctx.Err())
+	case errors.Is(err, redisx.ErrUnavailable):
+		// Skip Redis for a while rather than pay a dial timeout per signal.
+		c.redisDownUntil.Store(time.Now().Add(redisRetryAfter).UnixNano())
+		c.cfg.Metrics.RedisUnavailable.Inc()
+		return "", false, "", nil
+	default:
+		return "", false, "", fmt.Errorf("dedup: %w", err)
+	}
+}
+
+// release drops our claim even when the caller's context has ended (a
+// shutdown or a client deadline), so that it cannot hide the signal.
+func (c *Creator) release(ctx context.Context, key, claim string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	_ = c.cfg.Redis.ReleaseDedup(ctx, key, claim)
+}
+
+// startGeneration is where the walk over a problem's incidents begins: the
+// generation last seen here, else the highest one among the Anomalies in
+// the cache, else 0.
+func (c *Creator) startGeneration(ctx context.Context, key string) int {
+	if g, ok := c.generations.Get(key); ok {
+		return g.(int)
+	}
+	if c.cfg.Cache == nil {
+		return 0
+	}
+	list := &platformv1alpha1.AnomalyList{}
+	if err := c.cfg.Cache.List(ctx, list, client.MatchingLabels{signals.LabelDedupKey: key[:63]}); err != nil {
+		return 0
+	}
+	highest := 0
+	for _, a := range list.Items {
+		if g, err := strconv.Atoi(a.Labels[signals.LabelGeneration]); err == nil && g > highest {
+			highest = g
+		}
+	}
+	return highest
 }
 
 // createOrFind creates the Anomaly of the first generation whose name is
@@ -211,7 +285,8 @@ const (
 )
 
 // incidentState tells whether an existing Anomaly still stands for an open
-// incident: it does until it is correlated into an Issue that then ends.
+// incident: it does until it is correlated into an Issue that is then
+// resolved (or deleted).
 func (c *Creator) incidentState(ctx context.Context, namespace, name string) (incident, error) {
 	existing := &platformv1alpha1.Anomaly{}
 	if err := c.cfg.APIReader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, existing); err != nil {
@@ -230,33 +305,84 @@ func (c *Creator) incidentState(ctx context.Context, namespace, name string) (in
 		return incidentEnded, nil
 	case err != nil:
 		return incidentOpen, fmt.Errorf("get Issue %s/%s: %w", namespace, existing.Status.IssueRef.Name, err)
-	case issue.Status.State.IsTerminal():
+	case issue.Status.State == platformv1alpha1.IssueResolved:
 		return incidentEnded, nil
 	}
+	// Escalated incidents stay open: people own them now, and a fault that
+	// persists must not start a new round of analysis and remediation.
 	return incidentOpen, nil
 }
 
-// attribute moves a pod signal to the pod's top owner.
+// attribute moves a pod signal to the pod's top owner and fills in the
+// UID that external sources do not know, so that the same fault has the
+// same dedup key whichever source reports it. A signal that already carries
+// a UID comes from the detectors, which attributed it themselves.
 func (c *Creator) attribute(ctx context.Context, s signals.Signal) (signals.Signal, error) {
-	if s.Resource.Kind != "Pod" {
+	if s.Resource.UID != "" {
 		return s, nil
 	}
-	pod, err := c.cfg.Owners(ctx, metav1.OwnerReference{APIVersion: "v1", Kind: "Pod", Name: s.Resource.Name}, s.Resource.Namespace)
+	apiVersion, known := apiVersions[s.Resource.Kind]
+	if !known {
+		return s, nil
+	}
+	if s.Resource.Kind != "Pod" {
+		uid, err := c.uidOf(ctx, s.Resource, apiVersion)
+		s.Resource.UID = uid
+		return s, err
+	}
+	pod, err := c.cfg.Owners(ctx, metav1.OwnerReference{APIVersion: apiVersion, Kind: "Pod", Name: s.Resource.Name}, s.Resource.Namespace)
 	if apierrors.IsNotFound(err) || apierrors.IsForbidden(err) {
 		return s, nil
 	}
 	if err != nil {
 		return s, fmt.Errorf("look up pod %s/%s: %w", s.Resource.Namespace, s.Resource.Name, err)
 	}
-	if s.Resource.UID == "" {
-		s.Resource.UID = pod.UID
-	}
+	s.Resource.UID = pod.UID
 	owner, err := TopOwner(ctx, s.Resource, pod.OwnerReferences, c.cfg.Owners)
 	if err != nil {
 		return s, err
 	}
 	s.Resource = owner
 	return s, nil
+}
+
+// apiVersions are the kinds whose UID the Creator can look up.
+var apiVersions = map[string]string{
+	"Pod": "v1", "Node": "v1", "PersistentVolumeClaim": "v1", "Service": "v1",
+	"Deployment": "apps/v1", "StatefulSet": "apps/v1", "DaemonSet": "apps/v1", "ReplicaSet": "apps/v1",
+	"Job": "batch/v1", "CronJob": "batch/v1", "HorizontalPodAutoscaler": "autoscaling/v2",
+}
+
+type cachedUID struct {
+	uid     types.UID
+	expires time.Time
+}
+
+// uidTTL bounds how long a looked-up UID is trusted; a recreated object
+// gets a new one.
+const uidTTL = time.Minute
+
+// uidOf returns the UID of a named resource, or "" when it does not exist.
+func (c *Creator) uidOf(ctx context.Context, r signals.Resource, apiVersion string) (types.UID, error) {
+	c.recentMu.Lock()
+	v, ok := c.uids.Get(r.String())
+	c.recentMu.Unlock()
+	if ok && time.Now().Before(v.(cachedUID).expires) {
+		return v.(cachedUID).uid, nil
+	}
+	meta, err := c.cfg.Owners(ctx, metav1.OwnerReference{APIVersion: apiVersion, Kind: r.Kind, Name: r.Name}, r.Namespace)
+	var uid types.UID
+	switch {
+	case err == nil:
+		uid = meta.UID
+	case apierrors.IsNotFound(err) || apierrors.IsForbidden(err):
+	default:
+		return "", fmt.Errorf("look up %s: %w", r, err)
+	}
+	c.recentMu.Lock()
+	c.uids.Add(r.String(), cachedUID{uid: uid, expires: time.Now().Add(uidTTL)})
+	c.recentMu.Unlock()
+	return uid, nil
 }
 
 // InvalidateDedup forgets the signals of a resource, called when its Issue
@@ -273,13 +399,6 @@ func (c *Creator) InvalidateDedup(ctx context.Context, r signals.Resource) (int,
 		return 0, fmt.Errorf("invalidate dedup of %s: %w", r, err)
 	}
 	return n, nil
-}
-
-func (c *Creator) generation(key string) int {
-	if g, ok := c.generations.Get(key); ok {
-		return g.(int)
-	}
-	return 0
 }
 
 func (c *Creator) recentResult(key string) (signals.IngestResult, bool) {

@@ -97,6 +97,14 @@ func TestCreatesTheAnomalyOnceAndReportsDuplicates(t *testing.T) {
 	if len(items) != 1 {
 		t.Fatalf("%d Anomalies, want 1", len(items))
 	}
+	// The resource index must live as long as the dedup key, or
+	// InvalidateDedup would miss it once the short claim TTL has passed.
+	r := redisx.Resource{Kind: "Deployment", Namespace: ns, Name: "api-gateway"}
+	keyTTL := c.cfg.Redis.Redis().PTTL(context.Background(), redisx.DedupKey(restartSignal(ns).DedupKey())).Val()
+	indexTTL := c.cfg.Redis.Redis().PTTL(context.Background(), redisx.DedupIndexKey(r)).Val()
+	if keyTTL < 29*time.Minute || indexTTL < keyTTL {
+		t.Errorf("dedup key TTL %s, index TTL %s: want about 30m, index at least as long", keyTTL, indexTTL)
+	}
 	got := items[0].Spec
 	if got.SignalType != platformv1alpha1.SignalPodRestart || got.Resource.Name != "api-gateway" || got.Value != "8" ||
 		got.Description != "HighRestartCount on api-gateway: container app restarted 8 times" {
@@ -197,6 +205,12 @@ func TestRecurrenceAfterTheIssueEndsIsANewAnomaly(t *testing.T) {
 // endIncident correlates the Anomaly into an Issue and resolves it.
 func endIncident(t *testing.T, ns, anomalyName string) {
 	t.Helper()
+	correlate(t, ns, anomalyName, platformv1alpha1.IssueResolved)
+}
+
+// correlate puts the Anomaly into an Issue in the given state.
+func correlate(t *testing.T, ns, anomalyName string, state platformv1alpha1.IssueState) {
+	t.Helper()
 	ctx := context.Background()
 	issue := &platformv1alpha1.Issue{
 		ObjectMeta: metav1.ObjectMeta{Name: "issue-" + anomalyName, Namespace: ns},
@@ -209,7 +223,7 @@ func endIncident(t *testing.T, ns, anomalyName string) {
 	if err := env.Client.Create(ctx, issue); err != nil {
 		t.Fatal(err)
 	}
-	issue.Status.State = platformv1alpha1.IssueResolved
+	issue.Status.State = state
 	if err := env.Client.Status().Update(ctx, issue); err != nil {
 		t.Fatal(err)
 	}
@@ -305,8 +319,10 @@ func TestBadSignalsAreRejectedOneByOne(t *testing.T) {
 	noName.Resource.Name = ""
 	noNamespace := restartSignal(ns)
 	noNamespace.Resource.Namespace = ""
-	res := ingest(t, newCreator(t, newRedis(t, env.Redis.URL)), unknown, noName, restartSignal(ns), noNamespace)
-	want := []signals.IngestStatus{signals.IngestRejected, signals.IngestRejected, signals.IngestCreated, signals.IngestRejected}
+	groupKind := restartSignal(ns)
+	groupKind.Resource.Kind = "apps/v1/Deployment"
+	res := ingest(t, newCreator(t, newRedis(t, env.Redis.URL)), unknown, noName, restartSignal(ns), noNamespace, groupKind)
+	want := []signals.IngestStatus{signals.IngestRejected, signals.IngestRejected, signals.IngestCreated, signals.IngestRejected, signals.IngestRejected}
 	for i, w := range want {
 		if res[i].Status != w {
 			t.Errorf("signal %d: %+v, want %s", i, res[i], w)
@@ -360,5 +376,98 @@ func TestClusterScopedSignalsUseTheFallbackNamespace(t *testing.T) {
 	res := ingest(t, newCreator(t, newRedis(t, env.Redis.URL)), node)[0]
 	if res.Status != signals.IngestCreated || res.AnomalyNamespace != "default" {
 		t.Fatalf("%+v, want created in default", res)
+	}
+}
+
+// TestAPendingClaimIsNotTakenForAnAnomaly plants the claim of a process
+// that died before creating its Anomaly: the signal must still be created.
+func TestAPendingClaimIsNotTakenForAnAnomaly(t *testing.T) {
+	ns := newNamespace(t)
+	redis := newRedis(t, env.Redis.URL)
+	s := restartSignal(ns)
+	r := redisx.Resource{Kind: "Deployment", Namespace: ns, Name: "api-gateway"}
+	if _, err := redis.DedupResource(context.Background(), r, s.DedupKey(), pendingPrefix+"crashed", pendingTTL); err != nil {
+		t.Fatal(err)
+	}
+	if res := ingest(t, newCreator(t, redis), s)[0]; res.Status != signals.IngestCreated {
+		t.Fatalf("%+v, want created despite the dead claim", res)
+	}
+}
+
+func TestAnEscalatedIncidentStaysOpen(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t)
+	c := newCreator(t, newRedis(t, env.Redis.URL))
+	first := ingest(t, c, restartSignal(ns))[0]
+	correlate(t, ns, first.AnomalyName, platformv1alpha1.IssueEscalated)
+	if _, err := c.InvalidateDedup(ctx, restartSignal(ns).Resource); err != nil {
+		t.Fatal(err)
+	}
+	if res := ingest(t, newCreator(t, newRedis(t, env.Redis.URL)), restartSignal(ns))[0]; res.Status != signals.IngestDuplicate {
+		t.Fatalf("%+v, want a duplicate of the escalated incident", res)
+	}
+}
+
+// TestExternalAndNativeSignalsShareDedupKeys sends the same fault once as
+// the detectors do (with the workload's UID) and once as Alertmanager does
+// (by name only): it must be one Anomaly.
+func TestExternalAndNativeSignalsShareDedupKeys(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t)
+	deploy := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "api-gateway", Namespace: ns},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "api"}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "api"}},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "api:1.0"}}},
+			},
+		},
+	}
+	if err := env.Client.Create(ctx, deploy); err != nil {
+		t.Fatal(err)
+	}
+	c := newCreator(t, newRedis(t, env.Redis.URL))
+	native := restartSignal(ns)
+	native.Resource.UID = deploy.UID
+	external := restartSignal(ns)
+	external.Resource.UID = ""
+	if res := ingest(t, c, native)[0]; res.Status != signals.IngestCreated {
+		t.Fatalf("native: %+v, want created", res)
+	}
+	if res := ingest(t, newCreator(t, newRedis(t, env.Redis.URL)), external)[0]; res.Status != signals.IngestDuplicate {
+		t.Fatalf("external: %+v, want duplicate", res)
+	}
+}
+
+// TestAFreshProcessResumesAtTheLatestIncident deletes the Anomaly of an
+// ended incident (retention) while the next one is open: a process with no
+// memory must find the open one, not recreate the deleted name.
+func TestAFreshProcessResumesAtTheLatestIncident(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t)
+	redis := newRedis(t, env.Redis.URL)
+	c := newCreator(t, redis)
+	first := ingest(t, c, restartSignal(ns))[0]
+	endIncident(t, ns, first.AnomalyName)
+	if _, err := c.InvalidateDedup(ctx, restartSignal(ns).Resource); err != nil {
+		t.Fatal(err)
+	}
+	second := ingest(t, c, restartSignal(ns))[0]
+	if err := env.Client.Delete(ctx, &platformv1alpha1.Anomaly{ObjectMeta: metav1.ObjectMeta{Name: first.AnomalyName, Namespace: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := redis.Redis().Del(ctx, redisx.DedupKey(restartSignal(ns).DedupKey())).Err(); err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := NewCreator(Config{Client: env.Client, APIReader: env.Client, Cache: env.Client, Redis: redis, FallbackNamespace: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := ingest(t, fresh, restartSignal(ns))[0]; res.Status != signals.IngestDuplicate || res.AnomalyName != second.AnomalyName {
+		t.Fatalf("%+v, want a duplicate of the open %s", res, second.AnomalyName)
+	}
+	if n := len(anomalies(t, ns)); n != 1 {
+		t.Fatalf("%d Anomalies, want 1", n)
 	}
 }

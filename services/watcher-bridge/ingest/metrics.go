@@ -43,7 +43,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 }
 
 func (m *Metrics) observe(s signals.Signal, res signals.IngestResult, took time.Duration) {
-	m.Signals.WithLabelValues(string(s.Source), string(s.Type), string(res.Status)).Inc()
+	// Label values of rejected signals come from callers; keep them from
+	// growing the series without bound.
+	source, signalType := string(s.Source), string(s.Type)
+	if !s.Source.IsValid() {
+		source = "invalid"
+	}
+	if !s.Type.IsValid() {
+		signalType = "invalid"
+	}
+	m.Signals.WithLabelValues(source, signalType, string(res.Status)).Inc()
 	m.Latency.Observe(took.Seconds())
 }
 

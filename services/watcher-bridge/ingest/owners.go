@@ -27,7 +27,9 @@ func TopOwner(ctx context.Context, self signals.Resource, refs []metav1.OwnerRef
 	current := self
 	for range maxOwnerDepth {
 		ref := controllerRef(refs)
-		if ref == nil {
+		// Static pods are "owned" by their Node, which is not a workload a
+		// remediation could act on.
+		if ref == nil || ref.Kind == "Node" {
 			return current, nil
 		}
 		owner := signals.Resource{Kind: ref.Kind, Namespace: self.Namespace, Name: ref.Name, UID: ref.UID}
