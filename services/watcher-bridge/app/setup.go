@@ -11,6 +11,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
@@ -37,12 +38,12 @@ func (o *Options) Setup(ctx context.Context, rt *app.Runtime) error {
 		return fmt.Errorf("create clientset: %w", err)
 	}
 
-	var detector *watch.Detector
 	creator, err := ingest.NewCreator(ingest.Config{
 		Client:            mgr.GetClient(),
 		APIReader:         mgr.GetAPIReader(),
+		Cache:             mgr.GetCache(),
 		Redis:             rt.Redis,
-		TTL:               func(r signals.Resource) time.Duration { return detector.Scope().TTL(r) },
+		TTL:               instanceTTL(mgr.GetCache()),
 		DefaultTTL:        o.DedupTTL,
 		FallbackNamespace: o.AnomalyNamespace,
 		Logger:            rt.Log.WithName("ingest"),
@@ -52,7 +53,7 @@ func (o *Options) Setup(ctx context.Context, rt *app.Runtime) error {
 		return err
 	}
 
-	detector, err = watch.NewDetector(watch.Config{
+	detector, err := watch.NewDetector(watch.Config{
 		Kube: kube, Sink: creator, Detect: o.Detect, Workers: o.DetectionWorkers,
 		WatchNodes: o.WatchNodes, Logger: rt.Log.WithName("detect"), Registerer: metrics.Registry,
 	})
@@ -156,4 +157,17 @@ func (f onShutdown) NeedLeaderElection() bool { return false }
 func (f onShutdown) Start(ctx context.Context) error {
 	<-ctx.Done()
 	return f()
+}
+
+// instanceTTL returns the dedup TTL an Instance sets for a resource it
+// watches. It reads the Instances from the cache on every replica, since
+// the gRPC and webhook paths run on all of them, not only on the leader.
+func instanceTTL(reader client.Reader) func(signals.Resource) time.Duration {
+	return func(r signals.Resource) time.Duration {
+		list := &platformv1alpha1.InstanceList{}
+		if err := reader.List(context.Background(), list); err != nil {
+			return 0
+		}
+		return watch.NewScope(list.Items, nil).TTL(r)
+	}
 }
