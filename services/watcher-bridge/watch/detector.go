@@ -155,6 +155,17 @@ func (d *Detector) SetScope(s Scope) {
 			inf.shutdown()
 			delete(d.namespaces, ns)
 			d.cfg.Logger.Info("Stopped watching namespace", "namespace", ns)
+			continue
+		}
+		// The new scope may cover objects whose faults the old one dropped,
+		// and a standing fault may never change its object again.
+		if d.started {
+			d.requeue(inf)
+		}
+	}
+	if d.nodes != nil {
+		for _, name := range d.nodes.GetStore().ListKeys() {
+			d.queue.Add(objectKey{kind: kindNode, name: name})
 		}
 	}
 	for ns := range want {
@@ -165,6 +176,20 @@ func (d *Detector) SetScope(s Scope) {
 		d.namespaces[ns] = inf
 		if d.started {
 			d.startNamespace(ns, inf)
+		}
+	}
+}
+
+// requeue evaluates every cached object of a namespace again.
+func (d *Detector) requeue(inf *namespaceInformers) {
+	for kind, informer := range inf.byKind {
+		if kind == kindReplicaSet {
+			continue
+		}
+		for _, key := range informer.GetStore().ListKeys() {
+			if ns, name, err := cache.SplitMetaNamespaceKey(key); err == nil {
+				d.queue.Add(objectKey{kind: kind, namespace: ns, name: name})
+			}
 		}
 	}
 }

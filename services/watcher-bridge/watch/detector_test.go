@@ -11,7 +11,7 @@ import (
 
 func TestRisingRestartsBecomeOneAnomalyOnTheDeployment(t *testing.T) {
 	g := NewWithT(t)
-	h := startHarness(t, detect.DefaultConfig(), platformv1alpha1.WatchTarget{Name: "api-gateway", Kind: platformv1alpha1.KindDeployment})
+	h := startParallelHarness(t, detect.DefaultConfig(), platformv1alpha1.WatchTarget{Name: "api-gateway", Kind: platformv1alpha1.KindDeployment})
 	_, pod := h.deploymentWithPod("api-gateway")
 
 	// The first sighting is only a baseline, however high the count.

@@ -20,6 +20,10 @@ import (
 	"github.com/chatcli/aiops/services/watcher-bridge/ingest"
 )
 
+// syncRecheck is when to look again at an object of a namespace whose
+// informers are still listing.
+const syncRecheck = 100 * time.Millisecond
+
 // work evaluates queued objects until the queue shuts down.
 func (d *Detector) work(ctx context.Context) {
 	for {
@@ -69,6 +73,11 @@ func (d *Detector) evaluate(ctx context.Context, key objectKey) (int, time.Durat
 		inf := d.informersOf(key.namespace)
 		if inf == nil {
 			return 0, 0, nil
+		}
+		if !inf.synced() {
+			// An owner may not be cached yet, and attribution would stop
+			// at a ReplicaSet or a Job.
+			return 0, syncRecheck, nil
 		}
 		obj := inf.get(key.kind, key.namespace, key.name)
 		if obj == nil {

@@ -55,12 +55,28 @@ func (d *Detector) newNamespaceInformers(ns string) *namespaceInformers {
 		kindHPA:         factory.Autoscaling().V2().HorizontalPodAutoscalers().Informer(),
 	}}
 	_ = inf.byKind[kindPod].AddIndexers(cache.Indexers{nodeNameIndex: func(obj any) ([]string, error) {
-		pod, ok := obj.(*corev1.Pod)
-		if !ok || pod.Spec.NodeName == "" || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
-			return nil, nil
+		if node := countedOn(obj); node != "" {
+			return []string{node}, nil
 		}
-		return []string{pod.Spec.NodeName}, nil
+		return nil, nil
 	}})
+	if d.cfg.WatchNodes {
+		// A node's pod count rises when a pod is bound to it, which changes
+		// the pod, not the node: evaluate the node again then.
+		enqueueNode := func(node string) { d.queue.Add(objectKey{kind: kindNode, name: node}) }
+		_, _ = inf.byKind[kindPod].AddEventHandler(cache.ResourceEventHandlerFuncs{
+			AddFunc: func(obj any) {
+				if node := countedOn(obj); node != "" {
+					enqueueNode(node)
+				}
+			},
+			UpdateFunc: func(old, obj any) {
+				if node := countedOn(obj); node != "" && node != countedOn(old) {
+					enqueueNode(node)
+				}
+			},
+		})
+	}
 	for kind, informer := range inf.byKind {
 		inf.hasSynced = append(inf.hasSynced, informer.HasSynced)
 		if kind != kindReplicaSet {
@@ -68,6 +84,27 @@ func (d *Detector) newNamespaceInformers(ns string) *namespaceInformers {
 		}
 	}
 	return inf
+}
+
+// countedOn is the node whose pod count a pod takes up, as the scheduler
+// counts: bound and neither Succeeded nor Failed; "" for none.
+func countedOn(obj any) string {
+	pod, ok := obj.(*corev1.Pod)
+	if !ok || pod.Spec.NodeName == "" || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+		return ""
+	}
+	return pod.Spec.NodeName
+}
+
+// synced reports whether every informer of the namespace has listed its
+// objects, so that a pod's owners can be looked up.
+func (inf *namespaceInformers) synced() bool {
+	for _, hasSynced := range inf.hasSynced {
+		if !hasSynced() {
+			return false
+		}
+	}
+	return true
 }
 
 func (inf *namespaceInformers) shutdown() {

@@ -1,0 +1,137 @@
+package watch
+
+import (
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
+	"github.com/chatcli/aiops/services/watcher-bridge/detect"
+)
+
+// PVCs and HPAs have no owner to attribute them to, so only a namespace
+// watched whole (the label selector) reports them.
+
+func TestAClaimPendingBeyondTheGraceBecomesPVCPending(t *testing.T) {
+	// Claims start Pending and a creation time cannot be set: the grace is
+	// short, and only the detector's recheck sees it run out.
+	h := startParallelHarness(t, configWith(func(c *detect.Config) { c.PVCPendingGrace = 2 * time.Second }))
+	g := NewWithT(t)
+	pending := h.claim("data")
+	bound := h.claim("logs")
+	// The PV controller binds one of them well within the grace.
+	h.setStatus(bound, func() {
+		bound.Status = corev1.PersistentVolumeClaimStatus{
+			Phase:       corev1.ClaimBound,
+			AccessModes: bound.Spec.AccessModes,
+			Capacity:    corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")},
+		}
+	})
+
+	a := h.eventuallyAnomaly(g, platformv1alpha1.SignalPVCPending)
+	g.Expect(a.Spec.Resource).To(Equal(platformv1alpha1.ResourceReference{Kind: "PersistentVolumeClaim", Name: pending.Name, Namespace: h.ns}))
+	g.Expect(a.Spec.Source).To(Equal(platformv1alpha1.SourceWatcher))
+	g.Expect(a.Spec.Severity).To(Equal(medium))
+	g.Expect(a.Spec.Description).To(MatchRegexp(`^PVCPending on data: pending for \d+s with storage class fast-ssd$`))
+	g.Expect(a.Spec.Threshold).To(Equal("2s"))
+	g.Consistently(h.anomalies).WithTimeout(defaultQuiet).Should(HaveLen(1), "the bound claim is fine")
+}
+
+func TestAnHPAAtMaxReplicasAboveTargetBecomesHPAMaxed(t *testing.T) {
+	h := startParallelHarness(t, detect.DefaultConfig())
+	g := NewWithT(t)
+	now := metav1.Now()
+	// The controller says it wants more than maxReplicas, though the CPU
+	// reading alone is within tolerance: its verdict decides.
+	limited := h.hpa("search")
+	h.setStatus(limited, func() {
+		limited.Status = hpaStatus(3, 64)
+		limited.Status.Conditions = append(limited.Status.Conditions, autoscalingv2.HorizontalPodAutoscalerCondition{
+			Type: autoscalingv2.ScalingLimited, Status: corev1.ConditionTrue, Reason: "TooManyReplicas",
+			Message: "the desired replica count is more than the maximum replica count", LastTransitionTime: now,
+		})
+	})
+	// Far above its CPU target, with no verdict of the controller's yet.
+	hot := h.hpa("checkout")
+	h.setStatus(hot, func() { hot.Status = hpaStatus(3, 95) })
+	// At maxReplicas, but within the controller's tolerance of its target.
+	calm := h.hpa("catalog")
+	h.setStatus(calm, func() { calm.Status = hpaStatus(3, 62) })
+
+	for name, description := range map[string]string{
+		"search":   "HPAMaxed on search: at maxReplicas 3 and it wants more replicas than that (the desired replica count is more than the maximum replica count)",
+		"checkout": "HPAMaxed on checkout: at maxReplicas 3 and cpu is 95% utilization (target 60%)",
+	} {
+		a := h.eventuallyAnomalyOn(g, platformv1alpha1.SignalHPAMaxed, "HorizontalPodAutoscaler", name)
+		g.Expect(a.Spec.Resource.Namespace).To(Equal(h.ns))
+		g.Expect(a.Spec.Source).To(Equal(platformv1alpha1.SourceWatcher))
+		g.Expect(a.Spec.Severity).To(Equal(medium))
+		g.Expect(a.Spec.Description).To(Equal(description))
+		g.Expect(a.Spec.Value).To(Equal("3"))
+		g.Expect(a.Spec.Threshold).To(Equal("3"))
+	}
+	g.Consistently(h.anomalies).WithTimeout(defaultQuiet).Should(HaveLen(2), "catalog has the capacity it needs")
+}
+
+// claim creates a claim of 1Gi of storage class fast-ssd; the API server
+// starts it Pending.
+func (h *harness) claim(name string) *corev1.PersistentVolumeClaim {
+	h.t.Helper()
+	pvc := &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			StorageClassName: ptr.To("fast-ssd"),
+			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
+		},
+	}
+	h.create(pvc)
+	return pvc
+}
+
+// hpa creates an HPA that keeps a Deployment of the same name between 1
+// and 3 replicas at 60% CPU.
+func (h *harness) hpa(name string) *autoscalingv2.HorizontalPodAutoscaler {
+	h.t.Helper()
+	hpa := &autoscalingv2.HorizontalPodAutoscaler{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
+			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: name},
+			MinReplicas:    ptr.To[int32](1),
+			MaxReplicas:    3,
+			Metrics: []autoscalingv2.MetricSpec{{
+				Type: autoscalingv2.ResourceMetricSourceType,
+				Resource: &autoscalingv2.ResourceMetricSource{Name: corev1.ResourceCPU, Target: autoscalingv2.MetricTarget{
+					Type: autoscalingv2.UtilizationMetricType, AverageUtilization: ptr.To[int32](60),
+				}},
+			}},
+		},
+	}
+	h.create(hpa)
+	return hpa
+}
+
+// hpaStatus is what the HPA controller writes with the replicas it runs
+// and the CPU utilization it measured.
+func hpaStatus(replicas, cpu int32) autoscalingv2.HorizontalPodAutoscalerStatus {
+	now := metav1.Now()
+	return autoscalingv2.HorizontalPodAutoscalerStatus{
+		CurrentReplicas: replicas, DesiredReplicas: replicas, LastScaleTime: &now,
+		CurrentMetrics: []autoscalingv2.MetricStatus{{
+			Type: autoscalingv2.ResourceMetricSourceType,
+			Resource: &autoscalingv2.ResourceMetricStatus{Name: corev1.ResourceCPU, Current: autoscalingv2.MetricValueStatus{
+				AverageUtilization: ptr.To(cpu), AverageValue: ptr.To(resource.MustParse("400m")),
+			}},
+		}},
+		Conditions: []autoscalingv2.HorizontalPodAutoscalerCondition{
+			{Type: autoscalingv2.AbleToScale, Status: corev1.ConditionTrue, Reason: "ReadyForNewScale", LastTransitionTime: now},
+			{Type: autoscalingv2.ScalingActive, Status: corev1.ConditionTrue, Reason: "ValidMetricFound", LastTransitionTime: now},
+		},
+	}
+}
