@@ -56,6 +56,7 @@ func (o *Options) Setup(ctx context.Context, rt *app.Runtime) error {
 	detector, err := watch.NewDetector(watch.Config{
 		Kube: kube, Sink: creator, Detect: o.Detect, Workers: o.DetectionWorkers,
 		WatchNodes: o.WatchNodes, Logger: rt.Log.WithName("detect"), Registerer: metrics.Registry,
+		OwnerFallback: ingest.ReaderLookup(mgr.GetAPIReader()),
 	})
 	if err != nil {
 		return err

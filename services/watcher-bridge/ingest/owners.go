@@ -36,6 +36,11 @@ func TopOwner(ctx context.Context, self signals.Resource, refs []metav1.OwnerRef
 		meta, err := lookup(ctx, *ref, self.Namespace)
 		switch {
 		case err == nil:
+			// A reference built from a name alone (an HPA's scale target)
+			// has no UID; the owner's own metadata does.
+			if owner.UID == "" {
+				owner.UID = meta.UID
+			}
 			current, refs = owner, meta.OwnerReferences
 		case apierrors.IsNotFound(err) || apierrors.IsForbidden(err):
 			// The owner is named by a live reference, so it is still the

@@ -15,8 +15,29 @@ import (
 	"github.com/chatcli/aiops/services/watcher-bridge/detect"
 )
 
-// PVCs and HPAs have no owner to attribute them to, so only a namespace
-// watched whole (the label selector) reports them.
+// An HPA's fault is attributed to the workload it scales; a PVC has no
+// owner, so it is reported wherever its namespace holds a target.
+
+// TestInstanceTargetsCoverTheirHPAsAndClaims watches one Deployment as an
+// Instance target: its HPA at max and a pending claim of its namespace are
+// reported, while an HPA of another workload is not.
+func TestInstanceTargetsCoverTheirHPAsAndClaims(t *testing.T) {
+	h := startParallelHarness(t, configWith(func(c *detect.Config) { c.PVCPendingGrace = time.Second }),
+		platformv1alpha1.WatchTarget{Name: "checkout", Kind: platformv1alpha1.KindDeployment})
+	g := NewWithT(t)
+	h.deployment("checkout")
+	h.cached(kindDeployment, "checkout")
+	watched := h.hpa("checkout")
+	h.setStatus(watched, func() { watched.Status = hpaStatus(3, 95) })
+	other := h.hpa("search")
+	h.setStatus(other, func() { other.Status = hpaStatus(3, 95) })
+	h.claim("data")
+
+	a := h.eventuallyAnomalyOn(g, platformv1alpha1.SignalHPAMaxed, "Deployment", "checkout")
+	g.Expect(a.Spec.Resource.Namespace).To(Equal(h.ns))
+	h.eventuallyAnomalyOn(g, platformv1alpha1.SignalPVCPending, "PersistentVolumeClaim", "data")
+	g.Consistently(h.anomalies).WithTimeout(defaultQuiet).Should(HaveLen(2), "search is not a target")
+}
 
 func TestAClaimPendingBeyondTheGraceBecomesPVCPending(t *testing.T) {
 	// Claims start Pending and a creation time cannot be set: the grace is
@@ -68,7 +89,8 @@ func TestAnHPAAtMaxReplicasAboveTargetBecomesHPAMaxed(t *testing.T) {
 		"search":   "HPAMaxed on search: at maxReplicas 3 and it wants more replicas than that (the desired replica count is more than the maximum replica count)",
 		"checkout": "HPAMaxed on checkout: at maxReplicas 3 and cpu is 95% utilization (target 60%)",
 	} {
-		a := h.eventuallyAnomalyOn(g, platformv1alpha1.SignalHPAMaxed, "HorizontalPodAutoscaler", name)
+		// The fault is the scaled workload's, which a remediation acts on.
+		a := h.eventuallyAnomalyOn(g, platformv1alpha1.SignalHPAMaxed, "Deployment", name)
 		g.Expect(a.Spec.Resource.Namespace).To(Equal(h.ns))
 		g.Expect(a.Spec.Source).To(Equal(platformv1alpha1.SourceWatcher))
 		g.Expect(a.Spec.Severity).To(Equal(medium))

@@ -22,6 +22,7 @@ import (
 
 	"github.com/chatcli/aiops/libs/signals"
 	"github.com/chatcli/aiops/services/watcher-bridge/detect"
+	"github.com/chatcli/aiops/services/watcher-bridge/ingest"
 )
 
 // Config holds the Detector's dependencies and settings.
@@ -39,6 +40,10 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Now is the clock; tests may fix it.
 	Now func() time.Time
+	// OwnerFallback looks up an owner the informers do not hold (an
+	// owner of another kind, or one created a moment ago); nil stops the
+	// attribution at the last owner found.
+	OwnerFallback ingest.OwnerLookup
 }
 
 // Detector watches the workloads in scope and reports their faults. It is a
@@ -53,7 +58,6 @@ type Detector struct {
 	namespaces map[string]*namespaceInformers
 	nodes      cache.SharedIndexInformer
 	started    bool
-	ctx        context.Context
 
 	restarts  *detect.RestartHistory
 	unhealthy *detect.UnhealthySince
@@ -113,7 +117,7 @@ func (d *Detector) NeedLeaderElection() bool { return true }
 // Start runs the workers until ctx ends.
 func (d *Detector) Start(ctx context.Context) error {
 	d.mu.Lock()
-	d.ctx, d.started = ctx, true
+	d.started = true
 	if d.cfg.WatchNodes {
 		d.startNodes(ctx)
 	}
@@ -132,10 +136,12 @@ func (d *Detector) Start(ctx context.Context) error {
 	d.queue.ShutDown()
 	wg.Wait()
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	for ns, inf := range d.namespaces {
+	d.started = false
+	stopping := d.namespaces
+	d.namespaces = map[string]*namespaceInformers{}
+	d.mu.Unlock()
+	for _, inf := range stopping {
 		inf.shutdown()
-		delete(d.namespaces, ns)
 	}
 	return nil
 }
@@ -148,11 +154,20 @@ func (d *Detector) SetScope(s Scope) {
 	for _, ns := range s.Namespaces() {
 		want[ns] = true
 	}
+	var leaving []*namespaceInformers
+	defer func() {
+		// Stopping informers waits for their goroutines; not under the lock,
+		// which the workers and /metrics need.
+		for _, inf := range leaving {
+			inf.shutdown()
+		}
+	}()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for ns, inf := range d.namespaces {
 		if !want[ns] {
-			inf.shutdown()
+			d.forget(inf)
+			leaving = append(leaving, inf)
 			delete(d.namespaces, ns)
 			d.cfg.Logger.Info("Stopped watching namespace", "namespace", ns)
 			continue
@@ -176,6 +191,20 @@ func (d *Detector) SetScope(s Scope) {
 		d.namespaces[ns] = inf
 		if d.started {
 			d.startNamespace(ns, inf)
+		}
+	}
+}
+
+// forget drops the detectors' memory of a namespace's objects, so that a
+// return to scope starts from fresh baselines rather than counting what
+// happened while nobody watched.
+func (d *Detector) forget(inf *namespaceInformers) {
+	for _, kind := range []string{kindPod, kindStatefulSet, kindDaemonSet} {
+		for _, obj := range inf.byKind[kind].GetStore().List() {
+			if m, ok := metaOf(obj); ok {
+				d.restarts.Forget(m.uid)
+				d.unhealthy.Forget(m.uid)
+			}
 		}
 	}
 }

@@ -35,8 +35,20 @@ func (d *Detector) work(ctx context.Context) {
 	}
 }
 
+// evaluationTimeout bounds one object's evaluation, so that an API server
+// or Redis that stops answering cannot hold every worker.
+const evaluationTimeout = 30 * time.Second
+
+// persistRecheck is how often a fault that persists is reported again. A
+// report of a known fault costs one Redis round trip; it lets a fault that
+// outlives its resolved Issue become a new incident without waiting for
+// its object to change.
+const persistRecheck = 2 * time.Minute
+
 func (d *Detector) process(ctx context.Context, key objectKey) {
 	defer d.queue.Done(key)
+	ctx, cancel := context.WithTimeout(ctx, evaluationTimeout)
+	defer cancel()
 	log := d.cfg.Logger.WithValues("kind", key.kind, "namespace", key.namespace, "name", key.name)
 	found, recheck, err := d.evaluate(ctx, key)
 	if err != nil {
@@ -102,6 +114,9 @@ func (d *Detector) evaluate(ctx context.Context, key objectKey) (int, time.Durat
 			result = detect.EvaluatePVC(o, now, d.cfg.Detect)
 		case *autoscalingv2.HorizontalPodAutoscaler:
 			result = detect.EvaluateHPA(o, now, d.cfg.Detect)
+			// An HPA at its maximum is a fault of the workload it scales.
+			ref := o.Spec.ScaleTargetRef
+			owners = []metav1.OwnerReference{{APIVersion: ref.APIVersion, Kind: ref.Kind, Name: ref.Name}}
 		default:
 			return 0, 0, nil
 		}
@@ -134,27 +149,42 @@ func (d *Detector) evaluate(ctx context.Context, key objectKey) (int, time.Durat
 		batch = append(batch, s)
 	}
 	if _, err := d.cfg.Sink.Ingest(ctx, batch); err != nil {
-		return 0, 0, fmt.Errorf("ingest %d findings on %s: %w", len(batch), subject, err)
+		return 0, 0, fmt.Errorf("report %d findings: %w", len(batch), err)
 	}
-	return len(batch), result.RecheckAfter, nil
+	recheck := result.RecheckAfter
+	if recheck <= 0 || recheck > persistRecheck {
+		recheck = persistRecheck
+	}
+	return len(batch), recheck, nil
 }
 
 // lookupOwner finds owners in the informers of their namespace, so that
 // attributing a pod costs no API call.
-func (d *Detector) lookupOwner(_ context.Context, ref metav1.OwnerReference, namespace string) (*metav1.PartialObjectMetadata, error) {
+func (d *Detector) lookupOwner(ctx context.Context, ref metav1.OwnerReference, namespace string) (*metav1.PartialObjectMetadata, error) {
 	gv, _ := schema.ParseGroupVersion(ref.APIVersion)
-	notFound := apierrors.NewNotFound(schema.GroupResource{Group: gv.Group, Resource: ref.Kind}, ref.Name)
+	miss := func() (*metav1.PartialObjectMetadata, error) {
+		if d.cfg.OwnerFallback != nil {
+			return d.cfg.OwnerFallback(ctx, ref, namespace)
+		}
+		return nil, apierrors.NewNotFound(schema.GroupResource{Group: gv.Group, Resource: ref.Kind}, ref.Name)
+	}
+	// The informers hold the built-in workload kinds only: an owner of the
+	// same name in another API group (an OpenKruise StatefulSet) is not ours.
+	if gv.Group != "apps" && gv.Group != "batch" {
+		return miss()
+	}
 	inf := d.informersOf(namespace)
 	if inf == nil {
-		return nil, notFound
+		return miss()
 	}
 	obj := inf.get(ref.Kind, namespace, ref.Name)
 	if obj == nil {
-		return nil, notFound
+		return miss()
 	}
 	m, err := meta.Accessor(obj)
-	if err != nil {
-		return nil, notFound
+	// A recreated owner with the same name is not the one referenced.
+	if err != nil || (ref.UID != "" && m.GetUID() != ref.UID) {
+		return miss()
 	}
 	return &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{
 		Name: m.GetName(), Namespace: m.GetNamespace(), UID: m.GetUID(), OwnerReferences: m.GetOwnerReferences(),

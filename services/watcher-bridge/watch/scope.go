@@ -86,8 +86,22 @@ func (s Scope) Covers(r signals.Resource) bool {
 	if s.wholeNamespaces[r.Namespace] {
 		return true
 	}
+	if r.Kind == "PersistentVolumeClaim" {
+		// A claim has no owner to attribute it to; its pods wait for it,
+		// so it matters wherever a target lives.
+		return s.hasTargetIn(r.Namespace)
+	}
 	_, ok := s.targets[target{kind: r.Kind, namespace: r.Namespace, name: r.Name}]
 	return ok
+}
+
+func (s Scope) hasTargetIn(namespace string) bool {
+	for t := range s.targets {
+		if t.namespace == namespace {
+			return true
+		}
+	}
+	return false
 }
 
 // TTL is the dedup TTL of the Instance that watches r, or 0 for the default.
