@@ -11,7 +11,9 @@ import (
 )
 
 // webhookRunnable serves the Alertmanager webhook over HTTPS on every
-// replica, like the gRPC ingest path.
+// replica, like the gRPC ingest path. It presents the gRPC server's
+// certificate; with --grpc-tls-client-ca-file set, Alertmanager must
+// present a client certificate too.
 type webhookRunnable struct {
 	addr            string
 	handler         http.Handler
@@ -45,8 +47,13 @@ func (w *webhookRunnable) Start(ctx context.Context) error {
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), w.shutdownTimeout)
 	defer cancel()
-	if err := server.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("shut down webhook: %w", err)
+	if err := server.Shutdown(shutdownCtx); err != nil {
+		// Requests still running past the grace are cut; Alertmanager
+		// retries them against another replica.
+		_ = server.Close()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("shut down webhook: %w", err)
+		}
 	}
 	return nil
 }
