@@ -15,6 +15,7 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -58,6 +59,9 @@ func Main(opts *Options, setup SetupFunc) int {
 		log.Error(err, "Refused to start")
 		return 2
 	}
+	if limit, ok := applyMemoryLimit(); ok {
+		log.Info("Set the Go memory limit from the container's", "bytes", limit)
+	}
 	if err := Run(ctrl.SetupSignalHandler(), opts, log, setup); err != nil {
 		log.Error(err, "Service stopped with an error")
 		return 1
@@ -84,6 +88,9 @@ func Run(ctx context.Context, opts *Options, log logr.Logger, setup SetupFunc) e
 		LeaderElectionNamespace:       opts.LeaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
 		GracefulShutdownTimeout:       &opts.ShutdownTimeout,
+		// Managed fields are often the largest part of an object, and no
+		// service reads them.
+		Cache: cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
 	})
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)

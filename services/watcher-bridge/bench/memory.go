@@ -12,13 +12,20 @@ import (
 )
 
 type memory struct {
-	pods      int
-	rss, peak int64
+	pods int
+	// plain runs with the Go runtime's defaults; limited with the memory
+	// limit the service derives from a container limit of containerLimit.
+	plain, limited residency
 }
 
+// containerLimit is the memory limit the measured configuration assumes;
+// the service gives 85% of it to the Go runtime (libs/app).
+const containerLimit = 150 << 20
+
 // measureMemory fills watched namespaces with running pods, as the kubelet
-// reports them, and reads the watcher-bridge's resident memory once its
-// caches hold them all and it has settled.
+// reports them, then measures two fresh watcher-bridge processes once their
+// caches hold every pod and they have settled: one with the Go runtime's
+// defaults, one with the memory limit a 150 MiB container would give it.
 func measureMemory(ctx context.Context, r *rig, o options) (memory, error) {
 	const perNamespace = 1000
 	namespaces := (o.pods + perNamespace - 1) / perNamespace
@@ -40,31 +47,50 @@ func measureMemory(ctx context.Context, r *rig, o options) (memory, error) {
 	if err != nil {
 		return memory{}, fmt.Errorf("create pods: %w", err)
 	}
-	err = wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 5*time.Minute, true, func(context.Context) (bool, error) {
+	m := memory{pods: o.pods}
+	for _, run := range []struct {
+		into *residency
+		env  []string
+	}{
+		{into: &m.plain},
+		{into: &m.limited, env: []string{fmt.Sprintf("GOMEMLIMIT=%dB", int64(containerLimit*0.85))}},
+	} {
+		r.stopWatcher()
+		if err := r.startWatcher(ctx, run.env); err != nil {
+			return m, err
+		}
+		if *run.into, err = settledResidency(ctx, r, o.pods); err != nil {
+			return m, err
+		}
+	}
+	return m, nil
+}
+
+// settledResidency waits until the watcher-bridge caches every pod and its
+// memory stops growing, then reads it.
+func settledResidency(ctx context.Context, r *rig, pods int) (residency, error) {
+	err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 5*time.Minute, true, func(context.Context) (bool, error) {
 		n, err := r.metric(`chatcli_watcher_bridge_watched_objects{kind="Pod"}`)
-		return err == nil && int(n) >= o.pods, nil
+		return err == nil && int(n) >= pods, nil
 	})
 	if err != nil {
-		return memory{}, fmt.Errorf("the watcher-bridge never cached %d pods: %w", o.pods, err)
+		return residency{}, fmt.Errorf("the watcher-bridge never cached %d pods: %w", pods, err)
 	}
-	// Let the evaluation of the last updates finish and the heap settle.
 	var last int64
-	stable := 0
-	for stable < 3 {
+	for stable := 0; stable < 3; {
 		time.Sleep(time.Second)
-		rss, _, err := r.rss()
+		res, err := r.rss()
 		if err != nil {
-			return memory{}, err
+			return residency{}, err
 		}
-		if last > 0 && rss <= last+(1<<20) {
+		if last > 0 && res.total <= last+(1<<20) {
 			stable++
 		} else {
 			stable = 0
 		}
-		last = rss
+		last = res.total
 	}
-	rss, peak, err := r.rss()
-	return memory{pods: o.pods, rss: rss, peak: peak}, err
+	return r.rss()
 }
 
 func runningPod(name string) *corev1.Pod {

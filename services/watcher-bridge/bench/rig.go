@@ -35,6 +35,10 @@ type rig struct {
 	grpc        *grpc.ClientConn
 	metricsAddr string
 	dir         string
+	binary      string
+	token       string
+	pki         *testenv.PKI
+	kubeconfig  string
 }
 
 func startRig(ctx context.Context, binary string) (*rig, error) {
@@ -45,45 +49,31 @@ func startRig(ctx context.Context, binary string) (*rig, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &rig{env: env}
-	if err := r.startWatcher(ctx, binary); err != nil {
+	r := &rig{env: env, binary: binary}
+	if err := r.startWatcher(ctx, nil); err != nil {
 		r.stop()
 		return nil, err
 	}
 	return r, nil
 }
 
-func (r *rig) startWatcher(ctx context.Context, binary string) error {
-	var err error
-	if r.dir, err = os.MkdirTemp("", "watcher-bench-"); err != nil {
-		return err
+// startWatcher starts a watcher-bridge process with extra environment
+// variables; the first call also prepares the files and namespaces.
+func (r *rig) startWatcher(ctx context.Context, extraEnv []string) error {
+	if r.dir == "" {
+		if err := r.prepare(ctx); err != nil {
+			return err
+		}
 	}
-	if r.kube, err = kubernetes.NewForConfig(r.env.Config); err != nil {
-		return err
-	}
-	if _, err := r.kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "chatcli-system"}}, metav1.CreateOptions{}); err != nil {
-		return err
-	}
-	pki, err := testenv.NewPKI(r.dir)
-	if err != nil {
-		return err
-	}
-	const token = "bench-token"
+	pki, kubeconfig, token := r.pki, r.kubeconfig, r.token
 	tokenFile := filepath.Join(r.dir, "token")
-	if err := os.WriteFile(tokenFile, []byte(token), 0o600); err != nil {
-		return err
-	}
-	kubeconfig, err := r.env.WriteKubeconfig()
-	if err != nil {
-		return err
-	}
 	grpcAddr, probeAddr, metricsAddr := freeAddr(), freeAddr(), freeAddr()
 	r.metricsAddr = metricsAddr
 	logFile, err := os.Create(filepath.Join(r.dir, "watcher-bridge.log"))
 	if err != nil {
 		return err
 	}
-	r.cmd = exec.Command(binary,
+	r.cmd = exec.Command(r.binary,
 		"--kubeconfig="+kubeconfig, "--leader-elect=false",
 		"--namespace-selector="+benchLabel+"=true", "--anomaly-namespace=chatcli-system", "--watch-nodes=false",
 		"--grpc-bind-address="+grpcAddr, "--health-probe-bind-address="+probeAddr, "--metrics-bind-address="+metricsAddr,
@@ -92,8 +82,10 @@ func (r *rig) startWatcher(ctx context.Context, binary string) error {
 		// production server from a runaway tool, not what is measured here.
 		"--grpc-rate-limit-rps=1000000", "--grpc-rate-limit-burst=1000000",
 		"--redis-url="+r.env.Redis.URL, "--webhook-bind-address=", "--log-level=error",
+		"--pprof-bind-address="+os.Getenv("BENCH_PPROF_ADDRESS"),
 	)
 	r.cmd.Stdout, r.cmd.Stderr = logFile, logFile
+	r.cmd.Env = append(os.Environ(), extraEnv...)
 	r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := r.cmd.Start(); err != nil {
 		return err
@@ -113,14 +105,43 @@ func (r *rig) startWatcher(ctx context.Context, binary string) error {
 	return err
 }
 
-func (r *rig) stop() {
+func (r *rig) prepare(ctx context.Context) error {
+	var err error
+	if r.dir, err = os.MkdirTemp("", "watcher-bench-"); err != nil {
+		return err
+	}
+	if r.kube, err = kubernetes.NewForConfig(r.env.Config); err != nil {
+		return err
+	}
+	if _, err := r.kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "chatcli-system"}}, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	if r.pki, err = testenv.NewPKI(r.dir); err != nil {
+		return err
+	}
+	r.token = "bench-token"
+	if err := os.WriteFile(filepath.Join(r.dir, "token"), []byte(r.token), 0o600); err != nil {
+		return err
+	}
+	r.kubeconfig, err = r.env.WriteKubeconfig()
+	return err
+}
+
+// stopWatcher ends the watcher-bridge process.
+func (r *rig) stopWatcher() {
 	if r.grpc != nil {
 		r.grpc.Close()
+		r.grpc = nil
 	}
 	if r.cmd != nil && r.cmd.Process != nil {
 		_ = r.cmd.Process.Signal(syscall.SIGTERM)
 		_ = r.cmd.Wait()
+		r.cmd = nil
 	}
+}
+
+func (r *rig) stop() {
+	r.stopWatcher()
 	r.env.Stop()
 	if r.dir != "" {
 		_ = os.RemoveAll(r.dir)
@@ -152,11 +173,17 @@ func (r *rig) metric(name string) (float64, error) {
 	return 0, nil
 }
 
-// rss returns the watcher-bridge's resident and peak resident memory.
-func (r *rig) rss() (current, peak int64, err error) {
+// residency is the watcher-bridge's resident memory: anonymous pages (heap,
+// stacks) and file pages (the binary's own code and data, clean and
+// reclaimable).
+type residency struct{ total, anon, file, peak int64 }
+
+// rss reads the watcher-bridge's resident memory.
+func (r *rig) rss() (residency, error) {
+	var res residency
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", r.cmd.Process.Pid))
 	if err != nil {
-		return 0, 0, err
+		return res, err
 	}
 	for _, line := range strings.Split(string(data), "\n") {
 		fields := strings.Fields(line)
@@ -166,12 +193,16 @@ func (r *rig) rss() (current, peak int64, err error) {
 		kb, _ := strconv.ParseInt(fields[1], 10, 64)
 		switch fields[0] {
 		case "VmRSS:":
-			current = kb << 10
+			res.total = kb << 10
 		case "VmHWM:":
-			peak = kb << 10
+			res.peak = kb << 10
+		case "RssAnon:":
+			res.anon = kb << 10
+		case "RssFile:":
+			res.file = kb << 10
 		}
 	}
-	return current, peak, nil
+	return res, nil
 }
 
 func freeAddr() string {

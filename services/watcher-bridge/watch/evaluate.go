@@ -96,8 +96,8 @@ func (d *Detector) evaluate(ctx context.Context, key objectKey) (int, time.Durat
 			return 0, 0, nil
 		}
 		switch o := obj.(type) {
-		case *corev1.Pod:
-			result = detect.EvaluatePod(o, d.restarts, now, d.cfg.Detect)
+		case *podRecord:
+			result = detect.EvaluatePod(o.pod(), d.restarts, now, d.cfg.Detect)
 			owners = o.OwnerReferences
 		case *appsv1.Deployment:
 			result = detect.EvaluateDeployment(o, now, d.cfg.Detect)

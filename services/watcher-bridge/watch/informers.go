@@ -89,11 +89,11 @@ func (d *Detector) newNamespaceInformers(ns string) *namespaceInformers {
 // countedOn is the node whose pod count a pod takes up, as the scheduler
 // counts: bound and neither Succeeded nor Failed; "" for none.
 func countedOn(obj any) string {
-	pod, ok := obj.(*corev1.Pod)
-	if !ok || pod.Spec.NodeName == "" || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+	pod, ok := obj.(*podRecord)
+	if !ok || pod.nodeName == "" || pod.phase == corev1.PodSucceeded || pod.phase == corev1.PodFailed {
 		return ""
 	}
-	return pod.Spec.NodeName
+	return pod.nodeName
 }
 
 // synced reports whether every informer of the namespace has listed its

@@ -18,34 +18,12 @@ func slimMeta(m *metav1.ObjectMeta) {
 	m.Finalizers = nil
 }
 
-// slimContainers keeps what pod findings quote: name, image and limits.
-func slimContainers(cs []corev1.Container) []corev1.Container {
-	out := make([]corev1.Container, len(cs))
-	for i, c := range cs {
-		out[i] = corev1.Container{Name: c.Name, Image: c.Image, Resources: corev1.ResourceRequirements{Limits: c.Resources.Limits}}
-	}
-	return out
-}
-
 // slim reduces an informer object to what its detector reads, so that the
 // cache of 10,000 pods stays small. It runs before objects enter the cache.
 func slim(obj any) (any, error) {
 	switch o := obj.(type) {
 	case *corev1.Pod:
-		slimMeta(&o.ObjectMeta)
-		o.Spec = corev1.PodSpec{
-			NodeName:       o.Spec.NodeName,
-			Containers:     slimContainers(o.Spec.Containers),
-			InitContainers: slimContainers(o.Spec.InitContainers),
-		}
-		for i := range o.Status.ContainerStatuses {
-			slimStatus(&o.Status.ContainerStatuses[i])
-		}
-		for i := range o.Status.InitContainerStatuses {
-			slimStatus(&o.Status.InitContainerStatuses[i])
-		}
-		o.Status.EphemeralContainerStatuses = nil
-		o.Status.PodIPs, o.Status.HostIPs = nil, nil
+		return newPodRecord(o), nil
 	case *appsv1.Deployment:
 		slimMeta(&o.ObjectMeta)
 		o.Spec.Template = corev1.PodTemplateSpec{}
@@ -78,11 +56,4 @@ func slim(obj any) (any, error) {
 		o.Status.NodeInfo = corev1.NodeSystemInfo{}
 	}
 	return obj, nil
-}
-
-func slimStatus(cs *corev1.ContainerStatus) {
-	cs.ImageID, cs.ContainerID = "", ""
-	cs.Resources, cs.AllocatedResources = nil, nil
-	cs.VolumeMounts = nil
-	cs.User = nil
 }
