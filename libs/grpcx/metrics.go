@@ -2,8 +2,7 @@ package grpcx
 
 import (
 	"context"
-	"errors"
-	"fmt"
+	"github.com/chatcli/aiops/libs/collectors"
 	"strings"
 	"time"
 
@@ -46,27 +45,13 @@ func newServerMetrics(reg prometheus.Registerer) (*serverMetrics, error) {
 		return m, nil
 	}
 	var err error
-	if m.handled, err = registerOnce(reg, m.handled); err != nil {
+	if m.handled, err = collectors.Register(reg, m.handled); err != nil {
 		return nil, err
 	}
-	if m.seconds, err = registerOnce(reg, m.seconds); err != nil {
+	if m.seconds, err = collectors.Register(reg, m.seconds); err != nil {
 		return nil, err
 	}
 	return m, nil
-}
-
-func registerOnce[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	var already prometheus.AlreadyRegisteredError
-	if errors.As(err, &already) {
-		if existing, ok := already.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, fmt.Errorf("register gRPC server metrics: %w", err)
 }
 
 func (m *serverMetrics) record(fullMethod string, code codes.Code, elapsed time.Duration) {

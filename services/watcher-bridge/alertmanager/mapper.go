@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 	"github.com/chatcli/aiops/libs/signals"
@@ -218,7 +217,7 @@ func description(a Alert, r signals.Resource) string {
 		}
 		text = name + " on " + r.Name
 	}
-	return truncate(text, maxDescriptionBytes)
+	return signals.Truncate(text, maxDescriptionBytes)
 }
 
 // detail reads a measurement (value or threshold) from the labels, then the
@@ -228,7 +227,7 @@ func detail(a Alert, key string) string {
 	if v == "" {
 		v = strings.TrimSpace(a.Annotations[key])
 	}
-	return truncate(v, maxValueBytes)
+	return signals.Truncate(v, maxValueBytes)
 }
 
 // signalLabels keeps what lets a person find the alert again.
@@ -240,20 +239,8 @@ func signalLabels(a Alert) map[string]string {
 		"container":   a.Labels["container"],
 	} {
 		if v != "" {
-			l[key] = truncate(v, MaxLabelValueBytes)
+			l[key] = signals.Truncate(v, MaxLabelValueBytes)
 		}
 	}
 	return l
-}
-
-// truncate cuts s to at most max bytes without splitting a UTF-8 sequence.
-func truncate(s string, max int) string {
-	if len(s) <= max {
-		return s
-	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut]
 }

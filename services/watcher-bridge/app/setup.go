@@ -38,6 +38,10 @@ func (o *Options) Setup(ctx context.Context, rt *app.Runtime) error {
 		return fmt.Errorf("create clientset: %w", err)
 	}
 
+	ingestMetrics, err := ingest.NewMetrics(metrics.Registry)
+	if err != nil {
+		return err
+	}
 	creator, err := ingest.NewCreator(ingest.Config{
 		Client:            mgr.GetClient(),
 		APIReader:         mgr.GetAPIReader(),
@@ -47,7 +51,7 @@ func (o *Options) Setup(ctx context.Context, rt *app.Runtime) error {
 		DefaultTTL:        o.DedupTTL,
 		FallbackNamespace: o.AnomalyNamespace,
 		Logger:            rt.Log.WithName("ingest"),
-		Metrics:           ingest.NewMetrics(metrics.Registry),
+		Metrics:           ingestMetrics,
 	})
 	if err != nil {
 		return err

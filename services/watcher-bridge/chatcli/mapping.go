@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 	"github.com/chatcli/aiops/libs/signals"
@@ -100,7 +99,7 @@ func MapAlert(a Alert, now time.Time) (signals.Signal, error) {
 		Labels:      map[string]string{"alertType": alertType},
 	}
 	if obj := strings.TrimSpace(a.Object); obj != "" {
-		s.Labels["object"] = truncate(obj, 256)
+		s.Labels["object"] = signals.Truncate(obj, 256)
 	}
 	if err := s.Validate(); err != nil {
 		return signals.Signal{}, fmt.Errorf("alert %s: %w", alertType, err)
@@ -151,10 +150,10 @@ func parseObject(object, defaultKind string) (kind, name string, err error) {
 	}
 	kind, known := objectKinds[strings.ToLower(prefix)]
 	if !known {
-		return "", "", fmt.Errorf("object %q has unknown kind %q", truncate(object, 256), truncate(prefix, 64))
+		return "", "", fmt.Errorf("object %q has unknown kind %q", signals.Truncate(object, 256), signals.Truncate(prefix, 64))
 	}
 	if rest == "" {
-		return "", "", fmt.Errorf("object %q has no name", truncate(object, 256))
+		return "", "", fmt.Errorf("object %q has no name", signals.Truncate(object, 256))
 	}
 	return kind, rest, nil
 }
@@ -176,7 +175,7 @@ func description(alertType, name, message string) string {
 	if m := strings.TrimSpace(message); m != "" {
 		d += ": " + m
 	}
-	return truncate(d, maxDescriptionBytes)
+	return signals.Truncate(d, maxDescriptionBytes)
 }
 
 func detectedAt(unix int64, now time.Time) time.Time {
@@ -188,16 +187,4 @@ func detectedAt(unix int64, now time.Time) time.Time {
 		return now
 	}
 	return t
-}
-
-// truncate cuts s to at most max bytes without splitting a UTF-8 sequence.
-func truncate(s string, max int) string {
-	if len(s) <= max {
-		return s
-	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut]
 }

@@ -1,8 +1,7 @@
 package chatcli
 
 import (
-	"errors"
-	"fmt"
+	"github.com/chatcli/aiops/libs/collectors"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -63,16 +62,16 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"instance"}),
 	}
 	var err error
-	if m.polls, err = registerOnce(reg, m.polls); err != nil {
+	if m.polls, err = collectors.Register(reg, m.polls); err != nil {
 		return nil, err
 	}
-	if m.alerts, err = registerOnce(reg, m.alerts); err != nil {
+	if m.alerts, err = collectors.Register(reg, m.alerts); err != nil {
 		return nil, err
 	}
-	if m.unmapped, err = registerOnce(reg, m.unmapped); err != nil {
+	if m.unmapped, err = collectors.Register(reg, m.unmapped); err != nil {
 		return nil, err
 	}
-	if m.seconds, err = registerOnce(reg, m.seconds); err != nil {
+	if m.seconds, err = collectors.Register(reg, m.seconds); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -85,18 +84,4 @@ func (m *metrics) forget(instance string) {
 	m.alerts.DeletePartialMatch(l)
 	m.unmapped.DeletePartialMatch(l)
 	m.seconds.DeletePartialMatch(l)
-}
-
-func registerOnce[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	var already prometheus.AlreadyRegisteredError
-	if errors.As(err, &already) {
-		if existing, ok := already.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, fmt.Errorf("register GetAlerts poller metrics: %w", err)
 }

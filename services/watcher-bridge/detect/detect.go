@@ -41,9 +41,9 @@ package detect
 
 import (
 	"fmt"
+	"github.com/chatcli/aiops/libs/signals"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	// A distroless image has no zoneinfo; CronJob spec.timeZone needs it.
 	_ "time/tzdata"
@@ -93,9 +93,9 @@ func (r *Result) add(t platformv1alpha1.SignalType, container, value, threshold,
 	r.Findings = append(r.Findings, Finding{
 		Type:        t,
 		Severity:    severities[t],
-		Description: truncate(fmt.Sprintf(format, args...), maxDescription),
-		Value:       truncate(value, maxValue),
-		Threshold:   truncate(threshold, maxValue),
+		Description: signals.Truncate(fmt.Sprintf(format, args...), maxDescription),
+		Value:       signals.Truncate(value, maxValue),
+		Threshold:   signals.Truncate(threshold, maxValue),
 		Container:   container,
 	})
 }
@@ -134,17 +134,6 @@ const (
 	maxMessage     = 512
 )
 
-// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
-
 // quote shortens a status message for a description; an empty message
 // gives an empty string so that callers can append it unconditionally.
 func quote(reason, message string) string {
@@ -155,9 +144,9 @@ func quote(reason, message string) string {
 	case message == "":
 		return " (" + reason + ")"
 	case reason == "":
-		return " (" + truncate(message, maxMessage) + ")"
+		return " (" + signals.Truncate(message, maxMessage) + ")"
 	}
-	return " (" + reason + ": " + truncate(message, maxMessage) + ")"
+	return " (" + reason + ": " + signals.Truncate(message, maxMessage) + ")"
 }
 
 // human prints a duration rounded to the second without zero units:

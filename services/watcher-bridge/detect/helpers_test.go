@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"github.com/chatcli/aiops/libs/signals"
 	"testing"
 	"time"
 
@@ -98,8 +99,8 @@ func TestHelpers(t *testing.T) {
 		"HumanMixed":     {reason: "hours and minutes drop zero seconds", got: human(time.Hour + time.Minute), want: "1h1m"},
 		"HumanSeconds":   {reason: "sub-minute durations keep seconds", got: human(40 * time.Second), want: "40s"},
 		"HumanNegative":  {reason: "a negative duration reads as zero", got: human(-time.Second), want: "0s"},
-		"TruncateASCII":  {reason: "cut at the byte limit", got: truncate("abcdef", 3), want: "abc"},
-		"TruncateUTF8":   {reason: "never split a rune", got: truncate("aé", 2), want: "a"},
+		"TruncateASCII":  {reason: "cut at the byte limit", got: signals.Truncate("abcdef", 3), want: "abc"},
+		"TruncateUTF8":   {reason: "never split a rune", got: signals.Truncate("aé", 2), want: "a"},
 		"QuoteEmpty":     {reason: "nothing to quote", got: quote("", " "), want: ""},
 		"QuoteWhitespce": {reason: "whitespace is collapsed", got: quote("R", "a\n  b"), want: " (R: a b)"},
 	}

@@ -2,6 +2,7 @@ package detect
 
 import (
 	"fmt"
+	"github.com/chatcli/aiops/libs/signals"
 	"strconv"
 	"time"
 
@@ -95,7 +96,7 @@ func evaluateContainer(r *Result, pod *corev1.Pod, cs *corev1.ContainerStatus, h
 	case imagePullReasons[w.Reason]:
 		r.add(platformv1alpha1.SignalImagePullError, cs.Name, "", "",
 			"ImagePullError on %s: container %s cannot get image %q%s",
-			pod.Name, cs.Name, truncate(containerImage(pod, cs), maxMessage), quote(w.Reason, w.Message))
+			pod.Name, cs.Name, signals.Truncate(containerImage(pod, cs), maxMessage), quote(w.Reason, w.Message))
 	}
 }
 
@@ -121,7 +122,7 @@ func lastExit(cs *corev1.ContainerStatus) string {
 	if reason == "" {
 		reason = "unknown reason"
 	}
-	return fmt.Sprintf(", last exit %s, code %d", truncate(reason, maxMessage), t.ExitCode)
+	return fmt.Sprintf(", last exit %s, code %d", signals.Truncate(reason, maxMessage), t.ExitCode)
 }
 
 func evaluateReadiness(r *Result, pod *corev1.Pod, now time.Time, cfg Config) {

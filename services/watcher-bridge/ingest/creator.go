@@ -108,7 +108,7 @@ func NewCreator(cfg Config) (*Creator, error) {
 		cfg.Owners = ReaderLookup(cfg.APIReader)
 	}
 	if cfg.Metrics == nil {
-		cfg.Metrics = NewMetrics(nil)
+		cfg.Metrics, _ = NewMetrics(nil)
 	}
 	return &Creator{cfg: cfg, generations: lru.New(100_000), recent: lru.New(100_000), uids: lru.New(10_000)}, nil
 }

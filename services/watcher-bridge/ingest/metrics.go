@@ -1,7 +1,7 @@
 package ingest
 
 import (
-	"errors"
+	"github.com/chatcli/aiops/libs/collectors"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,7 +18,7 @@ type Metrics struct {
 
 // NewMetrics registers the ingest metrics on reg; nil leaves them
 // unregistered (tests).
-func NewMetrics(reg prometheus.Registerer) *Metrics {
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		Signals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "chatcli_watcher_bridge_signals_total",
@@ -34,12 +34,20 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}),
 	}
-	if reg != nil {
-		m.Signals = register(reg, m.Signals)
-		m.RedisUnavailable = register(reg, m.RedisUnavailable)
-		m.Latency = register(reg, m.Latency)
+	if reg == nil {
+		return m, nil
 	}
-	return m
+	var err error
+	if m.Signals, err = collectors.Register(reg, m.Signals); err != nil {
+		return nil, err
+	}
+	if m.RedisUnavailable, err = collectors.Register(reg, m.RedisUnavailable); err != nil {
+		return nil, err
+	}
+	if m.Latency, err = collectors.Register(reg, m.Latency); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 func (m *Metrics) observe(s signals.Signal, res signals.IngestResult, took time.Duration) {
@@ -58,13 +66,3 @@ func (m *Metrics) observe(s signals.Signal, res signals.IngestResult, took time.
 
 // register reuses a collector already registered, so that two pipelines in
 // one process (tests) share the metrics.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var already prometheus.AlreadyRegisteredError
-		if errors.As(err, &already) {
-			return already.ExistingCollector.(C)
-		}
-		panic(err)
-	}
-	return c
-}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/chatcli/aiops/libs/collectors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -95,12 +96,9 @@ func NewDetector(cfg Config) (*Detector, error) {
 		}, []string{"signal_type"}),
 	}
 	if cfg.Registerer != nil {
-		if err := cfg.Registerer.Register(d.findings); err != nil {
-			var already prometheus.AlreadyRegisteredError
-			if !errors.As(err, &already) {
-				return nil, fmt.Errorf("register metrics: %w", err)
-			}
-			d.findings = already.ExistingCollector.(*prometheus.CounterVec)
+		var err error
+		if d.findings, err = collectors.Register(cfg.Registerer, d.findings); err != nil {
+			return nil, err
 		}
 		// A second Detector in one process (tests) keeps the first's gauge.
 		_ = cfg.Registerer.Register(newWatchedObjects(d))

@@ -1,0 +1,114 @@
+package signals
+
+import (
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
+)
+
+func valid() Signal {
+	return Signal{
+		Type: platformv1alpha1.SignalOOMKill, Source: platformv1alpha1.SourceWatcher,
+		Severity:   platformv1alpha1.SignalSeverity(platformv1alpha1.SeverityCritical),
+		Resource:   Resource{Kind: "Deployment", Namespace: "prod", Name: "api", UID: "u1"},
+		DetectedAt: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC),
+	}
+}
+
+func TestValidate(t *testing.T) {
+	tests := map[string]struct {
+		reason string
+		change func(*Signal)
+		want   string
+	}{
+		"Valid":           {reason: "a complete signal passes", change: func(*Signal) {}},
+		"UnknownType":     {reason: "types are the catalogue's", change: func(s *Signal) { s.Type = "disk_full" }, want: `unknown signal type "disk_full"`},
+		"UnknownSource":   {reason: "sources are a closed set", change: func(s *Signal) { s.Source = "twitter" }, want: `unknown source`},
+		"UnknownSeverity": {reason: "severities are a closed set", change: func(s *Signal) { s.Severity = "urgent" }, want: `unknown severity`},
+		"NoName":          {reason: "a signal is about something", change: func(s *Signal) { s.Resource.Name = "" }, want: "kind and name are required"},
+		"GroupInKind":     {reason: "a kind is a kind, not a path", change: func(s *Signal) { s.Resource.Kind = "apps/v1/Deployment" }, want: "is not a Kubernetes kind"},
+		"NoNamespace":     {reason: "namespaced kinds need one", change: func(s *Signal) { s.Resource.Namespace = "" }, want: "namespace is required"},
+		"NodeNoNamespace": {reason: "nodes are cluster-scoped", change: func(s *Signal) { s.Resource = Resource{Kind: "Node", Name: "worker-1"} }},
+		"BadName":         {reason: "names are DNS subdomains", change: func(s *Signal) { s.Resource.Name = "Api Gateway" }, want: "not a valid object name"},
+		"NoTime":          {reason: "a signal has a time", change: func(s *Signal) { s.DetectedAt = time.Time{} }, want: "detectedAt is required"},
+		"LongDescription": {reason: "the Anomaly schema caps descriptions", change: func(s *Signal) { s.Description = strings.Repeat("x", 4097) }, want: "description is longer"},
+		"LongValue":       {reason: "values are short", change: func(s *Signal) { s.Value = strings.Repeat("9", 65) }, want: "limited to 64 bytes"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			s := valid()
+			tc.change(&s)
+			err := s.Validate()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("%s: unexpected error %v", tc.reason, err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("%s: error %v, want one containing %q", tc.reason, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestDedupKeyAndAnomalyName(t *testing.T) {
+	a, b := valid(), valid()
+	b.Description, b.Value, b.DetectedAt = "other words", "9", b.DetectedAt.Add(time.Hour)
+	if a.DedupKey() != b.DedupKey() {
+		t.Error("the same problem on the same object must have one dedup key, whatever its text or time")
+	}
+	recreated := valid()
+	recreated.Resource.UID = "u2"
+	other := valid()
+	other.Type = platformv1alpha1.SignalPodRestart
+	for what, s := range map[string]Signal{"recreated object": recreated, "other signal type": other} {
+		if s.DedupKey() == a.DedupKey() {
+			t.Errorf("a %s must have its own dedup key", what)
+		}
+	}
+	if len(a.DedupKey()) != 64 {
+		t.Errorf("dedup key %q is not a hex SHA-256", a.DedupKey())
+	}
+
+	long := valid()
+	long.Resource.Name = strings.Repeat("very-long-name.", 16)
+	for _, s := range []Signal{a, long} {
+		for gen := range 3 {
+			name := s.AnomalyName(gen)
+			if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 || len(name) > 63 {
+				t.Errorf("AnomalyName(%d) = %q is not a valid short object name: %v", gen, name, errs)
+			}
+			if name != s.AnomalyName(gen) {
+				t.Errorf("AnomalyName(%d) is not deterministic", gen)
+			}
+		}
+		if s.AnomalyName(0) == s.AnomalyName(1) {
+			t.Error("each incident generation needs its own name")
+		}
+	}
+}
+
+func TestTruncate(t *testing.T) {
+	tests := map[string]struct {
+		in   string
+		max  int
+		want string
+	}{
+		"Short":       {in: "abc", max: 5, want: "abc"},
+		"Cut":         {in: "abcdef", max: 3, want: "abc"},
+		"KeepsRunes":  {in: "aé", max: 2, want: "a"},
+		"ExactlyFull": {in: "aé", max: 3, want: "aé"},
+		"Emoji":       {in: "🙂🙂", max: 5, want: "🙂"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got := Truncate(tc.in, tc.max)
+			if got != tc.want || !utf8.ValidString(got) {
+				t.Errorf("Truncate(%q, %d) = %q, want %q", tc.in, tc.max, got, tc.want)
+			}
+		})
+	}
+}
