@@ -6,6 +6,7 @@ package watcherbridge
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"time"
 
@@ -151,7 +152,11 @@ func (o *Options) webhookServer(rt *app.Runtime, sink signals.Sink) (*webhookRun
 	if err != nil {
 		return nil, fmt.Errorf("webhook TLS: %w", err)
 	}
-	return &webhookRunnable{addr: o.WebhookBindAddress, handler: handler, tls: tlsConfig, shutdownTimeout: rt.Options.ShutdownTimeout}, nil
+	listener, err := net.Listen("tcp", o.WebhookBindAddress)
+	if err != nil {
+		return nil, fmt.Errorf("listen for the webhook on %s: %w", o.WebhookBindAddress, err)
+	}
+	return &webhookRunnable{listener: listener, handler: handler, tls: tlsConfig, shutdownTimeout: rt.Options.ShutdownTimeout}, nil
 }
 
 // onShutdown runs fn when the manager stops, on every replica.

@@ -15,7 +15,9 @@ import (
 // certificate; with --grpc-tls-client-ca-file set, Alertmanager must
 // present a client certificate too.
 type webhookRunnable struct {
-	addr            string
+	// listener is bound at set-up, so that a taken port fails the start
+	// and readiness implies the webhook accepts connections.
+	listener        net.Listener
 	handler         http.Handler
 	tls             *tls.Config
 	shutdownTimeout time.Duration
@@ -34,12 +36,8 @@ func (w *webhookRunnable) Start(ctx context.Context) error {
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
-	listener, err := net.Listen("tcp", w.addr)
-	if err != nil {
-		return fmt.Errorf("listen for the webhook on %s: %w", w.addr, err)
-	}
 	served := make(chan error, 1)
-	go func() { served <- server.ServeTLS(listener, "", "") }()
+	go func() { served <- server.ServeTLS(w.listener, "", "") }()
 	select {
 	case err := <-served:
 		return fmt.Errorf("serve webhook: %w", err)

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
+	"github.com/chatcli/aiops/libs/testenv"
+)
+
+// TestAlertmanagerWebhookEndToEnd posts a captured Alertmanager v4 payload
+// to a running watcher-bridge over HTTPS: firing alerts become Anomalies
+// with source prometheus, the resolved one does not, and a request without
+// the token changes nothing.
+func TestAlertmanagerWebhookEndToEnd(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	binary := filepath.Join(dir, "watcher-bridge")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	pki, err := testenv.NewPKI(dir)
+	g.Expect(err).NotTo(HaveOccurred())
+	tokenFile := filepath.Join(dir, "token")
+	g.Expect(os.WriteFile(tokenFile, []byte("alertmanager-token"), 0o600)).To(Succeed())
+	kubeconfig, err := env.WriteKubeconfig()
+	g.Expect(err).NotTo(HaveOccurred())
+	// The captured payload's alerts are about namespace shop.
+	g.Expect(env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}})).To(Succeed())
+
+	webhook := freeAddr(t)
+	startWatcher(t, binary, dir, "webhook", "--kubeconfig="+kubeconfig, "--leader-elect=false",
+		"--anomaly-namespace=shop", "--watch-nodes=false",
+		"--grpc-tls-cert-file="+pki.Server.CertFile, "--grpc-tls-key-file="+pki.Server.KeyFile,
+		"--grpc-token-file="+tokenFile, "--redis-url="+env.Redis.URL, "--webhook-bind-address="+webhook)
+
+	payload, err := os.ReadFile("alertmanager/testdata/webhook-v4-checkout.json")
+	g.Expect(err).NotTo(HaveOccurred())
+	httpClient := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pki.CertPool(), MinVersion: tls.VersionTLS13},
+	}}
+	post := func(token string) (int, map[string]any) {
+		req, err := http.NewRequest(http.MethodPost, "https://"+webhook+"/alertmanager", bytes.NewReader(payload))
+		g.Expect(err).NotTo(HaveOccurred())
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := httpClient.Do(req)
+		g.Expect(err).NotTo(HaveOccurred())
+		defer resp.Body.Close()
+		body := map[string]any{}
+		g.Expect(json.NewDecoder(resp.Body).Decode(&body)).To(Succeed())
+		return resp.StatusCode, body
+	}
+	anomalies := func() []platformv1alpha1.Anomaly {
+		list := &platformv1alpha1.AnomalyList{}
+		g.Expect(env.Client.List(ctx, list, client.InNamespace("shop"))).To(Succeed())
+		return list.Items
+	}
+
+	status, body := post("")
+	g.Expect(status).To(Equal(http.StatusUnauthorized), "%v", body)
+	status, body = post("wrong")
+	g.Expect(status).To(Equal(http.StatusUnauthorized), "%v", body)
+	g.Expect(anomalies()).To(BeEmpty())
+
+	status, body = post("alertmanager-token")
+	g.Expect(status).To(Equal(http.StatusOK), "%v", body)
+	g.Expect(body).To(HaveKeyWithValue("created", BeNumerically("==", 2)))
+	g.Expect(body).To(HaveKeyWithValue("resolved", BeNumerically("==", 1)))
+	items := anomalies()
+	g.Expect(items).To(HaveLen(2))
+	for _, a := range items {
+		g.Expect(a.Spec.Source).To(Equal(platformv1alpha1.SourcePrometheus))
+		g.Expect(a.Spec.Resource.Name).To(Equal("checkout"))
+	}
+	g.Expect([]platformv1alpha1.SignalType{items[0].Spec.SignalType, items[1].Spec.SignalType}).To(
+		ConsistOf(platformv1alpha1.SignalErrorRate, platformv1alpha1.SignalLatency))
+
+	// Alertmanager repeats a group until it resolves: no new Anomaly.
+	status, body = post("alertmanager-token")
+	g.Expect(status).To(Equal(http.StatusOK), "%v", body)
+	g.Expect(body).To(HaveKeyWithValue("duplicate", BeNumerically("==", 2)))
+	g.Expect(anomalies()).To(HaveLen(2))
+}
