@@ -21,6 +21,7 @@ help: ## Show this help.
 generate: ## Generate deepcopy code and CRD manifests from api/, and Go code from proto/.
 	$(GO) tool controller-gen object paths=./api/...
 	$(GO) tool controller-gen crd:allowDangerousTypes=true paths=./api/... output:crd:artifacts:config=api/crds
+	hack/chart-crds.sh
 	$(GO) tool buf generate
 
 .PHONY: verify
@@ -33,11 +34,12 @@ verify: generate ## Regenerate, then fail if anything generated is stale.
 	GOWORK=off $(GO) build ./...
 
 .PHONY: lint
-lint: ## Run gofmt, go vet and buf lint.
+lint: ## Run gofmt, go vet, buf lint and helm lint.
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^hack/')); \
 		if [[ -n "$$unformatted" ]]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) tool buf lint
+	$(GO) tool helm lint --strict charts/chatcli-aiops
 
 ##@ Build
 
