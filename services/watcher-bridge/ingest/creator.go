@@ -19,7 +19,6 @@ import (
 	"github.com/go-logr/logr"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/lru"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -74,9 +73,10 @@ type Creator struct {
 	// informer events does not become a storm of API calls.
 	recentMu sync.Mutex
 	recent   *lru.Cache
-	// uids caches the UIDs of resources named by external sources, so that
-	// their signals share dedup keys with native detection.
-	uids *lru.Cache
+	// attributions caches what resources named by external sources
+	// resolve to (UID, top owner), so that their signals share dedup keys
+	// with native detection without an API call each.
+	attributions *lru.Cache
 	// redisDownUntil is when to try Redis again after it failed.
 	redisDownUntil atomic.Int64
 }
@@ -110,7 +110,7 @@ func NewCreator(cfg Config) (*Creator, error) {
 	if cfg.Metrics == nil {
 		cfg.Metrics, _ = NewMetrics(nil)
 	}
-	return &Creator{cfg: cfg, generations: lru.New(100_000), recent: lru.New(100_000), uids: lru.New(10_000)}, nil
+	return &Creator{cfg: cfg, generations: lru.New(100_000), recent: lru.New(100_000), attributions: lru.New(10_000)}, nil
 }
 
 // Ingest implements signals.Sink.
@@ -316,7 +316,8 @@ func (c *Creator) incidentState(ctx context.Context, namespace, name string) (in
 // attribute moves a pod signal to the pod's top owner and fills in the
 // UID that external sources do not know, so that the same fault has the
 // same dedup key whichever source reports it. A signal that already carries
-// a UID comes from the detectors, which attributed it themselves.
+// a UID comes from the detectors, which attributed it themselves. Lookups
+// are cached briefly: external sources repeat the same names in storms.
 func (c *Creator) attribute(ctx context.Context, s signals.Signal) (signals.Signal, error) {
 	if s.Resource.UID != "" {
 		return s, nil
@@ -325,25 +326,35 @@ func (c *Creator) attribute(ctx context.Context, s signals.Signal) (signals.Sign
 	if !known {
 		return s, nil
 	}
-	if s.Resource.Kind != "Pod" {
-		uid, err := c.uidOf(ctx, s.Resource, apiVersion)
-		s.Resource.UID = uid
-		return s, err
-	}
-	pod, err := c.cfg.Owners(ctx, metav1.OwnerReference{APIVersion: apiVersion, Kind: "Pod", Name: s.Resource.Name}, s.Resource.Namespace)
-	if apierrors.IsNotFound(err) || apierrors.IsForbidden(err) {
+	key := s.Resource.String()
+	if v, ok := c.attributions.Get(key); ok && time.Now().Before(v.(attribution).expires) {
+		s.Resource = v.(attribution).resource
 		return s, nil
 	}
-	if err != nil {
-		return s, fmt.Errorf("look up pod %s/%s: %w", s.Resource.Namespace, s.Resource.Name, err)
-	}
-	s.Resource.UID = pod.UID
-	owner, err := TopOwner(ctx, s.Resource, pod.OwnerReferences, c.cfg.Owners)
+	resolved, err := c.resolve(ctx, s.Resource, apiVersion)
 	if err != nil {
 		return s, err
 	}
-	s.Resource = owner
+	c.attributions.Add(key, attribution{resource: resolved, expires: time.Now().Add(attributionTTL)})
+	s.Resource = resolved
 	return s, nil
+}
+
+// resolve reads the named object: its UID, and for a pod its top owner. An
+// object that does not exist (or may not be read) stays as named.
+func (c *Creator) resolve(ctx context.Context, r signals.Resource, apiVersion string) (signals.Resource, error) {
+	meta, err := c.cfg.Owners(ctx, metav1.OwnerReference{APIVersion: apiVersion, Kind: r.Kind, Name: r.Name}, r.Namespace)
+	switch {
+	case apierrors.IsNotFound(err) || apierrors.IsForbidden(err):
+		return r, nil
+	case err != nil:
+		return r, fmt.Errorf("look up %s: %w", r, err)
+	}
+	r.UID = meta.UID
+	if r.Kind != "Pod" {
+		return r, nil
+	}
+	return TopOwner(ctx, r, meta.OwnerReferences, c.cfg.Owners)
 }
 
 // apiVersions are the kinds whose UID the Creator can look up.
@@ -353,37 +364,14 @@ var apiVersions = map[string]string{
 	"Job": "batch/v1", "CronJob": "batch/v1", "HorizontalPodAutoscaler": "autoscaling/v2",
 }
 
-type cachedUID struct {
-	uid     types.UID
-	expires time.Time
+type attribution struct {
+	resource signals.Resource
+	expires  time.Time
 }
 
-// uidTTL bounds how long a looked-up UID is trusted; a recreated object
-// gets a new one.
-const uidTTL = time.Minute
-
-// uidOf returns the UID of a named resource, or "" when it does not exist.
-func (c *Creator) uidOf(ctx context.Context, r signals.Resource, apiVersion string) (types.UID, error) {
-	c.recentMu.Lock()
-	v, ok := c.uids.Get(r.String())
-	c.recentMu.Unlock()
-	if ok && time.Now().Before(v.(cachedUID).expires) {
-		return v.(cachedUID).uid, nil
-	}
-	meta, err := c.cfg.Owners(ctx, metav1.OwnerReference{APIVersion: apiVersion, Kind: r.Kind, Name: r.Name}, r.Namespace)
-	var uid types.UID
-	switch {
-	case err == nil:
-		uid = meta.UID
-	case apierrors.IsNotFound(err) || apierrors.IsForbidden(err):
-	default:
-		return "", fmt.Errorf("look up %s: %w", r, err)
-	}
-	c.recentMu.Lock()
-	c.uids.Add(r.String(), cachedUID{uid: uid, expires: time.Now().Add(uidTTL)})
-	c.recentMu.Unlock()
-	return uid, nil
-}
+// attributionTTL bounds how long a lookup is trusted; a recreated object
+// gets a new UID.
+const attributionTTL = time.Minute
 
 // InvalidateDedup forgets the signals of a resource, called when its Issue
 // ends so that a recurrence becomes a new Anomaly.
