@@ -35,7 +35,7 @@ type AIInsightStatus struct {
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=1
 	// +optional
-	Confidence float64 `json:"confidence,omitempty"`
+	Confidence *float64 `json:"confidence,omitempty"`
 
 	// recommendations for people.
 	// +kubebuilder:validation:MaxItems=32

@@ -119,7 +119,7 @@ type ServerSpec struct {
 
 	// token names the Secret key that holds the bearer token clients send.
 	// +optional
-	Token *SecretKeyReference `json:"token,omitempty"`
+	Token *TokenSecretReference `json:"token,omitempty"`
 
 	// security hardens the server.
 	// +optional
@@ -127,7 +127,7 @@ type ServerSpec struct {
 }
 
 // TLSSpec enables TLS from a Secret with tls.crt, tls.key and optionally ca.crt.
-// +kubebuilder:validation:XValidation:rule="!self.enabled || (has(self.secretName) && size(self.secretName) > 0)",message="secretName is required when tls is enabled"
+// +kubebuilder:validation:XValidation:rule="!has(self.enabled) || !self.enabled || (has(self.secretName) && size(self.secretName) > 0)",message="secretName is required when tls is enabled"
 type TLSSpec struct {
 	// enabled turns TLS on.
 	// +optional
@@ -251,11 +251,11 @@ type InstanceStatus struct {
 
 	// replicas is the number of server pods.
 	// +optional
-	Replicas int32 `json:"replicas,omitempty"`
+	Replicas int32 `json:"replicas"`
 
 	// readyReplicas is the number of ready server pods.
 	// +optional
-	ReadyReplicas int32 `json:"readyReplicas,omitempty"`
+	ReadyReplicas int32 `json:"readyReplicas"`
 
 	// endpoint is the dns:/// gRPC target of the server.
 	// +optional

@@ -28,11 +28,13 @@ type IssueSpec struct {
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=100
 	// +optional
-	RiskScore int32 `json:"riskScore,omitempty"`
+	RiskScore int32 `json:"riskScore"`
 }
 
 // IssueStatus is written by the correlator.
-// +kubebuilder:validation:XValidation:rule="!has(self.remediationAttempts) || !has(self.maxRemediationAttempts) || self.remediationAttempts <= self.maxRemediationAttempts",message="remediationAttempts cannot exceed maxRemediationAttempts"
+// The attempts rule is checked only when the count changes, so that a
+// lowered maximum can never lock the correlator out of writing Escalated.
+// +kubebuilder:validation:XValidation:rule="!has(self.remediationAttempts) || !has(self.maxRemediationAttempts) || self.remediationAttempts <= self.maxRemediationAttempts || (oldSelf.hasValue() && has(oldSelf.value().remediationAttempts) && oldSelf.value().remediationAttempts == self.remediationAttempts)",message="remediationAttempts cannot exceed maxRemediationAttempts",optionalOldSelf=true
 type IssueStatus struct {
 	// observedGeneration is the generation the status describes.
 	// +optional

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -252,9 +253,60 @@ func TestInvalidObjectsAreRefused(t *testing.T) {
 			if err == nil {
 				t.Fatalf("%s: the API server accepted the object", tc.reason)
 			}
-			for _, want := range []string{tc.wantField, tc.wantMessage} {
+			if !apierrors.IsInvalid(err) && !apierrors.IsBadRequest(err) {
+				t.Errorf("%s: error %q is not a validation error", tc.reason, err)
+			}
+			// The field path is followed by ": " in every message the API
+			// server writes, so "spec" cannot match "spec.replicas".
+			wantField := tc.wantField + ": "
+			if tc.wantMessage == "unknown field" {
+				wantField = `unknown field "` + tc.wantField + `"`
+			}
+			for _, want := range []string{wantField, tc.wantMessage} {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("%s: error %q does not contain %q", tc.reason, err, want)
+				}
+			}
+		})
+	}
+}
+
+// TestLegitimateObjectsAreAccepted guards against rules that are too strict
+// for what the services and people write.
+func TestLegitimateObjectsAreAccepted(t *testing.T) {
+	createNamespace(t, validationNamespace)
+	ctx := context.Background()
+	tests := map[string]struct {
+		reason string
+		base   string
+		patch  string
+		status string
+		then   string
+	}{
+		"TLSWithoutEnabled":     {reason: "a Go writer omits enabled: false", base: validInstance, patch: `spec: {server: {tls: {}}}`},
+		"TLSSecretBeforeEnable": {reason: "the Secret may be named before TLS is turned on", base: validInstance, patch: `spec: {server: {tls: {secretName: chatcli-tls}}}`},
+		"EscalateAfterMaxLowered": {
+			reason: "a lowered maximum must not lock the correlator out of escalating",
+			base:   validIssue, status: `status: {state: Remediating, remediationAttempts: 3, maxRemediationAttempts: 3}`,
+			then: `status: {state: Escalated, remediationAttempts: 3, maxRemediationAttempts: 2}`,
+		},
+		"ZeroRiskAndConfidence": {reason: "zero is a value, not an absence", base: validIssue, patch: `spec: {riskScore: 0}`},
+	}
+	i := 0
+	for name, tc := range tests {
+		i++
+		t.Run(name, func(t *testing.T) {
+			obj := buildObject(t, tc.base, tc.patch, fmt.Sprintf("legit-%d", i))
+			if err := env.Client.Create(ctx, obj, client.FieldValidation("Strict")); err != nil {
+				t.Fatalf("%s: create refused: %v", tc.reason, err)
+			}
+			for _, status := range []string{tc.status, tc.then} {
+				if status == "" {
+					continue
+				}
+				mergeYAML(t, obj.Object, status)
+				if err := env.Client.Status().Update(ctx, obj); err != nil {
+					t.Fatalf("%s: status %s refused: %v", tc.reason, status, err)
 				}
 			}
 		})

@@ -221,7 +221,7 @@ func (h *harness) instance(name, token string, ready bool, endpoint string, muta
 			Provider: platformv1alpha1.ProviderBuiltin,
 			Server: platformv1alpha1.ServerSpec{
 				TLS:   &platformv1alpha1.TLSSpec{Enabled: true, SecretName: name + "-tls"},
-				Token: &platformv1alpha1.SecretKeyReference{Name: name + "-token"},
+				Token: &platformv1alpha1.TokenSecretReference{Name: name + "-token"},
 			},
 			Watcher: &platformv1alpha1.WatcherSpec{Enabled: true, Interval: testInterval},
 		},

@@ -23,7 +23,7 @@ func readyInstance(mutate func(*platformv1alpha1.Instance)) *platformv1alpha1.In
 			Server: platformv1alpha1.ServerSpec{
 				Port:  7443,
 				TLS:   &platformv1alpha1.TLSSpec{Enabled: true, SecretName: "prod-tls"},
-				Token: &platformv1alpha1.SecretKeyReference{Name: "prod-token", Key: "bearer"},
+				Token: &platformv1alpha1.TokenSecretReference{Name: "prod-token", Key: "bearer"},
 			},
 			Watcher: &platformv1alpha1.WatcherSpec{Enabled: true, Interval: "1m"},
 		},
