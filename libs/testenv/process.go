@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -104,13 +106,39 @@ func (p *process) waitFor(ctx context.Context, timeout time.Duration, ready func
 	}
 }
 
-// freePort asks the kernel for a free loopback port. Another process may
-// take it before we bind it; starters retry on that.
+var (
+	portsMu    sync.Mutex
+	portsGiven = map[int]bool{}
+)
+
+// freePort asks the kernel for a free loopback port, never the same one
+// twice in a process: a port released by one call is often the next call's
+// answer, and two servers of one test would then collide. Another process
+// may still take it before it is bound; starters retry on that.
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find free port: %w", err)
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, fmt.Errorf("find free port: %w", err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if !portsGiven[port] {
+			portsGiven[port] = true
+			return port, nil
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, errors.New("find free port: the kernel keeps offering ports already given out")
+}
+
+// FreeAddr returns a free 127.0.0.1:port for a server a test starts, never
+// one this process was given before.
+func FreeAddr() (string, error) {
+	port, err := freePort()
+	if err != nil {
+		return "", err
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), nil
 }
