@@ -26,6 +26,7 @@ generate: ## Generate deepcopy code and CRD manifests from api/, and Go code fro
 
 .PHONY: verify
 verify: generate ## Regenerate, then fail if anything generated is stale.
+	@git rev-parse --is-inside-work-tree >/dev/null 2>&1 || { echo "verify compares against git: run it in a checkout"; exit 1; }
 	@if [[ -n "$$(git status --porcelain -- api proto charts)" ]]; then \
 		git status --porcelain -- api proto charts; \
 		git --no-pager diff --stat -- api proto charts; \
@@ -43,14 +44,18 @@ lint: ## Run gofmt, go vet, buf lint and helm lint.
 
 ##@ Build
 
+SERVICES := instance-operator watcher-bridge correlator analyzer remediator postmortem-writer
+
 .PHONY: build
 build: ## Build the six services into bin/.
-	$(GO) build -o $(BIN)/ ./services/...
+	$(GO) build -o $(BIN)/ $(addprefix ./services/,$(SERVICES))
 
 .PHONY: testenv-bins
-testenv-bins: ## Build etcd and kube-apiserver into bin/ (cached by their pins).
+testenv-bins: ## Build etcd, kube-apiserver, kube-controller-manager and kube-scheduler into bin/ (cached by their pins).
 	hack/build-pinned.sh hack/etcd . etcd
 	hack/build-pinned.sh hack/controlplane ./cmd/kube-apiserver kube-apiserver
+	hack/build-pinned.sh hack/controlplane ./cmd/kube-controller-manager kube-controller-manager
+	hack/build-pinned.sh hack/controlplane ./cmd/kube-scheduler kube-scheduler
 
 .PHONY: redis
 redis: ## Install Debian's redis-server when it is missing.

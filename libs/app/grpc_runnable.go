@@ -2,8 +2,11 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/chatcli/aiops/libs/grpcx"
@@ -12,9 +15,21 @@ import (
 // grpcRunnable serves gRPC on every replica: the servers are the stateless,
 // horizontally scaled path, so they do not wait for leader election.
 type grpcRunnable struct {
-	server          *grpcx.Server
-	listener        net.Listener
-	shutdownTimeout time.Duration
+	server   *grpcx.Server
+	listener net.Listener
+	// drainTimeout is part of the service's shutdown budget: the rest is
+	// left for reconcilers to finish before the Lease is released.
+	drainTimeout time.Duration
+	// serving backs the readiness check: ready only while Serve runs.
+	serving atomic.Bool
+}
+
+// ready is a readyz check: the server accepts calls.
+func (r *grpcRunnable) ready(*http.Request) error {
+	if !r.serving.Load() {
+		return errors.New("gRPC server not serving")
+	}
+	return nil
 }
 
 // NeedLeaderElection is false: every replica serves.
@@ -26,11 +41,13 @@ func (r *grpcRunnable) Start(ctx context.Context) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- r.server.Serve(r.listener) }()
 	r.server.Health.Resume()
+	r.serving.Store(true)
 	select {
 	case err := <-serveErr:
 		return fmt.Errorf("serve gRPC: %w", err)
 	case <-ctx.Done():
 	}
+	r.serving.Store(false)
 	drained := make(chan struct{})
 	go func() {
 		r.server.GracefulStop()
@@ -38,7 +55,7 @@ func (r *grpcRunnable) Start(ctx context.Context) error {
 	}()
 	select {
 	case <-drained:
-	case <-time.After(r.shutdownTimeout):
+	case <-time.After(r.drainTimeout):
 		r.server.Stop()
 	}
 	return nil

@@ -96,6 +96,9 @@ func (o *Options) Validate() error {
 	if _, err := parseLevel(o.LogLevel); err != nil {
 		problems = append(problems, err.Error())
 	}
+	if o.ShutdownTimeout <= 0 {
+		problems = append(problems, "--shutdown-timeout must be positive")
+	}
 	if o.GRPCRateLimitRPS <= 0 || o.GRPCRateLimitBurst <= 0 {
 		problems = append(problems, "--grpc-rate-limit-rps and --grpc-rate-limit-burst must be positive")
 	}
@@ -106,13 +109,23 @@ func (o *Options) Validate() error {
 }
 
 // ParseFlags parses args into fs. Every flag also reads CHATCLI_<NAME> from
-// the environment; the command line wins. The usage text names the variable.
+// the environment (an empty variable counts as unset); the command line
+// wins. The usage text names the variable. Errors are printed too, since a
+// service exits on them.
 func ParseFlags(fs *flag.FlagSet, args []string) error {
+	err := parseFlags(fs, args)
+	if err != nil {
+		fmt.Fprintln(fs.Output(), err)
+	}
+	return err
+}
+
+func parseFlags(fs *flag.FlagSet, args []string) error {
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
 		name := EnvName(f.Name)
 		f.Usage += " (env " + name + ")"
-		if value, ok := os.LookupEnv(name); ok {
+		if value, ok := os.LookupEnv(name); ok && value != "" {
 			if err := fs.Set(f.Name, value); err != nil && envErr == nil {
 				envErr = fmt.Errorf("environment %s=%q: %w", name, value, err)
 			}
@@ -121,7 +134,15 @@ func ParseFlags(fs *flag.FlagSet, args []string) error {
 	if envErr != nil {
 		return envErr
 	}
-	return fs.Parse(args)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	// "--leader-elect false" stops the flag package at "false", silently
+	// dropping every flag after it.
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q: write boolean flags as --flag=false", fs.Args())
+	}
+	return nil
 }
 
 // EnvName is the environment variable that sets a flag.

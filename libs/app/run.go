@@ -137,8 +137,12 @@ func Run(ctx context.Context, opts *Options, log logr.Logger, setup SetupFunc) e
 	if err != nil {
 		return fmt.Errorf("listen for gRPC on %s: %w", opts.GRPCBindAddress, err)
 	}
-	if err := mgr.Add(&grpcRunnable{server: server, listener: listener, shutdownTimeout: opts.ShutdownTimeout}); err != nil {
+	grpcServer := &grpcRunnable{server: server, listener: listener, drainTimeout: opts.ShutdownTimeout / 2}
+	if err := mgr.Add(grpcServer); err != nil {
 		return fmt.Errorf("add gRPC server: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("grpc", grpcServer.ready); err != nil {
+		return fmt.Errorf("add readyz check: %w", err)
 	}
 	log.Info("Starting", "grpcAddress", listener.Addr().String(), "leaderElection", opts.LeaderElect)
 	if err := mgr.Start(ctx); err != nil {

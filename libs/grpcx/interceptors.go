@@ -16,13 +16,14 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// authExempt lists the methods that need no bearer token: the health probes,
-// so that grpc_health_probe and load balancers can check a server without
-// holding a secret. They reveal only a serving status. Health.List, which
-// names every service, still needs the token.
+// authExempt lists the methods that need no bearer token: the health
+// check, so that kubelet probes and grpc_health_probe can check a server
+// without holding a secret. It reveals only a serving status. Watch is not
+// exempt: an open stream costs a goroutine and holds up graceful stops, so
+// anonymous callers must not be able to open them. Health.List, which names
+// every service, needs the token too.
 var authExempt = map[string]bool{
 	"/grpc.health.v1.Health/Check": true,
-	"/grpc.health.v1.Health/Watch": true,
 }
 
 // observe runs call and hands its code and duration to done. When call

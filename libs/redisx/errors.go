@@ -29,8 +29,10 @@ var (
 
 // unavailableReplies are server replies that mean "cannot serve right now"
 // rather than "your command is wrong". "BUSY " keeps its space so that the
-// stream error BUSYGROUP does not match.
-var unavailableReplies = []string{"LOADING", "MASTERDOWN", "READONLY", "CLUSTERDOWN", "TRYAGAIN", "BUSY "}
+// stream error BUSYGROUP does not match. "OOM " is a full maxmemory with
+// noeviction, and "max number of clients" is go-redis' form of ERR max
+// number of clients reached: both pass, and callers should degrade.
+var unavailableReplies = []string{"LOADING", "MASTERDOWN", "READONLY", "CLUSTERDOWN", "TRYAGAIN", "BUSY ", "OOM ", "max number of clients"}
 
 // wrapErr adds op as context and marks transport failures with
 // ErrUnavailable, keeping the cause so errors.Is still finds it.

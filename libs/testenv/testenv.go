@@ -57,7 +57,7 @@ func NewScheme() *runtime.Scheme {
 
 // Start starts etcd, kube-apiserver and (unless told not to) Redis, and
 // installs the platform CRDs.
-func Start(ctx context.Context, opts Options) (env *Environment, err error) {
+func Start(ctx context.Context, opts Options) (_ *Environment, err error) {
 	bins, err := binDir()
 	if err != nil {
 		return nil, err
@@ -66,7 +66,9 @@ func Start(ctx context.Context, opts Options) (env *Environment, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("create testenv directory: %w", err)
 	}
-	env = &Environment{dir: dir, Scheme: NewScheme()}
+	// Not the named result: a failing return sets that to nil before the
+	// deferred cleanup runs, which would then leak the processes.
+	env := &Environment{dir: dir, Scheme: NewScheme()}
 	defer func() {
 		if err != nil {
 			env.Stop()
