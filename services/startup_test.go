@@ -18,8 +18,6 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 	coordinationv1 "k8s.io/api/coordination/v1"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -122,10 +120,7 @@ func testAllStartAndStopCleanly(t *testing.T, bins string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const leaseNamespace = "chatcli-system"
-	if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: leaseNamespace}}); err != nil {
-		t.Fatal(err)
-	}
+	leaseNamespace := env.NewNamespace(t, "chatcli-system", nil)
 
 	running := map[string]*runningService{}
 	for name := range serviceAPIs {

@@ -59,14 +59,10 @@ func (e *Environment) pids() string {
 
 func TestServiceAccountImpersonationFollowsRBAC(t *testing.T) {
 	ctx := context.Background()
-	const ns, sa = "rbac-proof", "correlator"
-	for _, obj := range []client.Object{
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
-		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa, Namespace: ns}},
-	} {
-		if err := env.Client.Create(ctx, obj); err != nil {
-			t.Fatalf("create %T: %v", obj, err)
-		}
+	const sa = "correlator"
+	ns := env.NewNamespace(t, "rbac-proof", nil)
+	if err := env.Client.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa, Namespace: ns}}); err != nil {
+		t.Fatalf("create ServiceAccount: %v", err)
 	}
 	asSA, err := env.ClientFor(ns, sa)
 	if err != nil {

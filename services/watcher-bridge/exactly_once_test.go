@@ -47,20 +47,19 @@ func TestExactlyOnceAcrossProcesses(t *testing.T) {
 	kubeconfig, err := env.WriteKubeconfig()
 	g.Expect(err).NotTo(HaveOccurred())
 
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "exactly-once", Labels: map[string]string{"aiops": "watched"}}}
-	g.Expect(env.Client.Create(ctx, ns)).To(Succeed())
+	ns := env.NewNamespace(t, "exactly-once", map[string]string{"aiops": "watched"})
 	start := func(name string) *watcherProcess {
 		return startWatcher(t, binary, dir, name, "--kubeconfig="+kubeconfig, "--leader-elect=false",
-			"--namespace-selector=aiops=watched", "--anomaly-namespace="+ns.Name, "--watch-nodes=false",
+			"--namespace-selector=aiops=watched", "--anomaly-namespace="+ns, "--watch-nodes=false",
 			"--grpc-tls-cert-file="+pki.Server.CertFile, "--grpc-tls-key-file="+pki.Server.KeyFile,
 			"--grpc-token-file="+tokenFile, "--redis-url="+env.Redis.URL, "--webhook-bind-address=")
 	}
 	a, b := start("a"), start("b")
 
-	deploy := failingDeployment(t, ns.Name, "checkout")
+	deploy := failingDeployment(t, ns, "checkout")
 	anomalies := func() []platformv1alpha1.Anomaly {
 		list := &platformv1alpha1.AnomalyList{}
-		g.Expect(env.Client.List(ctx, list, client.InNamespace(ns.Name))).To(Succeed())
+		g.Expect(env.Client.List(ctx, list, client.InNamespace(ns))).To(Succeed())
 		return list.Items
 	}
 	g.Eventually(anomalies).WithTimeout(30 * time.Second).Should(HaveLen(1))
@@ -77,12 +76,12 @@ func TestExactlyOnceAcrossProcesses(t *testing.T) {
 	g.Consistently(anomalies).WithTimeout(3 * time.Second).Should(HaveLen(1))
 
 	// The correlator ends the incident: Issue Resolved, then InvalidateDedup.
-	endIncident(t, ns.Name, first.Name)
+	endIncident(t, ns, first.Name)
 	cc, err := grpcx.Dial(a.grpcAddr, grpcx.ClientConfig{CAFile: pki.CAFile, Token: "exactly-once"})
 	g.Expect(err).NotTo(HaveOccurred())
 	defer cc.Close()
 	resp, err := watcherv1.NewWatcherServiceClient(cc).InvalidateDedup(ctx, &watcherv1.InvalidateDedupRequest{
-		Kind: "Deployment", Namespace: ns.Name, Name: "checkout",
+		Kind: "Deployment", Namespace: ns, Name: "checkout",
 	})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(resp.GetKeysCleared()).To(BeNumerically(">=", 1))

@@ -13,8 +13,6 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
@@ -39,17 +37,19 @@ func TestAlertmanagerWebhookEndToEnd(t *testing.T) {
 	g.Expect(os.WriteFile(tokenFile, []byte("alertmanager-token"), 0o600)).To(Succeed())
 	kubeconfig, err := env.WriteKubeconfig()
 	g.Expect(err).NotTo(HaveOccurred())
-	// The captured payload's alerts are about namespace shop.
-	g.Expect(env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}})).To(Succeed())
+	// The captured payload's alerts are about namespace shop; each run
+	// moves them to a namespace of its own, so that a rerun starts clean.
+	shop := env.NewNamespace(t, "shop", nil)
 
 	webhook := freeAddr(t)
 	startWatcher(t, binary, dir, "webhook", "--kubeconfig="+kubeconfig, "--leader-elect=false",
-		"--anomaly-namespace=shop", "--watch-nodes=false",
+		"--anomaly-namespace="+shop, "--watch-nodes=false",
 		"--grpc-tls-cert-file="+pki.Server.CertFile, "--grpc-tls-key-file="+pki.Server.KeyFile,
 		"--grpc-token-file="+tokenFile, "--redis-url="+env.Redis.URL, "--webhook-bind-address="+webhook)
 
 	payload, err := os.ReadFile("alertmanager/testdata/webhook-v4-checkout.json")
 	g.Expect(err).NotTo(HaveOccurred())
+	payload = bytes.ReplaceAll(payload, []byte(`"namespace": "shop"`), []byte(`"namespace": "`+shop+`"`))
 	httpClient := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{RootCAs: pki.CertPool(), MinVersion: tls.VersionTLS13},
 	}}
@@ -69,7 +69,7 @@ func TestAlertmanagerWebhookEndToEnd(t *testing.T) {
 	}
 	anomalies := func() []platformv1alpha1.Anomaly {
 		list := &platformv1alpha1.AnomalyList{}
-		g.Expect(env.Client.List(ctx, list, client.InNamespace("shop"))).To(Succeed())
+		g.Expect(env.Client.List(ctx, list, client.InNamespace(shop))).To(Succeed())
 		return list.Items
 	}
 

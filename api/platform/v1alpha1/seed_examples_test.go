@@ -30,13 +30,12 @@ func TestSeedExamplesApplyUnchanged(t *testing.T) {
 		t.Fatalf("no seed examples found: %v", err)
 	}
 	createNamespace(t, "production")
-	for i, file := range files {
+	for _, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			// Examples that name no namespace each get their own, since
 			// some are alternatives with the same name (the two Bedrock
 			// Secrets).
-			ownNamespace := fmt.Sprintf("seed-%d", i)
-			createNamespace(t, ownNamespace)
+			ownNamespace := env.NewNamespace(t, "seed", nil)
 			want := readYAML(t, file)
 			obj := &unstructured.Unstructured{Object: deepCopyJSON(t, want)}
 			if obj.GetNamespace() == "" {
@@ -48,6 +47,7 @@ func TestSeedExamplesApplyUnchanged(t *testing.T) {
 			if err := env.Client.Create(ctx, obj, client.FieldValidation("Strict")); err != nil {
 				t.Fatalf("create: %v", err)
 			}
+			deleteOnCleanup(t, obj)
 			if hasStatus {
 				obj.Object["status"] = status
 				opts := &client.SubResourceUpdateOptions{UpdateOptions: client.UpdateOptions{FieldValidation: "Strict"}}
@@ -79,6 +79,17 @@ func TestSeedExamplesApplyUnchanged(t *testing.T) {
 			}
 		})
 	}
+}
+
+// deleteOnCleanup deletes obj when the test ends, for objects whose name and
+// namespace are fixed (the seed's), so that a repeated run can create them
+// again.
+func deleteOnCleanup(t *testing.T, obj client.Object) {
+	t.Cleanup(func() {
+		if err := env.Client.Delete(context.Background(), obj); err != nil && !apierrors.IsNotFound(err) {
+			t.Errorf("delete %s: %v", client.ObjectKeyFromObject(obj), err)
+		}
+	})
 }
 
 func createNamespace(t *testing.T, name string) {

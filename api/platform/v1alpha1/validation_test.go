@@ -13,8 +13,6 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-const validationNamespace = "validation"
-
 // Minimal valid objects; each case breaks one field.
 const (
 	validAnomaly = `
@@ -65,7 +63,7 @@ spec:
 // TestInvalidObjectsAreRefused proves that the schema refuses bad objects
 // with a message that names the offending field.
 func TestInvalidObjectsAreRefused(t *testing.T) {
-	createNamespace(t, validationNamespace)
+	ns := env.NewNamespace(t, "validation", nil)
 	tests := map[string]struct {
 		reason string
 		base   string
@@ -234,7 +232,7 @@ func TestInvalidObjectsAreRefused(t *testing.T) {
 	for name, tc := range tests {
 		i++
 		t.Run(name, func(t *testing.T) {
-			obj := buildObject(t, tc.base, tc.patch, fmt.Sprintf("invalid-%d", i))
+			obj := buildObject(t, tc.base, tc.patch, ns, fmt.Sprintf("invalid-%d", i))
 			err := env.Client.Create(ctx, obj, client.FieldValidation("Strict"))
 			switch {
 			case tc.status != "":
@@ -274,7 +272,7 @@ func TestInvalidObjectsAreRefused(t *testing.T) {
 // TestLegitimateObjectsAreAccepted guards against rules that are too strict
 // for what the services and people write.
 func TestLegitimateObjectsAreAccepted(t *testing.T) {
-	createNamespace(t, validationNamespace)
+	ns := env.NewNamespace(t, "validation", nil)
 	ctx := context.Background()
 	tests := map[string]struct {
 		reason string
@@ -296,7 +294,7 @@ func TestLegitimateObjectsAreAccepted(t *testing.T) {
 	for name, tc := range tests {
 		i++
 		t.Run(name, func(t *testing.T) {
-			obj := buildObject(t, tc.base, tc.patch, fmt.Sprintf("legit-%d", i))
+			obj := buildObject(t, tc.base, tc.patch, ns, fmt.Sprintf("legit-%d", i))
 			if err := env.Client.Create(ctx, obj, client.FieldValidation("Strict")); err != nil {
 				t.Fatalf("%s: create refused: %v", tc.reason, err)
 			}
@@ -315,7 +313,7 @@ func TestLegitimateObjectsAreAccepted(t *testing.T) {
 
 // TestDefaults proves the seed's defaults are applied by the API server.
 func TestDefaults(t *testing.T) {
-	createNamespace(t, validationNamespace)
+	ns := env.NewNamespace(t, "validation", nil)
 	ctx := context.Background()
 	tests := map[string]struct {
 		base   string
@@ -334,7 +332,7 @@ func TestDefaults(t *testing.T) {
 	for name, tc := range tests {
 		i++
 		t.Run(name, func(t *testing.T) {
-			obj := buildObject(t, tc.base, "", fmt.Sprintf("defaults-%d", i))
+			obj := buildObject(t, tc.base, "", ns, fmt.Sprintf("defaults-%d", i))
 			if err := env.Client.Create(ctx, obj, client.FieldValidation("Strict")); err != nil {
 				t.Fatalf("create: %v", err)
 			}
@@ -378,7 +376,7 @@ func lookup(obj any, path string) (any, bool) {
 	return obj, true
 }
 
-func buildObject(t *testing.T, base, patch, name string) *unstructured.Unstructured {
+func buildObject(t *testing.T, base, patch, namespace, name string) *unstructured.Unstructured {
 	t.Helper()
 	obj := map[string]any{}
 	if err := yaml.Unmarshal([]byte(base), &obj); err != nil {
@@ -389,7 +387,7 @@ func buildObject(t *testing.T, base, patch, name string) *unstructured.Unstructu
 	}
 	u := &unstructured.Unstructured{Object: obj}
 	u.SetAPIVersion("platform.chatcli.io/v1alpha1")
-	u.SetNamespace(validationNamespace)
+	u.SetNamespace(namespace)
 	u.SetName(name)
 	return u
 }

@@ -151,10 +151,7 @@ type harness struct {
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	ctx := context.Background()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "poller-"}}
-	if err := env.Client.Create(ctx, ns); err != nil {
-		t.Fatalf("create namespace: %v", err)
-	}
+	ns := env.NewNamespace(t, "poller", nil)
 	pki, err := testenv.NewPKI(t.TempDir())
 	if err != nil {
 		t.Fatalf("NewPKI: %v", err)
@@ -163,12 +160,12 @@ func newHarness(t *testing.T) *harness {
 		Scheme:  env.Scheme,
 		Logger:  logr.Discard(),
 		Metrics: metricsserver.Options{BindAddress: "0"},
-		Cache:   cache.Options{DefaultNamespaces: map[string]cache.Config{ns.Name: {}}},
+		Cache:   cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}},
 	})
 	if err != nil {
 		t.Fatalf("create manager: %v", err)
 	}
-	h := &harness{t: t, ns: ns.Name, pki: pki, sink: newRecordingSink()}
+	h := &harness{t: t, ns: ns, pki: pki, sink: newRecordingSink()}
 	h.caPEM = h.readFile(pki.CAFile)
 	h.poller, err = New(Config{
 		Cache:           mgr.GetCache(),

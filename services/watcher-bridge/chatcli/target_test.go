@@ -144,20 +144,17 @@ func TestParseInterval(t *testing.T) {
 // TestDialConfig reads the Secrets from the real API server.
 func TestDialConfig(t *testing.T) {
 	ctx := context.Background()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "dialcfg-"}}
-	if err := env.Client.Create(ctx, ns); err != nil {
-		t.Fatal(err)
-	}
+	ns := env.NewNamespace(t, "dialcfg", nil)
 	for _, s := range []*corev1.Secret{
-		{ObjectMeta: metav1.ObjectMeta{Name: "tls", Namespace: ns.Name}, Data: map[string][]byte{"ca.crt": []byte("PEM")}},
-		{ObjectMeta: metav1.ObjectMeta{Name: "tls-no-ca", Namespace: ns.Name}, Data: map[string][]byte{"tls.crt": []byte("PEM")}},
-		{ObjectMeta: metav1.ObjectMeta{Name: "token", Namespace: ns.Name}, Data: map[string][]byte{"token": []byte(" s3cret\n"), "blank": []byte("\n")}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "tls", Namespace: ns}, Data: map[string][]byte{"ca.crt": []byte("PEM")}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "tls-no-ca", Namespace: ns}, Data: map[string][]byte{"tls.crt": []byte("PEM")}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "token", Namespace: ns}, Data: map[string][]byte{"token": []byte(" s3cret\n"), "blank": []byte("\n")}},
 	} {
 		if err := env.Client.Create(ctx, s); err != nil {
 			t.Fatal(err)
 		}
 	}
-	base := target{key: types.NamespacedName{Namespace: ns.Name, Name: "i"}, tls: true, tlsSecret: "tls", tokenSecret: "token", tokenKey: "token"}
+	base := target{key: types.NamespacedName{Namespace: ns, Name: "i"}, tls: true, tlsSecret: "tls", tokenSecret: "token", tokenKey: "token"}
 	cases := map[string]struct {
 		mutate  func(*target)
 		want    grpcx.ClientConfig
@@ -166,9 +163,9 @@ func TestDialConfig(t *testing.T) {
 		"CAAndToken": {want: grpcx.ClientConfig{CAPEM: []byte("PEM"), Token: "s3cret"}},
 		"NoToken":    {mutate: func(t *target) { t.tokenSecret = "" }, want: grpcx.ClientConfig{CAPEM: []byte("PEM")}},
 		"NoTLS":      {mutate: func(t *target) { t.tls = false }, wantErr: errTLSDisabled.Error()},
-		"NoCA":       {mutate: func(t *target) { t.tlsSecret = "tls-no-ca" }, wantErr: `read the CA: Secret ` + ns.Name + `/tls-no-ca has no key "ca.crt"`},
-		"NoSecret":   {mutate: func(t *target) { t.tokenSecret = "missing" }, wantErr: "read the token: get Secret " + ns.Name + "/missing"},
-		"BlankToken": {mutate: func(t *target) { t.tokenKey = "blank" }, wantErr: `read the token: key "blank" of Secret ` + ns.Name + "/token is blank"},
+		"NoCA":       {mutate: func(t *target) { t.tlsSecret = "tls-no-ca" }, wantErr: `read the CA: Secret ` + ns + `/tls-no-ca has no key "ca.crt"`},
+		"NoSecret":   {mutate: func(t *target) { t.tokenSecret = "missing" }, wantErr: "read the token: get Secret " + ns + "/missing"},
+		"BlankToken": {mutate: func(t *target) { t.tokenKey = "blank" }, wantErr: `read the token: key "blank" of Secret ` + ns + "/token is blank"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

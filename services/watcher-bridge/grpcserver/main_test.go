@@ -10,8 +10,6 @@ import (
 	"github.com/go-logr/logr"
 	. "github.com/onsi/gomega"
 	"google.golang.org/grpc"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
@@ -123,16 +121,13 @@ func newWatcher(t *testing.T, sink signals.Sink, inv Invalidator, informer Infor
 // the namespace itself.
 func createNamespace(t *testing.T, prefix string) string {
 	t.Helper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: prefix + "-"}}
-	if err := env.Client.Create(context.Background(), ns); err != nil {
-		t.Fatalf("create namespace: %v", err)
-	}
+	ns := env.NewNamespace(t, prefix, nil)
 	t.Cleanup(func() {
-		if err := env.Client.DeleteAllOf(context.Background(), &platformv1alpha1.Anomaly{}, client.InNamespace(ns.Name)); err != nil {
-			t.Errorf("delete Anomalies in %s: %v", ns.Name, err)
+		if err := env.Client.DeleteAllOf(context.Background(), &platformv1alpha1.Anomaly{}, client.InNamespace(ns)); err != nil {
+			t.Errorf("delete Anomalies in %s: %v", ns, err)
 		}
 	})
-	return ns.Name
+	return ns
 }
 
 // createAnomaly stores the Anomaly the Sink would build for s, in

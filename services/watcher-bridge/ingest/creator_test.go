@@ -22,15 +22,6 @@ import (
 	"github.com/chatcli/aiops/libs/testenv"
 )
 
-func newNamespace(t *testing.T) string {
-	t.Helper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "ingest-"}}
-	if err := env.Client.Create(context.Background(), ns); err != nil {
-		t.Fatal(err)
-	}
-	return ns.Name
-}
-
 func newRedis(t *testing.T, url string) *redisx.Client {
 	t.Helper()
 	r, err := redisx.New(url, redisx.Config{})
@@ -83,7 +74,7 @@ func ingest(t *testing.T, c *Creator, batch ...signals.Signal) []signals.IngestR
 }
 
 func TestCreatesTheAnomalyOnceAndReportsDuplicates(t *testing.T) {
-	ns := newNamespace(t)
+	ns := env.NewNamespace(t, "ingest", nil)
 	c := newCreator(t, newRedis(t, env.Redis.URL))
 	first := ingest(t, c, restartSignal(ns))[0]
 	if first.Status != signals.IngestCreated {
@@ -117,7 +108,7 @@ func TestCreatesTheAnomalyOnceAndReportsDuplicates(t *testing.T) {
 // each with its own Redis connection pool and memory, as two watcher-bridge
 // replicas would, racing on the same fault.
 func TestTwoProcessesSeeingTheSameFaultCreateOneAnomaly(t *testing.T) {
-	ns := newNamespace(t)
+	ns := env.NewNamespace(t, "ingest", nil)
 	replicas := []*Creator{newCreator(t, newRedis(t, env.Redis.URL)), newCreator(t, newRedis(t, env.Redis.URL))}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -145,7 +136,7 @@ func TestTwoProcessesSeeingTheSameFaultCreateOneAnomaly(t *testing.T) {
 }
 
 func TestARestartCreatesNothingAnew(t *testing.T) {
-	ns := newNamespace(t)
+	ns := env.NewNamespace(t, "ingest", nil)
 	redis := newRedis(t, env.Redis.URL)
 	ingest(t, newCreator(t, redis), restartSignal(ns))
 
@@ -171,7 +162,7 @@ func TestARestartCreatesNothingAnew(t *testing.T) {
 // fault coming back is a new Anomaly, itself deduplicated.
 func TestRecurrenceAfterTheIssueEndsIsANewAnomaly(t *testing.T) {
 	ctx := context.Background()
-	ns := newNamespace(t)
+	ns := env.NewNamespace(t, "ingest", nil)
 	c := newCreator(t, newRedis(t, env.Redis.URL))
 	first := ingest(t, c, restartSignal(ns))[0]
 
@@ -240,7 +231,7 @@ func correlate(t *testing.T, ns, anomalyName string, state platformv1alpha1.Issu
 }
 
 func TestRedisDownCreationGoesOnWithoutDuplicates(t *testing.T) {
-	ns := newNamespace(t)
+	ns := env.NewNamespace(t, "ingest", nil)
 	private, err := testenv.StartLocalRedis(context.Background(), "", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -267,7 +258,7 @@ func TestRedisDownCreationGoesOnWithoutDuplicates(t *testing.T) {
 
 func TestPodSignalsNameTheTopOwner(t *testing.T) {
 	ctx := context.Background()
-	ns := newNamespace(t)
+	ns := env.NewNamespace(t, "ingest", nil)
 	deploy := &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: "checkout", Namespace: ns},
 		Spec: appsv1.DeploymentSpec{
@@ -313,7 +304,7 @@ func TestPodSignalsNameTheTopOwner(t *testing.T) {
 }
 
 func TestBadSignalsAreRejectedOneByOne(t *testing.T) {
-	ns := newNamespace(t)
+	ns := env.NewNamespace(t, "ingest", nil)
 	unknown := restartSignal(ns)
 	unknown.Type = "disk_full"
 	noName := restartSignal(ns)
@@ -353,7 +344,7 @@ func (f *failingCreates) Create(ctx context.Context, obj client.Object, opts ...
 }
 
 func TestAnAPIFailureLosesNothing(t *testing.T) {
-	ns := newNamespace(t)
+	ns := env.NewNamespace(t, "ingest", nil)
 	c, err := NewCreator(Config{
 		Client: &failingCreates{Client: env.Client, failures: 1}, APIReader: env.Client,
 		Redis: newRedis(t, env.Redis.URL), FallbackNamespace: "default",
@@ -383,7 +374,7 @@ func TestClusterScopedSignalsUseTheFallbackNamespace(t *testing.T) {
 // TestAPendingClaimIsNotTakenForAnAnomaly plants the claim of a process
 // that died before creating its Anomaly: the signal must still be created.
 func TestAPendingClaimIsNotTakenForAnAnomaly(t *testing.T) {
-	ns := newNamespace(t)
+	ns := env.NewNamespace(t, "ingest", nil)
 	redis := newRedis(t, env.Redis.URL)
 	s := restartSignal(ns)
 	r := redisx.Resource{Kind: "Deployment", Namespace: ns, Name: "api-gateway"}
@@ -397,7 +388,7 @@ func TestAPendingClaimIsNotTakenForAnAnomaly(t *testing.T) {
 
 func TestAnEscalatedIncidentStaysOpen(t *testing.T) {
 	ctx := context.Background()
-	ns := newNamespace(t)
+	ns := env.NewNamespace(t, "ingest", nil)
 	c := newCreator(t, newRedis(t, env.Redis.URL))
 	first := ingest(t, c, restartSignal(ns))[0]
 	correlate(t, ns, first.AnomalyName, platformv1alpha1.IssueEscalated)
@@ -414,7 +405,7 @@ func TestAnEscalatedIncidentStaysOpen(t *testing.T) {
 // (by name only): it must be one Anomaly.
 func TestExternalAndNativeSignalsShareDedupKeys(t *testing.T) {
 	ctx := context.Background()
-	ns := newNamespace(t)
+	ns := env.NewNamespace(t, "ingest", nil)
 	deploy := &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: "api-gateway", Namespace: ns},
 		Spec: appsv1.DeploymentSpec{
@@ -446,7 +437,7 @@ func TestExternalAndNativeSignalsShareDedupKeys(t *testing.T) {
 // memory must find the open one, not recreate the deleted name.
 func TestAFreshProcessResumesAtTheLatestIncident(t *testing.T) {
 	ctx := context.Background()
-	ns := newNamespace(t)
+	ns := env.NewNamespace(t, "ingest", nil)
 	redis := newRedis(t, env.Redis.URL)
 	c := newCreator(t, redis)
 	first := ingest(t, c, restartSignal(ns))[0]

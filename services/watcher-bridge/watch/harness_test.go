@@ -50,7 +50,7 @@ func newHarness(t *testing.T, cfg detect.Config, watchNodes bool, targets []plat
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	ns := newNamespace(t)
+	ns := env.NewNamespace(t, "watch", nil)
 	redis, err := redisx.New(env.Redis.URL, redisx.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -88,16 +88,6 @@ func newHarness(t *testing.T, cfg detect.Config, watchNodes bool, targets []plat
 		t.Fatal("informers did not sync")
 	}
 	return &harness{t: t, ns: ns, detector: d}
-}
-
-// newNamespace creates a namespace of its own for a test.
-func newNamespace(t *testing.T) string {
-	t.Helper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "watch-"}}
-	if err := env.Client.Create(context.Background(), ns); err != nil {
-		t.Fatal(err)
-	}
-	return ns.Name
 }
 
 // in is a harness that creates objects in another namespace, watched or

@@ -29,7 +29,7 @@ func TestOnlyTheInstancesTargetsAreReported(t *testing.T) {
 func TestANamespaceOutOfScopeIsNotWatchedUntilItEntersScope(t *testing.T) {
 	h := startParallelHarness(t, detect.DefaultConfig())
 	g := NewWithT(t)
-	outside := h.in(newNamespace(t))
+	outside := h.in(env.NewNamespace(t, "watch", nil))
 	_, unwatched := outside.deploymentWithPod("checkout")
 	outside.setStatus(unwatched, func() { unwatched.Status = crashLoopStatus() })
 	_, watched := h.deploymentWithPod("checkout")
@@ -70,7 +70,7 @@ func TestRemovingANamespaceFromScopeStopsItsInformers(t *testing.T) {
 	informers := h.detector.informersOf(h.ns)
 	g.Expect(informers).NotTo(BeNil())
 
-	h.detector.SetScope(NewScope(nil, []string{newNamespace(t)}))
+	h.detector.SetScope(NewScope(nil, []string{env.NewNamespace(t, "watch", nil)}))
 	g.Expect(h.detector.informersOf(h.ns)).To(BeNil())
 	for kind, informer := range informers.byKind {
 		g.Eventually(informer.IsStopped).Should(BeTrue(), "the %s informer of %s still runs", kind, h.ns)
