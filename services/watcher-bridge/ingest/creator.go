@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/lru"
@@ -61,7 +62,14 @@ type Config struct {
 	FallbackNamespace string
 	Logger            logr.Logger
 	Metrics           *Metrics
+	// Concurrency bounds how many signals of one batch are worked on at
+	// once; 0 uses DefaultConcurrency.
+	Concurrency int
 }
+
+// DefaultConcurrency lets a burst (a node going down takes many pods with
+// it) overlap its API round trips without flooding the API server.
+const DefaultConcurrency = 16
 
 // Creator is the Sink of the watcher-bridge.
 type Creator struct {
@@ -110,20 +118,35 @@ func NewCreator(cfg Config) (*Creator, error) {
 	if cfg.Metrics == nil {
 		cfg.Metrics, _ = NewMetrics(nil)
 	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = DefaultConcurrency
+	}
 	return &Creator{cfg: cfg, generations: lru.New(100_000), recent: lru.New(100_000), attributions: lru.New(10_000)}, nil
 }
 
-// Ingest implements signals.Sink.
+// Ingest implements signals.Sink. The signals of a batch are worked on
+// concurrently; copies of one fault within a batch settle like copies from
+// two replicas do, on the Redis claim and the deterministic name. An error
+// fails the whole batch: what was created is found again by name when the
+// caller retries it.
 func (c *Creator) Ingest(ctx context.Context, batch []signals.Signal) ([]signals.IngestResult, error) {
 	results := make([]signals.IngestResult, len(batch))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.cfg.Concurrency)
 	for i, s := range batch {
-		start := time.Now()
-		res, err := c.ingestOne(ctx, s)
-		if err != nil {
-			return nil, fmt.Errorf("ingest signal %d (%s on %s): %w", i, s.Type, s.Resource, err)
-		}
-		results[i] = res
-		c.cfg.Metrics.observe(s, res, time.Since(start))
+		g.Go(func() error {
+			start := time.Now()
+			res, err := c.ingestOne(gctx, s)
+			if err != nil {
+				return fmt.Errorf("ingest signal %d (%s on %s): %w", i, s.Type, s.Resource, err)
+			}
+			results[i] = res
+			c.cfg.Metrics.observe(s, res, time.Since(start))
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	return results, nil
 }

@@ -463,3 +463,70 @@ func TestAFreshProcessResumesAtTheLatestIncident(t *testing.T) {
 		t.Fatalf("%d Anomalies, want 1", n)
 	}
 }
+
+// TestCopiesOfAFaultInOneBatchCreateOneAnomaly sends a burst in which two
+// faults repeat, interleaved with a bad signal: the batch is worked on
+// concurrently, so the copies race each other like two replicas would.
+func TestCopiesOfAFaultInOneBatchCreateOneAnomaly(t *testing.T) {
+	tests := map[string]struct {
+		redisDown bool
+	}{
+		"RedisUp":   {},
+		"RedisDown": {redisDown: true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			ns := env.NewNamespace(t, "ingest", nil)
+			url := env.Redis.URL
+			if tc.redisDown {
+				private, err := testenv.StartLocalRedis(context.Background(), "", t.TempDir())
+				if err != nil {
+					t.Fatal(err)
+				}
+				private.Stop()
+				url = private.URL
+			}
+			c := newCreator(t, newRedis(t, url))
+
+			gateway, checkout := restartSignal(ns), restartSignal(ns)
+			checkout.Resource.Name, checkout.Resource.UID = "checkout", "uid-2"
+			bad := restartSignal(ns)
+			bad.Type = "vibes"
+			var batch []signals.Signal
+			for range 20 {
+				batch = append(batch, gateway, checkout)
+			}
+			batch = append(batch, bad)
+
+			results := ingest(t, c, batch...)
+			created := map[string]string{}
+			for i, res := range results[:len(results)-1] {
+				resource := batch[i].Resource.Name
+				switch res.Status {
+				case signals.IngestCreated:
+					if prev, dup := created[resource]; dup {
+						t.Errorf("signal %d created %s, but %s was already created for %s", i, res.AnomalyName, prev, resource)
+					}
+					created[resource] = res.AnomalyName
+				case signals.IngestDuplicate:
+				default:
+					t.Errorf("signal %d on %s: %+v, want created or duplicate", i, resource, res)
+				}
+			}
+			for i, res := range results[:len(results)-1] {
+				if want := created[batch[i].Resource.Name]; res.AnomalyName != want {
+					t.Errorf("signal %d on %s names %s, want %s", i, batch[i].Resource.Name, res.AnomalyName, want)
+				}
+			}
+			if last := results[len(results)-1]; last.Status != signals.IngestRejected {
+				t.Errorf("the bad signal: %+v, want rejected", last)
+			}
+			if len(created) != 2 {
+				t.Errorf("created %v, want one Anomaly for each of the two faults", created)
+			}
+			if n := len(anomalies(t, ns)); n != 2 {
+				t.Errorf("%d Anomalies, want 2", n)
+			}
+		})
+	}
+}
