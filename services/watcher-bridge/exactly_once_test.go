@@ -96,14 +96,15 @@ func TestExactlyOnceAcrossProcesses(t *testing.T) {
 type watcherProcess struct {
 	cmd      *exec.Cmd
 	grpcAddr string
+	probe    string
 	log      string
 	done     chan struct{}
 }
 
 func startWatcher(t *testing.T, binary, dir, name string, args ...string) *watcherProcess {
 	t.Helper()
-	p := &watcherProcess{grpcAddr: freeAddr(t), log: filepath.Join(dir, name+".log"), done: make(chan struct{})}
 	probe := freeAddr(t)
+	p := &watcherProcess{grpcAddr: freeAddr(t), probe: probe, log: filepath.Join(dir, name+".log"), done: make(chan struct{})}
 	logFile, err := os.Create(p.log)
 	if err != nil {
 		t.Fatal(err)
