@@ -18,6 +18,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"golang.org/x/sync/errgroup"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/lru"
@@ -175,7 +176,7 @@ func (c *Creator) ingestOne(ctx context.Context, s signals.Signal) (signals.Inge
 		}
 	}
 
-	result, gen, err := c.createOrFind(ctx, s, c.startGeneration(ctx, key))
+	result, gen, err := c.createOrFind(ctx, s, c.startGeneration(ctx, c.namespaceOf(s), key))
 	if err != nil {
 		if claim != "" {
 			c.release(ctx, key, claim)
@@ -190,7 +191,7 @@ func (c *Creator) ingestOne(ctx context.Context, s signals.Signal) (signals.Inge
 		// Should this fail, the claim expires after pendingTTL and the next
 		// sighting finds the Anomaly by its name.
 		_, _ = c.cfg.Redis.ConfirmDedup(ctx, res, key, result.AnomalyName, c.ttl(s.Resource))
-	case !redisUp:
+	case !redisUp && result.Status != signals.IngestRejected:
 		c.remember(key, signals.IngestResult{Status: signals.IngestDuplicate, AnomalyName: result.AnomalyName, AnomalyNamespace: result.AnomalyNamespace})
 	}
 	return result, nil
@@ -243,20 +244,23 @@ func (c *Creator) release(ctx context.Context, key, claim string) {
 }
 
 // startGeneration is where the walk over a problem's incidents begins: the
-// generation last seen here, else the highest one among the Anomalies in
-// the cache, else 0.
-func (c *Creator) startGeneration(ctx context.Context, key string) int {
+// higher of the generation last seen here and the highest one among the
+// Anomalies in the cache. Another replica may have moved on since this one
+// last looked, and an older generation's Anomaly may have been deleted:
+// starting below the latest would take that free name for a second
+// Anomaly of an open incident.
+func (c *Creator) startGeneration(ctx context.Context, namespace, key string) int {
+	highest := 0
 	if g, ok := c.generations.Get(key); ok {
-		return g.(int)
+		highest = g.(int)
 	}
 	if c.cfg.Cache == nil {
-		return 0
+		return highest
 	}
 	list := &platformv1alpha1.AnomalyList{}
-	if err := c.cfg.Cache.List(ctx, list, client.MatchingLabels{signals.LabelDedupKey: key[:63]}); err != nil {
-		return 0
+	if err := c.cfg.Cache.List(ctx, list, client.InNamespace(namespace), client.MatchingLabels{signals.LabelDedupKey: key[:63]}); err != nil {
+		return highest
 	}
-	highest := 0
 	for _, a := range list.Items {
 		if g, err := strconv.Atoi(a.Labels[signals.LabelGeneration]); err == nil && g > highest {
 			highest = g
@@ -279,7 +283,7 @@ func (c *Creator) createOrFind(ctx context.Context, s signals.Signal, generation
 		switch {
 		case err == nil:
 			return signals.IngestResult{Status: signals.IngestCreated, AnomalyName: anomaly.Name, AnomalyNamespace: namespace}, g, nil
-		case apierrors.IsInvalid(err) || apierrors.IsBadRequest(err):
+		case refusedForGood(err):
 			return rejected(err.Error()), g, nil
 		case !apierrors.IsAlreadyExists(err):
 			return signals.IngestResult{}, g, fmt.Errorf("create Anomaly %s/%s: %w", namespace, anomaly.Name, err)
@@ -297,6 +301,15 @@ func (c *Creator) createOrFind(ctx context.Context, s signals.Signal, generation
 		}
 	}
 	return signals.IngestResult{}, generation, fmt.Errorf("more than %d ended incidents for %s", maxGenerations, s.Resource)
+}
+
+// refusedForGood tells a create that no retry can fix (a bad object, a
+// namespace that does not exist or is being deleted, a refusal) from one
+// that may pass later. The first rejects the one signal; the second fails
+// the batch so that its sender retries it.
+func refusedForGood(err error) bool {
+	return apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) || apierrors.IsNotFound(err) ||
+		apierrors.IsForbidden(err) || apierrors.IsRequestEntityTooLargeError(err)
 }
 
 type incident int
@@ -342,7 +355,7 @@ func (c *Creator) incidentState(ctx context.Context, namespace, name string) (in
 // a UID comes from the detectors, which attributed it themselves. Lookups
 // are cached briefly: external sources repeat the same names in storms.
 func (c *Creator) attribute(ctx context.Context, s signals.Signal) (signals.Signal, error) {
-	if s.Resource.UID != "" {
+	if s.Resource.UID != "" && !ownedKinds[s.Resource.Kind] {
 		return s, nil
 	}
 	apiVersion, known := apiVersions[s.Resource.Kind]
@@ -374,11 +387,31 @@ func (c *Creator) resolve(ctx context.Context, r signals.Resource, apiVersion st
 		return r, fmt.Errorf("look up %s: %w", r, err)
 	}
 	r.UID = meta.UID
-	if r.Kind != "Pod" {
+	owners := meta.OwnerReferences
+	switch {
+	case r.Kind == "HorizontalPodAutoscaler":
+		// An HPA at its maximum is a fault of the workload it scales, as
+		// the detectors attribute it.
+		hpa := &autoscalingv2.HorizontalPodAutoscaler{}
+		if err := c.cfg.APIReader.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: r.Name}, hpa); err != nil {
+			if apierrors.IsNotFound(err) || apierrors.IsForbidden(err) {
+				return r, nil
+			}
+			return r, fmt.Errorf("look up %s: %w", r, err)
+		}
+		target := hpa.Spec.ScaleTargetRef
+		owners = []metav1.OwnerReference{{APIVersion: target.APIVersion, Kind: target.Kind, Name: target.Name}}
+	case !ownedKinds[r.Kind]:
 		return r, nil
 	}
-	return TopOwner(ctx, r, meta.OwnerReferences, c.cfg.Owners)
+	return TopOwner(ctx, r, owners, c.cfg.Owners)
 }
+
+// ownedKinds are the kinds whose faults belong to the workload above them,
+// whichever source names them: a signal about one of them is moved to its
+// top owner, even when it carries a UID (a caller of IngestSignals may
+// send one).
+var ownedKinds = map[string]bool{"Pod": true, "ReplicaSet": true, "Job": true, "HorizontalPodAutoscaler": true}
 
 // apiVersions are the kinds whose UID the Creator can look up.
 var apiVersions = map[string]string{

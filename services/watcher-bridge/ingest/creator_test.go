@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -528,5 +529,87 @@ func TestCopiesOfAFaultInOneBatchCreateOneAnomaly(t *testing.T) {
 				t.Errorf("%d Anomalies, want 2", n)
 			}
 		})
+	}
+}
+
+// TestASignalTheAPIServerRefusesIsRejectedAlone sends a signal about a
+// namespace that does not exist beside a good one: the refusal is that
+// signal's answer, not the batch's, so that no sender retries the batch
+// forever. With Redis down the refusal must not be remembered as a
+// duplicate either.
+func TestASignalTheAPIServerRefusesIsRejectedAlone(t *testing.T) {
+	tests := map[string]struct {
+		redisDown bool
+	}{
+		"RedisUp":   {},
+		"RedisDown": {redisDown: true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			ns := env.NewNamespace(t, "ingest", nil)
+			url := env.Redis.URL
+			if tc.redisDown {
+				private, err := testenv.StartLocalRedis(context.Background(), "", t.TempDir())
+				if err != nil {
+					t.Fatal(err)
+				}
+				private.Stop()
+				url = private.URL
+			}
+			c := newCreator(t, newRedis(t, url))
+			nowhere := restartSignal("no-such-namespace")
+			for attempt := range 2 {
+				res := ingest(t, c, nowhere, restartSignal(ns))
+				if res[0].Status != signals.IngestRejected || !strings.Contains(res[0].Reason, "no-such-namespace") {
+					t.Errorf("attempt %d: signal for a missing namespace: %+v, want rejected naming the namespace", attempt, res[0])
+				}
+				want := signals.IngestCreated
+				if attempt > 0 {
+					want = signals.IngestDuplicate
+				}
+				if res[1].Status != want {
+					t.Errorf("attempt %d: good signal: %+v, want %s", attempt, res[1], want)
+				}
+			}
+		})
+	}
+}
+
+// TestAReplicaThatFellBehindDoesNotReopenADeletedGeneration: replica A
+// last saw generation 0; replica B has since moved the problem to
+// generation 1, and generation 0's Anomaly has been deleted. A must find
+// the open generation 1, not take the free name of generation 0.
+func TestAReplicaThatFellBehindDoesNotReopenADeletedGeneration(t *testing.T) {
+	ctx := context.Background()
+	ns := env.NewNamespace(t, "ingest", nil)
+	redis := newRedis(t, env.Redis.URL)
+	replica := func() *Creator {
+		c, err := NewCreator(Config{Client: env.Client, APIReader: env.Client, Cache: env.Client, Redis: redis, FallbackNamespace: "default"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	a, b := replica(), replica()
+	first := ingest(t, a, restartSignal(ns))[0]
+	endIncident(t, ns, first.AnomalyName)
+	if _, err := b.InvalidateDedup(ctx, restartSignal(ns).Resource); err != nil {
+		t.Fatal(err)
+	}
+	second := ingest(t, b, restartSignal(ns))[0]
+	if second.Status != signals.IngestCreated || second.AnomalyName == first.AnomalyName {
+		t.Fatalf("recurrence on replica B: %+v, want a new Anomaly", second)
+	}
+	if err := env.Client.Delete(ctx, &platformv1alpha1.Anomaly{ObjectMeta: metav1.ObjectMeta{Name: first.AnomalyName, Namespace: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := redis.Redis().Del(ctx, redisx.DedupKey(restartSignal(ns).DedupKey())).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if res := ingest(t, a, restartSignal(ns))[0]; res.Status != signals.IngestDuplicate || res.AnomalyName != second.AnomalyName {
+		t.Fatalf("replica A: %+v, want a duplicate of the open %s", res, second.AnomalyName)
+	}
+	if n := len(anomalies(t, ns)); n != 1 {
+		t.Fatalf("%d Anomalies, want 1", n)
 	}
 }
