@@ -71,7 +71,7 @@ func TestRedisOutageShowsInReadinessWhileCreationGoesOn(t *testing.T) {
 		list := &platformv1alpha1.AnomalyList{}
 		g.Expect(env.Client.List(ctx, list, client.InNamespace(ns))).To(Succeed())
 		return list.Items
-	}).WithTimeout(30 * time.Second).Should(HaveLen(1), "no Anomaly while Redis is down")
+	}).WithTimeout(30*time.Second).Should(HaveLen(1), "no Anomaly while Redis is down")
 
 	g.Expect(redis.Start(ctx)).To(Succeed())
 	g.Eventually(status("/readyz")).WithTimeout(30 * time.Second).Should(Equal(http.StatusOK))

@@ -48,7 +48,7 @@ func (o *Options) Setup(ctx context.Context, rt *app.Runtime) error {
 		APIReader:         mgr.GetAPIReader(),
 		Cache:             mgr.GetCache(),
 		Redis:             rt.Redis,
-		TTL:               instanceTTL(mgr.GetCache()),
+		TTL:               instanceTTL(mgr.GetCache(), o.DedupTTL),
 		DefaultTTL:        o.DedupTTL,
 		FallbackNamespace: o.AnomalyNamespace,
 		Logger:            rt.Log.WithName("ingest"),
@@ -172,12 +172,12 @@ func (f onShutdown) Start(ctx context.Context) error {
 // instanceTTL returns the dedup TTL an Instance sets for a resource it
 // watches. It reads the Instances from the cache on every replica, since
 // the gRPC and webhook paths run on all of them, not only on the leader.
-func instanceTTL(reader client.Reader) func(signals.Resource) time.Duration {
+func instanceTTL(reader client.Reader, fallback time.Duration) func(signals.Resource) time.Duration {
 	return func(r signals.Resource) time.Duration {
 		list := &platformv1alpha1.InstanceList{}
 		if err := reader.List(context.Background(), list); err != nil {
 			return 0
 		}
-		return watch.NewScope(list.Items, nil).TTL(r)
+		return watch.NewScope(list.Items, nil).TTL(r, fallback)
 	}
 }

@@ -19,8 +19,7 @@ import (
 const reconnectAfter = 3
 
 // LabelInstance is the signal label naming the Instance (namespace/name)
-// whose server reported the alert, so that the Sink can apply that
-// Instance's dedup TTL.
+// whose server reported the alert, for the people who read the Anomaly.
 const LabelInstance = "instance"
 
 // loop polls one Instance. Only its own goroutine touches it.

@@ -19,15 +19,23 @@ type target struct {
 type Scope struct {
 	// wholeNamespaces are watched entirely (label selector).
 	wholeNamespaces map[string]bool
-	// targets are watched one by one (Instances), each with the dedup TTL
-	// of its Instance (0 for the default).
-	targets map[target]time.Duration
+	// targets are watched one by one (Instances), each with the dedup TTLs
+	// its Instances ask for.
+	targets map[target]targetTTL
+}
+
+// targetTTL is what the Instances watching one workload ask for: the
+// shortest explicit dedup TTL, and whether any of them leaves it at the
+// default.
+type targetTTL struct {
+	shortest   time.Duration
+	anyDefault bool
 }
 
 // NewScope computes the scope from the Instances and the namespaces the
 // selector picked.
 func NewScope(instances []platformv1alpha1.Instance, selectedNamespaces []string) Scope {
-	s := Scope{wholeNamespaces: map[string]bool{}, targets: map[target]time.Duration{}}
+	s := Scope{wholeNamespaces: map[string]bool{}, targets: map[target]targetTTL{}}
 	for _, ns := range selectedNamespaces {
 		s.wholeNamespaces[ns] = true
 	}
@@ -46,11 +54,14 @@ func NewScope(instances []platformv1alpha1.Instance, selectedNamespaces []string
 				kind = string(platformv1alpha1.KindDeployment)
 			}
 			key := target{kind: kind, namespace: t.Namespace, name: t.Name}
-			// Two Instances watching one workload: the shorter TTL wins, so
-			// neither misses a recurrence it expects.
-			if old, ok := s.targets[key]; !ok || (ttl > 0 && (old == 0 || ttl < old)) {
-				s.targets[key] = ttl
+			merged := s.targets[key]
+			switch {
+			case ttl == 0:
+				merged.anyDefault = true
+			case merged.shortest == 0 || ttl < merged.shortest:
+				merged.shortest = ttl
 			}
+			s.targets[key] = merged
 		}
 	}
 	return s
@@ -104,9 +115,19 @@ func (s Scope) hasTargetIn(namespace string) bool {
 	return false
 }
 
-// TTL is the dedup TTL of the Instance that watches r, or 0 for the default.
-func (s Scope) TTL(r signals.Resource) time.Duration {
-	return s.targets[target{kind: r.Kind, namespace: r.Namespace, name: r.Name}]
+// TTL is the shortest dedup TTL among the Instances that watch r, where
+// an Instance that sets none asks for fallback.
+func (s Scope) TTL(r signals.Resource, fallback time.Duration) time.Duration {
+	t, ok := s.targets[target{kind: r.Kind, namespace: r.Namespace, name: r.Name}]
+	switch {
+	case !ok || t.shortest == 0:
+		return fallback
+	case t.anyDefault && fallback < t.shortest:
+		// Two Instances watching one workload: the shorter TTL wins, so
+		// neither misses a recurrence it expects.
+		return fallback
+	}
+	return t.shortest
 }
 
 // Equal reports whether two scopes watch the same namespaces and targets.

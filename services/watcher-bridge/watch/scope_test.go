@@ -65,8 +65,18 @@ func TestScope(t *testing.T) {
 			instances:  []platformv1alpha1.Instance{instance(true, ptr.To[int32](60), api), instance(true, ptr.To[int32](10), api), instance(true, nil, db)},
 			namespaces: []string{"prod"},
 			ttl: map[signals.Resource]time.Duration{
-				{Kind: "Deployment", Namespace: "prod", Name: "api"}: 10 * time.Minute,
-				{Kind: "StatefulSet", Namespace: "prod", Name: "db"}: 0,
+				{Kind: "Deployment", Namespace: "prod", Name: "api"}:   10 * time.Minute,
+				{Kind: "StatefulSet", Namespace: "prod", Name: "db"}:   testFallbackTTL,
+				{Kind: "Deployment", Namespace: "prod", Name: "other"}: testFallbackTTL,
+			},
+		},
+		"DefaultIsShorterThanAnExplicitTTL": {
+			reason:     "an Instance that sets no TTL asks for the default, which is shorter than another Instance's 60 minutes",
+			instances:  []platformv1alpha1.Instance{instance(true, nil, api), instance(true, ptr.To[int32](60), api), instance(true, ptr.To[int32](10), db), instance(true, nil, db)},
+			namespaces: []string{"prod"},
+			ttl: map[signals.Resource]time.Duration{
+				{Kind: "Deployment", Namespace: "prod", Name: "api"}: testFallbackTTL,
+				{Kind: "StatefulSet", Namespace: "prod", Name: "db"}: 10 * time.Minute,
 			},
 		},
 	}
@@ -82,7 +92,7 @@ func TestScope(t *testing.T) {
 				}
 			}
 			for r, want := range tc.ttl {
-				if got := s.TTL(r); got != want {
+				if got := s.TTL(r, testFallbackTTL); got != want {
 					t.Errorf("%s: TTL(%s) = %v, want %v", tc.reason, r, got, want)
 				}
 			}
@@ -92,3 +102,6 @@ func TestScope(t *testing.T) {
 		})
 	}
 }
+
+// testFallbackTTL stands for the flag default an Instance without a TTL gets.
+const testFallbackTTL = 30 * time.Minute
