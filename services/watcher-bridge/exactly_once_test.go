@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -19,6 +22,8 @@ import (
 
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 	"github.com/chatcli/aiops/libs/grpcx"
+	"github.com/chatcli/aiops/libs/redisx"
+	"github.com/chatcli/aiops/libs/signals"
 	"github.com/chatcli/aiops/libs/testenv"
 	watcherv1 "github.com/chatcli/aiops/proto/chatcli/platform/watcher/v1"
 )
@@ -68,12 +73,24 @@ func TestExactlyOnceAcrossProcesses(t *testing.T) {
 	g.Expect(first.Spec.SignalType).To(Equal(platformv1alpha1.SignalDeployFailing))
 	g.Expect(first.Spec.Resource.Name).To(Equal("checkout"))
 
-	// A restarted process re-lists the failing Deployment and reports it
-	// again; the report must land on the same Anomaly.
+	// Both processes restart, and Redis has lost the dedup key meanwhile
+	// (it expired, or Redis restarted empty): the restarted process
+	// re-lists the failing Deployment and reports it again, and the
+	// report must land on the same Anomaly by its name alone.
+	a.stop(t)
 	b.stop(t)
-	b = start("b2")
+	key := signals.Signal{Type: platformv1alpha1.SignalDeployFailing,
+		Resource: signals.Resource{Kind: "Deployment", Namespace: ns, Name: "checkout", UID: deploy.UID}}.DedupKey()
+	redis, err := redisx.New(env.Redis.URL, redisx.Config{})
+	g.Expect(err).NotTo(HaveOccurred())
+	defer redis.Close()
+	g.Expect(redis.Redis().Del(ctx, redisx.DedupKey(key)).Val()).To(BeNumerically("==", 1), "the test's dedup key is not the one in Redis")
+	a, b = start("a2"), start("b2")
 	touchStatus(t, deploy)
-	g.Consistently(anomalies).WithTimeout(3 * time.Second).Should(HaveLen(1))
+	g.Eventually(func() float64 {
+		return a.signals(t, "duplicate") + b.signals(t, "duplicate")
+	}).WithTimeout(30*time.Second).Should(BeNumerically(">=", 1), "no restarted process reported the fault again")
+	g.Expect(anomalies()).To(HaveLen(1))
 
 	// The correlator ends the incident: Issue Resolved, then InvalidateDedup.
 	endIncident(t, ns, first.Name)
@@ -97,6 +114,7 @@ type watcherProcess struct {
 	cmd      *exec.Cmd
 	grpcAddr string
 	probe    string
+	metrics  string
 	log      string
 	done     chan struct{}
 }
@@ -104,13 +122,13 @@ type watcherProcess struct {
 func startWatcher(t *testing.T, binary, dir, name string, args ...string) *watcherProcess {
 	t.Helper()
 	probe := freeAddr(t)
-	p := &watcherProcess{grpcAddr: freeAddr(t), probe: probe, log: filepath.Join(dir, name+".log"), done: make(chan struct{})}
+	p := &watcherProcess{grpcAddr: freeAddr(t), probe: probe, metrics: freeAddr(t), log: filepath.Join(dir, name+".log"), done: make(chan struct{})}
 	logFile, err := os.Create(p.log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	p.cmd = exec.Command(binary, append(args, "--grpc-bind-address="+p.grpcAddr,
-		"--health-probe-bind-address="+probe, "--metrics-bind-address=0")...)
+		"--health-probe-bind-address="+probe, "--metrics-bind-address="+p.metrics)...)
 	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := p.cmd.Start(); err != nil {
@@ -127,6 +145,34 @@ func startWatcher(t *testing.T, binary, dir, name string, args ...string) *watch
 		return resp.StatusCode
 	}).WithTimeout(30*time.Second).Should(Equal(http.StatusOK), "watcher-bridge %s not ready", name)
 	return p
+}
+
+// signals is how many signals the process has answered with status, by
+// its metrics.
+func (p *watcherProcess) signals(t *testing.T, status string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + p.metrics + "/metrics")
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0
+	}
+	total := 0.0
+	for _, line := range strings.Split(string(body), "\n") {
+		if !strings.HasPrefix(line, "chatcli_watcher_bridge_signals_total{") || !strings.Contains(line, `status="`+status+`"`) {
+			continue
+		}
+		fields := strings.Fields(line)
+		v, err := strconv.ParseFloat(fields[len(fields)-1], 64)
+		if err != nil {
+			t.Fatalf("metrics line %q: %v", line, err)
+		}
+		total += v
+	}
+	return total
 }
 
 func (p *watcherProcess) stop(t *testing.T) {
