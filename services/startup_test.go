@@ -82,9 +82,13 @@ var serviceAPIs = map[string]struct {
 }
 
 // serviceArgs are the flags only one service has.
-func serviceArgs(t *testing.T, name string) []string {
+func serviceArgs(t *testing.T, name, dir string) []string {
 	if name == "watcher-bridge" {
-		return []string{"--webhook-bind-address=" + freeAddr(t), "--anomaly-namespace=chatcli-system"}
+		webhookToken := filepath.Join(dir, "webhook-token")
+		if err := os.WriteFile(webhookToken, []byte("alertmanager-token\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return []string{"--webhook-bind-address=" + freeAddr(t), "--webhook-token-file=" + webhookToken, "--anomaly-namespace=chatcli-system"}
 	}
 	return nil
 }
@@ -124,7 +128,7 @@ func testAllStartAndStopCleanly(t *testing.T, bins string) {
 
 	running := map[string]*runningService{}
 	for name := range serviceAPIs {
-		svc := startService(t, bins, name, dir, append(serviceArgs(t, name),
+		svc := startService(t, bins, name, dir, append(serviceArgs(t, name, dir),
 			"--kubeconfig="+kubeconfig,
 			"--leader-election-namespace="+leaseNamespace,
 			"--grpc-tls-cert-file="+pki.Server.CertFile,

@@ -108,7 +108,14 @@ func Run(ctx context.Context, opts *Options, log logr.Logger, setup SetupFunc) e
 		return err
 	}
 
-	token, err := grpcx.ReadToken(opts.GRPCTokenFile)
+	tokenLog := log.WithValues("flag", "--grpc-token-file")
+	token, err := grpcx.WatchTokenFile(opts.GRPCTokenFile, func(paths []string, err error) {
+		if err != nil {
+			tokenLog.Error(err, "Kept the previous gRPC token: reload failed", "files", paths)
+			return
+		}
+		tokenLog.Info("Reloaded the gRPC token", "files", paths)
+	})
 	if err != nil {
 		return fmt.Errorf("read gRPC token: %w", err)
 	}
@@ -116,7 +123,7 @@ func Run(ctx context.Context, opts *Options, log logr.Logger, setup SetupFunc) e
 		CertFile:       opts.GRPCCertFile,
 		KeyFile:        opts.GRPCKeyFile,
 		ClientCAFile:   opts.GRPCClientCAFile,
-		Token:          token,
+		TokenFunc:      token,
 		RateLimitRPS:   opts.GRPCRateLimitRPS,
 		RateLimitBurst: opts.GRPCRateLimitBurst,
 		Registerer:     metrics.Registry,

@@ -107,11 +107,11 @@ func (a auditLogger) stream() grpc.StreamServerInterceptor {
 // time, so neither the content nor the length of the token leaks through
 // timing.
 type tokenAuth struct {
-	digest [sha256.Size]byte
+	token func() string
 }
 
-func newTokenAuth(token string) tokenAuth {
-	return tokenAuth{digest: sha256.Sum256([]byte(token))}
+func newTokenAuth(token func() string) tokenAuth {
+	return tokenAuth{token: token}
 }
 
 func (a tokenAuth) check(ctx context.Context, method string) error {
@@ -124,8 +124,8 @@ func (a tokenAuth) check(ctx context.Context, method string) error {
 		if !ok {
 			continue
 		}
-		digest := sha256.Sum256([]byte(token))
-		if subtle.ConstantTimeCompare(digest[:], a.digest[:]) == 1 {
+		digest, want := sha256.Sum256([]byte(token)), sha256.Sum256([]byte(a.token()))
+		if subtle.ConstantTimeCompare(digest[:], want[:]) == 1 {
 			return nil
 		}
 	}

@@ -57,8 +57,11 @@ type ServerConfig struct {
 
 	// Token is the bearer token every call must carry in the
 	// "authorization: Bearer <token>" metadata. grpc.health.v1 Check and
-	// Watch are exempt so that probes need no secret.
-	Token string
+	// Watch are exempt so that probes need no secret. TokenFunc, when set,
+	// is asked on every call instead, so that a rotated token (see
+	// WatchTokenFile) takes effect without a restart.
+	Token     string
+	TokenFunc func() string
 
 	// RateLimitRPS and RateLimitBurst size the token bucket of each peer
 	// (see PeerIdentity); zero means DefaultRateLimitRPS and
@@ -117,7 +120,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if cfg.CertFile == "" || cfg.KeyFile == "" {
 		return nil, errors.New("gRPC server needs CertFile and KeyFile: it never runs without TLS")
 	}
-	if cfg.Token == "" {
+	if cfg.Token == "" && cfg.TokenFunc == nil {
 		return nil, errors.New("gRPC server needs a Token: it never runs without authentication")
 	}
 	log := cfg.Logger.WithName("grpc")
@@ -137,7 +140,12 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	audit := auditLogger{log: log.WithName("audit")}
 	limiter := newPeerLimiter(cfg.RateLimitRPS, cfg.RateLimitBurst, cfg.MaxPeers, cfg.PeerIdleTimeout)
-	auth := newTokenAuth(cfg.Token)
+	tokenFunc := cfg.TokenFunc
+	if tokenFunc == nil {
+		token := cfg.Token
+		tokenFunc = func() string { return token }
+	}
+	auth := newTokenAuth(tokenFunc)
 
 	opts := []grpc.ServerOption{
 		grpc.Creds(credentials.NewTLS(tlsConfig)),
@@ -162,6 +170,28 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)
 	return &Server{Server: gs, Health: hs}, nil
+}
+
+// WatchTokenFile reads a bearer token from a file, like ReadToken, and
+// returns a function that answers the file's current token: it re-reads
+// the file at most once a second and, when the new content is empty or
+// unreadable, keeps the last good token (report hears of each reload and
+// each new failure; it may be nil). A Secret rotated in its volume thus
+// takes effect without a restart.
+func WatchTokenFile(path string, report func(paths []string, err error)) (func() string, error) {
+	r, err := newFileReloader(DefaultCertReloadInterval, parseToken, report, path)
+	if err != nil {
+		return nil, fmt.Errorf("read token file: %w", err)
+	}
+	return r.get, nil
+}
+
+func parseToken(contents [][]byte) (string, error) {
+	token := strings.TrimSpace(string(contents[0]))
+	if token == "" {
+		return "", errors.New("token file is empty")
+	}
+	return token, nil
 }
 
 // ReadToken reads a bearer token from a file, such as a mounted Secret, and

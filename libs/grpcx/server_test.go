@@ -3,8 +3,10 @@ package grpcx_test
 import (
 	"crypto/tls"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc"
@@ -217,5 +219,49 @@ func TestServerAuditLog(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestServerPicksUpARotatedToken rotates the token file under a running
+// server: the new token is accepted and the old one refused, without a
+// restart; an emptied file keeps the last good token rather than locking
+// every caller out.
+func TestServerPicksUpARotatedToken(t *testing.T) {
+	pki := newPKI(t)
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	writeToken := func(token string) {
+		t.Helper()
+		// Write and rename, as the kubelet swaps a Secret volume.
+		tmp := tokenFile + ".new"
+		if err := os.WriteFile(tmp, []byte(token), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, tokenFile); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeToken("first-token\n")
+	token, err := grpcx.WatchTokenFile(tokenFile, nil)
+	if err != nil {
+		t.Fatalf("WatchTokenFile: %v", err)
+	}
+	ts := startServer(t, pki, func(c *grpcx.ServerConfig) { c.Token, c.TokenFunc = "", token })
+	callWith := func(tok string) error {
+		return call(dial(t, ts.addr, grpcx.ClientConfig{CAFile: pki.CAFile, Token: tok}), pingMethod)
+	}
+	if err := callWith("first-token"); err != nil {
+		t.Fatalf("first token: %v", err)
+	}
+
+	writeToken("second-token")
+	eventually(t, "the rotated token is accepted", func() bool { return callWith("second-token") == nil })
+	if got := status.Code(callWith("first-token")); got != codes.Unauthenticated {
+		t.Errorf("old token after rotation: %s, want Unauthenticated", got)
+	}
+
+	writeToken("\n")
+	time.Sleep(2 * grpcx.DefaultCertReloadInterval)
+	if err := callWith("second-token"); err != nil {
+		t.Errorf("an empty token file must keep the last good token: %v", err)
 	}
 }

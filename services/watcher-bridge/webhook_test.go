@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,7 +35,9 @@ func TestAlertmanagerWebhookEndToEnd(t *testing.T) {
 	pki, err := testenv.NewPKI(dir)
 	g.Expect(err).NotTo(HaveOccurred())
 	tokenFile := filepath.Join(dir, "token")
-	g.Expect(os.WriteFile(tokenFile, []byte("alertmanager-token"), 0o600)).To(Succeed())
+	g.Expect(os.WriteFile(tokenFile, []byte("grpc-token"), 0o600)).To(Succeed())
+	webhookTokenFile := filepath.Join(dir, "webhook-token")
+	g.Expect(os.WriteFile(webhookTokenFile, []byte("alertmanager-token"), 0o600)).To(Succeed())
 	kubeconfig, err := env.WriteKubeconfig()
 	g.Expect(err).NotTo(HaveOccurred())
 	// The captured payload's alerts are about namespace shop; each run
@@ -45,7 +48,7 @@ func TestAlertmanagerWebhookEndToEnd(t *testing.T) {
 	startWatcher(t, binary, dir, "webhook", "--kubeconfig="+kubeconfig, "--leader-elect=false",
 		"--anomaly-namespace="+shop, "--watch-nodes=false",
 		"--grpc-tls-cert-file="+pki.Server.CertFile, "--grpc-tls-key-file="+pki.Server.KeyFile,
-		"--grpc-token-file="+tokenFile, "--redis-url="+env.Redis.URL, "--webhook-bind-address="+webhook)
+		"--grpc-token-file="+tokenFile, "--redis-url="+env.Redis.URL, "--webhook-bind-address="+webhook, "--webhook-token-file="+webhookTokenFile)
 
 	payload, err := os.ReadFile("alertmanager/testdata/webhook-v4-checkout.json")
 	g.Expect(err).NotTo(HaveOccurred())
@@ -77,6 +80,8 @@ func TestAlertmanagerWebhookEndToEnd(t *testing.T) {
 	g.Expect(status).To(Equal(http.StatusUnauthorized), "%v", body)
 	status, body = post("wrong")
 	g.Expect(status).To(Equal(http.StatusUnauthorized), "%v", body)
+	status, body = post("grpc-token")
+	g.Expect(status).To(Equal(http.StatusUnauthorized), "the gRPC token must not open the webhook: %v", body)
 	g.Expect(anomalies()).To(BeEmpty())
 
 	status, body = post("alertmanager-token")
@@ -97,4 +102,45 @@ func TestAlertmanagerWebhookEndToEnd(t *testing.T) {
 	g.Expect(status).To(Equal(http.StatusOK), "%v", body)
 	g.Expect(body).To(HaveKeyWithValue("duplicate", BeNumerically("==", 2)))
 	g.Expect(anomalies()).To(HaveLen(2))
+
+	// The token's Secret is rotated in its volume: no restart needed.
+	rotated := webhookTokenFile + ".new"
+	g.Expect(os.WriteFile(rotated, []byte("rotated-token\n"), 0o600)).To(Succeed())
+	g.Expect(os.Rename(rotated, webhookTokenFile)).To(Succeed())
+	g.Eventually(func() int { code, _ := post("rotated-token"); return code }).WithTimeout(10 * time.Second).Should(Equal(http.StatusOK))
+	status, body = post("alertmanager-token")
+	g.Expect(status).To(Equal(http.StatusUnauthorized), "the old token after rotation: %v", body)
+}
+
+// TestTheWebhookNeedsATokenOfItsOwn: enabling the webhook without its own
+// token file stops the start with a message that says why.
+func TestTheWebhookNeedsATokenOfItsOwn(t *testing.T) {
+	dir := t.TempDir()
+	binary := filepath.Join(dir, "watcher-bridge")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	pki, err := testenv.NewPKI(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte("grpc-token"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig, err := env.WriteKubeconfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary, "--kubeconfig="+kubeconfig, "--leader-elect=false", "--anomaly-namespace=default",
+		"--grpc-tls-cert-file="+pki.Server.CertFile, "--grpc-tls-key-file="+pki.Server.KeyFile,
+		"--grpc-token-file="+tokenFile, "--redis-url="+env.Redis.URL, "--webhook-bind-address="+freeAddr(t),
+		"--grpc-bind-address="+freeAddr(t), "--health-probe-bind-address="+freeAddr(t), "--metrics-bind-address=0")
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("watcher-bridge started without --webhook-token-file:\n%s", out)
+	}
+	if !strings.Contains(string(out), "--webhook-token-file is required") {
+		t.Errorf("the error does not say what is missing:\n%s", out)
+	}
 }

@@ -5,6 +5,7 @@ package watcherbridge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -132,16 +133,25 @@ func (o *Options) webhookServer(rt *app.Runtime, sink signals.Sink) (*webhookRun
 	if err != nil {
 		return nil, fmt.Errorf("alertmanager rules: %w", err)
 	}
-	tokenFile := o.WebhookTokenFile
-	if tokenFile == "" {
-		tokenFile = rt.Options.GRPCTokenFile
+	// Alertmanager gets a token of its own: it is configured by other
+	// people, often in another namespace, and must not hold the token of
+	// the internal gRPC API.
+	if o.WebhookTokenFile == "" {
+		return nil, errors.New("--webhook-token-file is required with --webhook-bind-address: Alertmanager must not hold the gRPC token")
 	}
-	token, err := grpcx.ReadToken(tokenFile)
+	tokenLog := rt.Log.WithName("webhook").WithValues("flag", "--webhook-token-file")
+	token, err := grpcx.WatchTokenFile(o.WebhookTokenFile, func(paths []string, err error) {
+		if err != nil {
+			tokenLog.Error(err, "Kept the previous webhook token: reload failed", "files", paths)
+			return
+		}
+		tokenLog.Info("Reloaded the webhook token", "files", paths)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("read webhook token: %w", err)
 	}
 	handler, err := alertmanager.NewHandler(alertmanager.HandlerConfig{
-		Token: token, MaxBodyBytes: o.WebhookMaxBodyBytes, Mapper: mapper, Sink: sink, Logger: rt.Log.WithName("alertmanager"),
+		TokenFunc: token, MaxBodyBytes: o.WebhookMaxBodyBytes, Mapper: mapper, Sink: sink, Logger: rt.Log.WithName("alertmanager"),
 	})
 	if err != nil {
 		return nil, err
