@@ -212,6 +212,15 @@ func (u *UnhealthySince) observe(uid types.UID, now time.Time, progress int64) (
 	return time.Unix(0, e.since).UTC(), true
 }
 
+// Since marks uid as waiting at now, unless it already was, and returns
+// when the wait began: for waits that no field of the object dates, such
+// as a claim's since a pod wanted it. While the tracker is full it
+// returns now, so an untracked wait never looks long.
+func (u *UnhealthySince) Since(uid types.UID, now time.Time) time.Time {
+	since, _ := u.observe(uid, now, 0)
+	return since
+}
+
 // Forget drops a workload's episode; the detectors call it when the
 // workload is healthy, and the caller when it is deleted.
 func (u *UnhealthySince) Forget(uid types.UID) {

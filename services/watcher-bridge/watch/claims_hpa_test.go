@@ -1,12 +1,14 @@
 package watch
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	. "github.com/onsi/gomega"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -64,6 +66,64 @@ func TestAClaimPendingBeyondTheGraceBecomesPVCPending(t *testing.T) {
 	g.Consistently(h.anomalies).WithTimeout(defaultQuiet).Should(HaveLen(1), "the bound claim is fine")
 }
 
+// TestAClaimThatWaitsForItsFirstConsumerIsNotLate: a claim of a
+// WaitForFirstConsumer class stays Pending by design until a pod that uses
+// it is scheduled; only then does its grace start.
+func TestAClaimThatWaitsForItsFirstConsumerIsNotLate(t *testing.T) {
+	const grace = 3 * time.Second
+	h := startParallelHarness(t, configWith(func(c *detect.Config) { c.PVCPendingGrace = grace }))
+	g := NewWithT(t)
+	class := &storagev1.StorageClass{
+		ObjectMeta:        metav1.ObjectMeta{Name: "wffc-" + h.ns},
+		Provisioner:       "csi.example.com",
+		VolumeBindingMode: ptr.To(storagev1.VolumeBindingWaitForFirstConsumer),
+	}
+	g.Expect(env.Client.Create(context.Background(), class)).To(Succeed())
+	g.Eventually(func() bool {
+		_, exists, _ := h.detector.classes.GetStore().GetByKey(class.Name)
+		return exists
+	}).WithTimeout(10 * time.Second).Should(BeTrue())
+
+	pvc := h.claimOf("data", class.Name)
+	g.Consistently(h.anomalies).WithTimeout(grace+time.Second).Should(BeEmpty(), "no pod wants the claim yet")
+
+	// The scheduler places a pod that uses the claim.
+	pvc.Annotations = map[string]string{annSelectedNode: "worker-1"}
+	g.Expect(env.Client.Update(context.Background(), pvc)).To(Succeed())
+	g.Consistently(h.anomalies).WithTimeout(grace-time.Second).Should(BeEmpty(), "the grace starts when a pod wants the claim, not at its creation")
+	a := h.eventuallyAnomaly(g, platformv1alpha1.SignalPVCPending)
+	g.Expect(a.Spec.Description).To(ContainSubstring("wanted by a pod on node worker-1"))
+}
+
+func TestTheDefaultStorageClassIsTheNewestMarkedOne(t *testing.T) {
+	marked := func(name string, age time.Duration) *storagev1.StorageClass {
+		return &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{
+			Name: name, CreationTimestamp: metav1.NewTime(time.Now().Add(-age)),
+			Annotations: map[string]string{"storageclass.kubernetes.io/is-default-class": "true"},
+		}}
+	}
+	plain := &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "plain"}}
+	tests := map[string]struct {
+		classes []any
+		want    string
+	}{
+		"None":         {classes: []any{plain}, want: ""},
+		"OneMarked":    {classes: []any{plain, marked("standard", time.Hour)}, want: "standard"},
+		"NewestMarked": {classes: []any{marked("old", 2*time.Hour), marked("new", time.Hour), plain}, want: "new"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got := ""
+			if c := defaultStorageClass(tc.classes); c != nil {
+				got = c.Name
+			}
+			if got != tc.want {
+				t.Errorf("default class %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestAnHPAAtMaxReplicasAboveTargetBecomesHPAMaxed(t *testing.T) {
 	h := startParallelHarness(t, detect.DefaultConfig())
 	g := NewWithT(t)
@@ -105,11 +165,17 @@ func TestAnHPAAtMaxReplicasAboveTargetBecomesHPAMaxed(t *testing.T) {
 // starts it Pending.
 func (h *harness) claim(name string) *corev1.PersistentVolumeClaim {
 	h.t.Helper()
+	return h.claimOf(name, "fast-ssd")
+}
+
+// claimOf creates a claim of a storage class.
+func (h *harness) claimOf(name, class string) *corev1.PersistentVolumeClaim {
+	h.t.Helper()
 	pvc := &corev1.PersistentVolumeClaim{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: corev1.PersistentVolumeClaimSpec{
 			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-			StorageClassName: ptr.To("fast-ssd"),
+			StorageClassName: ptr.To(class),
 			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
 		},
 	}

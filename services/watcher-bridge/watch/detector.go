@@ -58,6 +58,7 @@ type Detector struct {
 	mu         sync.Mutex
 	namespaces map[string]*namespaceInformers
 	nodes      cache.SharedIndexInformer
+	classes    cache.SharedIndexInformer
 	started    bool
 
 	restarts  *detect.RestartHistory
@@ -119,6 +120,7 @@ func (d *Detector) Start(ctx context.Context) error {
 	if d.cfg.WatchNodes {
 		d.startNodes(ctx)
 	}
+	d.startStorageClasses(ctx)
 	for ns, inf := range d.namespaces {
 		if inf.stop == nil {
 			d.startNamespace(ns, inf)
@@ -235,6 +237,9 @@ func (d *Detector) WaitForSync(ctx context.Context) bool {
 	if d.nodes != nil {
 		synced = append(synced, d.nodes.HasSynced)
 	}
+	if d.classes != nil {
+		synced = append(synced, d.classes.HasSynced)
+	}
 	d.mu.Unlock()
 	return cache.WaitForCacheSync(ctx.Done(), synced...)
 }
@@ -243,6 +248,14 @@ func (d *Detector) startNamespace(ns string, inf *namespaceInformers) {
 	inf.stop = make(chan struct{})
 	inf.factory.Start(inf.stop)
 	d.cfg.Logger.Info("Started watching namespace", "namespace", ns)
+}
+
+// startStorageClasses caches the StorageClasses, few and small, so that a
+// claim's binding mode can be read without an API call.
+func (d *Detector) startStorageClasses(ctx context.Context) {
+	factory := informers.NewSharedInformerFactoryWithOptions(d.cfg.Kube, 0)
+	d.classes = factory.Storage().V1().StorageClasses().Informer()
+	factory.Start(ctx.Done())
 }
 
 func (d *Detector) startNodes(ctx context.Context) {

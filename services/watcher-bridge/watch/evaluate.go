@@ -9,6 +9,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -111,7 +112,7 @@ func (d *Detector) evaluate(ctx context.Context, key objectKey) (int, time.Durat
 		case *batchv1.CronJob:
 			result = detect.EvaluateCronJob(o, now, d.cfg.Detect)
 		case *corev1.PersistentVolumeClaim:
-			result = detect.EvaluatePVC(o, now, d.cfg.Detect)
+			result = d.evaluateClaim(o, now)
 		case *autoscalingv2.HorizontalPodAutoscaler:
 			result = detect.EvaluateHPA(o, now, d.cfg.Detect)
 			// An HPA at its maximum is a fault of the workload it scales.
@@ -225,4 +226,74 @@ func (d *Detector) podsOnNode(node string) int {
 		}
 	}
 	return count
+}
+
+// annSelectedNode is set by the scheduler on a claim of a
+// WaitForFirstConsumer class once a pod that uses it is scheduled.
+const annSelectedNode = "volume.kubernetes.io/selected-node"
+
+// evaluateClaim evaluates a claim with what only the detector knows: its
+// StorageClass. A claim of a class that binds on first consumer is
+// Pending by design until a pod using it is scheduled (a claim made ahead
+// of its pod, or of a workload scaled to zero), and its grace runs from
+// when the scheduler picked a node for it, not from its creation: a claim
+// made days ahead is not days late. Setting the annotation is an update,
+// so the claim is evaluated again then.
+func (d *Detector) evaluateClaim(pvc *corev1.PersistentVolumeClaim, now time.Time) detect.Result {
+	if pvc.Status.Phase != corev1.ClaimPending && pvc.Status.Phase != "" {
+		d.unhealthy.Forget(pvc.UID)
+		return detect.EvaluatePVC(pvc, now, d.cfg.Detect)
+	}
+	if !d.bindsOnFirstConsumer(pvc) {
+		return detect.EvaluatePVC(pvc, now, d.cfg.Detect)
+	}
+	if pvc.Annotations[annSelectedNode] == "" {
+		return detect.Result{}
+	}
+	if since := d.unhealthy.Since(pvc.UID, now); since.After(pvc.CreationTimestamp.Time) {
+		waiting := *pvc
+		waiting.CreationTimestamp = metav1.NewTime(since)
+		pvc = &waiting
+	}
+	return detect.EvaluatePVC(pvc, now, d.cfg.Detect)
+}
+
+// bindsOnFirstConsumer tells whether a claim's class (or the default class,
+// for a claim that names none) is WaitForFirstConsumer. A class that is not
+// found says no: a missing class is itself a reason to stay Pending.
+func (d *Detector) bindsOnFirstConsumer(pvc *corev1.PersistentVolumeClaim) bool {
+	d.mu.Lock()
+	classes := d.classes
+	d.mu.Unlock()
+	if classes == nil {
+		return false
+	}
+	var class *storagev1.StorageClass
+	if name := pvc.Spec.StorageClassName; name != nil {
+		obj, exists, err := classes.GetStore().GetByKey(*name)
+		if err != nil || !exists {
+			return false
+		}
+		class, _ = obj.(*storagev1.StorageClass)
+	} else {
+		class = defaultStorageClass(classes.GetStore().List())
+	}
+	return class != nil && class.VolumeBindingMode != nil && *class.VolumeBindingMode == storagev1.VolumeBindingWaitForFirstConsumer
+}
+
+// defaultStorageClass is the class a claim without storageClassName gets,
+// as the DefaultStorageClass admission plugin picks it: the newest one
+// marked default.
+func defaultStorageClass(objs []any) *storagev1.StorageClass {
+	var newest *storagev1.StorageClass
+	for _, obj := range objs {
+		class, ok := obj.(*storagev1.StorageClass)
+		if !ok || class.Annotations["storageclass.kubernetes.io/is-default-class"] != "true" {
+			continue
+		}
+		if newest == nil || class.CreationTimestamp.After(newest.CreationTimestamp.Time) {
+			newest = class
+		}
+	}
+	return newest
 }

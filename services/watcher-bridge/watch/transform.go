@@ -46,7 +46,11 @@ func slim(obj any) (any, error) {
 		slimMeta(&o.ObjectMeta)
 		o.Spec.JobTemplate = batchv1.JobTemplateSpec{}
 	case *corev1.PersistentVolumeClaim:
+		selected := o.Annotations[annSelectedNode]
 		slimMeta(&o.ObjectMeta)
+		if selected != "" {
+			o.Annotations = map[string]string{annSelectedNode: selected}
+		}
 	case *autoscalingv2.HorizontalPodAutoscaler:
 		slimMeta(&o.ObjectMeta)
 	case *corev1.Node:
