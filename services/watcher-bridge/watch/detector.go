@@ -59,6 +59,7 @@ type Detector struct {
 	namespaces map[string]*namespaceInformers
 	nodes      cache.SharedIndexInformer
 	classes    cache.SharedIndexInformer
+	nodePods   cache.SharedIndexInformer
 	started    bool
 
 	restarts  *detect.RestartHistory
@@ -119,6 +120,7 @@ func (d *Detector) Start(ctx context.Context) error {
 	d.started = true
 	if d.cfg.WatchNodes {
 		d.startNodes(ctx)
+		d.startNodePods(ctx)
 	}
 	d.startStorageClasses(ctx)
 	for ns, inf := range d.namespaces {
@@ -239,6 +241,9 @@ func (d *Detector) WaitForSync(ctx context.Context) bool {
 	}
 	if d.classes != nil {
 		synced = append(synced, d.classes.HasSynced)
+	}
+	if d.nodePods != nil {
+		synced = append(synced, d.nodePods.HasSynced)
 	}
 	d.mu.Unlock()
 	return cache.WaitForCacheSync(ctx.Done(), synced...)

@@ -212,22 +212,6 @@ func (d *Detector) nodeObject(name string) *corev1.Node {
 	return obj.(*corev1.Node)
 }
 
-// podsOnNode counts the running pods on a node across the namespaces in
-// scope. Pods of namespaces out of scope are not counted: the detector
-// never caches them.
-func (d *Detector) podsOnNode(node string) int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	count := 0
-	for _, inf := range d.namespaces {
-		objs, err := inf.byKind[kindPod].GetIndexer().ByIndex(nodeNameIndex, node)
-		if err == nil {
-			count += len(objs)
-		}
-	}
-	return count
-}
-
 // annSelectedNode is set by the scheduler on a claim of a
 // WaitForFirstConsumer class once a pod that uses it is scheduled.
 const annSelectedNode = "volume.kubernetes.io/selected-node"

@@ -5,7 +5,6 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
 
-	corev1 "k8s.io/api/core/v1"
 )
 
 // The kinds the detectors evaluate, as queue keys name them.
@@ -27,7 +26,7 @@ type objectKey struct {
 	kind, namespace, name string
 }
 
-// nodeNameIndex indexes running pods by node, to count a node's pods
+// nodeNameIndex indexes bound pods by node, to count a node's pods
 // without listing them all.
 const nodeNameIndex = "nodeName"
 
@@ -54,29 +53,6 @@ func (d *Detector) newNamespaceInformers(ns string) *namespaceInformers {
 		kindPVC:         factory.Core().V1().PersistentVolumeClaims().Informer(),
 		kindHPA:         factory.Autoscaling().V2().HorizontalPodAutoscalers().Informer(),
 	}}
-	_ = inf.byKind[kindPod].AddIndexers(cache.Indexers{nodeNameIndex: func(obj any) ([]string, error) {
-		if node := countedOn(obj); node != "" {
-			return []string{node}, nil
-		}
-		return nil, nil
-	}})
-	if d.cfg.WatchNodes {
-		// A node's pod count rises when a pod is bound to it, which changes
-		// the pod, not the node: evaluate the node again then.
-		enqueueNode := func(node string) { d.queue.Add(objectKey{kind: kindNode, name: node}) }
-		_, _ = inf.byKind[kindPod].AddEventHandler(cache.ResourceEventHandlerFuncs{
-			AddFunc: func(obj any) {
-				if node := countedOn(obj); node != "" {
-					enqueueNode(node)
-				}
-			},
-			UpdateFunc: func(old, obj any) {
-				if node := countedOn(obj); node != "" && node != countedOn(old) {
-					enqueueNode(node)
-				}
-			},
-		})
-	}
 	for kind, informer := range inf.byKind {
 		inf.hasSynced = append(inf.hasSynced, informer.HasSynced)
 		if kind != kindReplicaSet {
@@ -84,16 +60,6 @@ func (d *Detector) newNamespaceInformers(ns string) *namespaceInformers {
 		}
 	}
 	return inf
-}
-
-// countedOn is the node whose pod count a pod takes up, as the scheduler
-// counts: bound and neither Succeeded nor Failed; "" for none.
-func countedOn(obj any) string {
-	pod, ok := obj.(*podRecord)
-	if !ok || pod.nodeName == "" || pod.phase == corev1.PodSucceeded || pod.phase == corev1.PodFailed {
-		return ""
-	}
-	return pod.nodeName
 }
 
 // synced reports whether every informer of the namespace has listed its

@@ -115,8 +115,10 @@ func TestAFullNodeBecomesPodCapacityHigh(t *testing.T) {
 	// A finished pod holds no slot.
 	done := h.pod("report-1", node.Name)
 	h.setStatus(done, func() { done.Status = succeededPodStatus() })
-	for _, name := range []string{"web-1", "web-2"} {
-		pod := h.pod(name, node.Name)
+	// A node fills up with whatever runs on it: a pod of a namespace out
+	// of scope (kube-system, another team's) takes a slot too.
+	unwatched := h.in(env.NewNamespace(t, "unwatched", nil))
+	for _, pod := range []*corev1.Pod{h.pod("web-1", node.Name), unwatched.pod("agent-1", node.Name)} {
 		h.setStatus(pod, func() { pod.Status = runningPodStatus(0) })
 	}
 
