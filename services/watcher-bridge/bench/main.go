@@ -77,7 +77,7 @@ func run(ctx context.Context, o options) error {
 		if err != nil {
 			return fmt.Errorf("memory: %w", err)
 		}
-		fmt.Printf("Memory, a fresh watcher-bridge watching %d pods and %d Deployments (RSS = heap and stacks + the binary's own pages):\n", mem.pods, o.workloads)
+		fmt.Printf("Memory, a fresh watcher-bridge watching %d pods and %d Deployments, nodes too (RSS = heap and stacks + the binary's own pages):\n", mem.pods, o.workloads)
 		for _, row := range []struct {
 			name string
 			res  residency

@@ -74,7 +74,7 @@ func (r *rig) startWatcher(ctx context.Context, extraEnv []string) error {
 	}
 	r.cmd = exec.Command(r.binary,
 		"--kubeconfig="+kubeconfig, "--leader-elect=false",
-		"--namespace-selector="+benchLabel+"=true", "--anomaly-namespace=chatcli-system", "--watch-nodes=false",
+		"--namespace-selector="+benchLabel+"=true", "--anomaly-namespace=chatcli-system",
 		"--grpc-bind-address="+grpcAddr, "--health-probe-bind-address="+probeAddr, "--metrics-bind-address="+metricsAddr,
 		"--grpc-tls-cert-file="+pki.Server.CertFile, "--grpc-tls-key-file="+pki.Server.KeyFile, "--grpc-token-file="+tokenFile,
 		// One bench client is one peer; the per-peer limit protects a

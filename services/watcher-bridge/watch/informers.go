@@ -4,7 +4,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
-
 )
 
 // The kinds the detectors evaluate, as queue keys name them.

@@ -11,10 +11,17 @@ import (
 
 // boundPod is all that counting a node's pods needs of a pod: which node
 // it is bound to. The watch's field selector keeps out pods that are not
-// bound or have finished, as the scheduler does not count them either.
+// bound or have finished, as the scheduler does not count them either. It
+// holds three strings rather than an ObjectMeta: it is cached for every pod
+// of the cluster.
 type boundPod struct {
-	metav1.ObjectMeta
-	nodeName string
+	namespace, name, nodeName string
+}
+
+// GetObjectMeta lets the informer's key and index functions read the
+// pod's namespace and name.
+func (p *boundPod) GetObjectMeta() metav1.Object {
+	return &metav1.ObjectMeta{Namespace: p.namespace, Name: p.name}
 }
 
 // countedPods is the field selector of the pods a node's capacity counts;
@@ -33,10 +40,7 @@ func (d *Detector) startNodePods(ctx context.Context) {
 			if !ok {
 				return obj, nil
 			}
-			return &boundPod{
-				ObjectMeta: metav1.ObjectMeta{Name: pod.Name, Namespace: pod.Namespace, UID: pod.UID, ResourceVersion: pod.ResourceVersion},
-				nodeName:   pod.Spec.NodeName,
-			}, nil
+			return &boundPod{namespace: pod.Namespace, name: pod.Name, nodeName: pod.Spec.NodeName}, nil
 		}))
 	d.nodePods = factory.Core().V1().Pods().Informer()
 	_ = d.nodePods.AddIndexers(cache.Indexers{nodeNameIndex: func(obj any) ([]string, error) {
