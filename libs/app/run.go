@@ -77,6 +77,10 @@ func Run(ctx context.Context, opts *Options, log logr.Logger, setup SetupFunc) e
 	if err != nil {
 		return fmt.Errorf("load kubeconfig: %w", err)
 	}
+	// The services talk to an API server in their own cluster: gzip would
+	// cost CPU on both ends and keep a decompressor with a 32 KiB window
+	// alive for every watch (about 100 of them in the watcher-bridge).
+	cfg.DisableCompression = true
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                        NewScheme(),
 		Logger:                        log,
