@@ -268,3 +268,36 @@ func TestLockRejectsBadInput(t *testing.T) {
 		})
 	}
 }
+
+// TestFencesRiseAfterRedisLosesItsData: the fencing counter is gone after
+// a restart without persistence, yet the next holder's fence must be
+// greater than any handed out before, or a stale holder would win.
+func TestFencesRiseAfterRedisLosesItsData(t *testing.T) {
+	ctx := testContext(t)
+	c := newClient(t, redisx.Config{})
+	res := uniqueResource(t)
+	var before int64
+	for range 3 {
+		l, err := c.Acquire(ctx, "test", res, redisx.LockOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		before = l.Fence()
+		if err := l.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Redis().Del(ctx, redisx.FenceKey("test", res)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// Three acquisitions fit in well under 10 ms: the clock has moved past them.
+	time.Sleep(10 * time.Millisecond)
+	after, err := c.Acquire(ctx, "test", res, redisx.LockOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer after.Release(ctx)
+	if after.Fence() <= before {
+		t.Errorf("fence after the data loss %d is not greater than %d before it", after.Fence(), before)
+	}
+}
