@@ -265,3 +265,16 @@ func TestServerPicksUpARotatedToken(t *testing.T) {
 		t.Errorf("an empty token file must keep the last good token: %v", err)
 	}
 }
+
+// TestServerRefusesEveryoneWhenTheTokenIsEmpty: a token source that loses
+// its token must not let a bare "Bearer " through.
+func TestServerRefusesEveryoneWhenTheTokenIsEmpty(t *testing.T) {
+	pki := newPKI(t)
+	ts := startServer(t, pki, func(c *grpcx.ServerConfig) { c.Token, c.TokenFunc = "", func() string { return "" } })
+	for _, header := range []string{"Bearer  ", "Bearer x"} {
+		conn := dial(t, ts.addr, grpcx.ClientConfig{CAFile: pki.CAFile, Options: []grpc.DialOption{grpc.WithPerRPCCredentials(rawAuthorization(header))}})
+		if got := status.Code(call(conn, pingMethod)); got != codes.Unauthenticated {
+			t.Errorf("header %q: %s, want Unauthenticated", header, got)
+		}
+	}
+}

@@ -47,16 +47,17 @@ func (o LockOptions) withDefaults() LockOptions {
 // replay by the same token (the first reply was lost) returns the current
 // fence instead of failing. Otherwise it returns {0, pttl of the holder}.
 //
-// A missing counter starts at Redis's clock in milliseconds, not at 0: if
-// Redis loses its data (a restart without persistence, a failover to a
-// replica that lagged), fences must still rise past every one handed out
-// before, which holds while locks are taken less than once a millisecond
-// on average.
+// The counter never stays below Redis's clock in milliseconds: if Redis
+// loses its data (a restart without persistence) or some of it (a failover
+// to a replica that missed the last increments), fences must still rise
+// past every one handed out before. That holds while locks are taken less
+// than once a millisecond on average.
 var acquireScript = redis.NewScript(`
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  if redis.call('EXISTS', KEYS[2]) == 0 then
-    local now = redis.call('TIME')
-    redis.call('SET', KEYS[2], string.format('%d', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)))
+  local now = redis.call('TIME')
+  local floor = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+  if tonumber(redis.call('GET', KEYS[2]) or '0') < floor then
+    redis.call('SET', KEYS[2], string.format('%d', floor))
   end
   return {1, redis.call('INCR', KEYS[2])}
 end

@@ -132,7 +132,11 @@ func TestTheWebhookNeedsATokenOfItsOwn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(binary, "--kubeconfig="+kubeconfig, "--leader-elect=false", "--anomaly-namespace=default",
+	// Should a regression let it start, the deadline fails the test rather
+	// than hanging the package.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "--kubeconfig="+kubeconfig, "--leader-elect=false", "--anomaly-namespace=default",
 		"--grpc-tls-cert-file="+pki.Server.CertFile, "--grpc-tls-key-file="+pki.Server.KeyFile,
 		"--grpc-token-file="+tokenFile, "--redis-url="+env.Redis.URL, "--webhook-bind-address="+freeAddr(t),
 		"--grpc-bind-address="+freeAddr(t), "--health-probe-bind-address="+freeAddr(t), "--metrics-bind-address=0")

@@ -31,6 +31,9 @@ import (
 func (o *Options) Setup(ctx context.Context, rt *app.Runtime) error {
 	mgr := rt.Manager
 	o.Detect.RestartThreshold = int32(o.restartThreshold)
+	if o.DedupTTL <= 0 {
+		return fmt.Errorf("--dedup-ttl must be positive, got %s", o.DedupTTL)
+	}
 	selector, err := labels.Parse(o.NamespaceSelector)
 	if err != nil {
 		return fmt.Errorf("--namespace-selector: %w", err)

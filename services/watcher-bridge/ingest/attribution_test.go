@@ -47,11 +47,14 @@ func TestExternalSignalsNameTheWorkloadAboveThem(t *testing.T) {
 		Spec: batchv1.CronJobSpec{Schedule: "0 3 * * *", JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{Template: jobTemplate}}}})
 	job := create(&batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "nightly-29170320", OwnerReferences: owner(cron, "batch/v1", "CronJob")},
 		Spec: batchv1.JobSpec{Template: jobTemplate}})
-	create(&autoscalingv2.HorizontalPodAutoscaler{ObjectMeta: metav1.ObjectMeta{Name: "ledger"},
-		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
-			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "ledger"},
-			MinReplicas:    ptr.To[int32](1), MaxReplicas: 4,
-		}})
+	hpa := func(name string, target autoscalingv2.CrossVersionObjectReference) {
+		create(&autoscalingv2.HorizontalPodAutoscaler{ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: autoscalingv2.HorizontalPodAutoscalerSpec{ScaleTargetRef: target, MinReplicas: ptr.To[int32](1), MaxReplicas: 4}})
+	}
+	hpa("ledger", autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "ledger"})
+	hpa("ledger-legacy", autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1beta2", Kind: "Deployment", Name: "ledger"})
+	hpa("canary", autoscalingv2.CrossVersionObjectReference{APIVersion: "argoproj.io/v1alpha1", Kind: "Rollout", Name: "canary"})
+	rollout := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: "canary"}}
 
 	tests := map[string]struct {
 		named signals.Resource
@@ -63,6 +66,8 @@ func TestExternalSignalsNameTheWorkloadAboveThem(t *testing.T) {
 		"ReplicaSet":                   {named: signals.Resource{Kind: "ReplicaSet", Name: rs.GetName()}, want: deploy, kind: "Deployment"},
 		"JobOfACronJob":                {named: signals.Resource{Kind: "Job", Name: job.GetName()}, want: cron, kind: "CronJob"},
 		"HPAAtItsMaximum":              {named: signals.Resource{Kind: "HorizontalPodAutoscaler", Name: "ledger"}, want: deploy, kind: "Deployment"},
+		"HPANamingAnOldAppsVersion":    {named: signals.Resource{Kind: "HorizontalPodAutoscaler", Name: "ledger-legacy"}, want: deploy, kind: "Deployment"},
+		"HPAOfAKindNotServed":          {named: signals.Resource{Kind: "HorizontalPodAutoscaler", Name: "canary"}, want: rollout, kind: "Rollout"},
 		"DeploymentStaysItself":        {named: signals.Resource{Kind: "Deployment", Name: "ledger"}, want: deploy, kind: "Deployment"},
 	}
 	c := newCreator(t, nil)

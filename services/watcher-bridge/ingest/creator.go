@@ -21,6 +21,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/utils/lru"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -400,7 +401,14 @@ func (c *Creator) resolve(ctx context.Context, r signals.Resource, apiVersion st
 			return r, fmt.Errorf("look up %s: %w", r, err)
 		}
 		target := hpa.Spec.ScaleTargetRef
-		owners = []metav1.OwnerReference{{APIVersion: target.APIVersion, Kind: target.Kind, Name: target.Name}}
+		apiVersion := target.APIVersion
+		// The HPA controller reads only group and kind; old HPAs still
+		// name apps/v1beta1 or v1beta2, which the API server no longer
+		// serves.
+		if gv, err := schema.ParseGroupVersion(apiVersion); err == nil && gv.Group == "apps" {
+			apiVersion = "apps/v1"
+		}
+		owners = []metav1.OwnerReference{{APIVersion: apiVersion, Kind: target.Kind, Name: target.Name}}
 	case !ownedKinds[r.Kind]:
 		return r, nil
 	}

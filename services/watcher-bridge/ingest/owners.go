@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -42,9 +43,11 @@ func TopOwner(ctx context.Context, self signals.Resource, refs []metav1.OwnerRef
 				owner.UID = meta.UID
 			}
 			current, refs = owner, meta.OwnerReferences
-		case apierrors.IsNotFound(err) || apierrors.IsForbidden(err):
+		case apierrors.IsNotFound(err) || apierrors.IsForbidden(err) || apimeta.IsNoMatchError(err):
 			// The owner is named by a live reference, so it is still the
-			// best attribution even when we cannot look further up.
+			// best attribution even when we cannot look further up (it is
+			// gone, not ours to read, or of a version or kind the API
+			// server no longer serves, like an HPA's apps/v1beta2 target).
 			return owner, nil
 		default:
 			return current, fmt.Errorf("look up %s %s/%s: %w", ref.Kind, self.Namespace, ref.Name, err)

@@ -103,6 +103,11 @@ func TestTheDefaultStorageClassIsTheNewestMarkedOne(t *testing.T) {
 		}}
 	}
 	plain := &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "plain"}}
+	beta := marked("beta", 30*time.Minute)
+	beta.Annotations = map[string]string{"storageclass.beta.kubernetes.io/is-default-class": "true"}
+	// Two classes marked default in the same second: the name decides.
+	twinB, twinA := marked("b-twin", time.Hour), marked("a-twin", time.Hour)
+	twinA.CreationTimestamp = twinB.CreationTimestamp
 	tests := map[string]struct {
 		classes []any
 		want    string
@@ -110,6 +115,8 @@ func TestTheDefaultStorageClassIsTheNewestMarkedOne(t *testing.T) {
 		"None":         {classes: []any{plain}, want: ""},
 		"OneMarked":    {classes: []any{plain, marked("standard", time.Hour)}, want: "standard"},
 		"NewestMarked": {classes: []any{marked("old", 2*time.Hour), marked("new", time.Hour), plain}, want: "new"},
+		"BetaMarked":   {classes: []any{marked("old", 2*time.Hour), beta}, want: "beta"},
+		"TieByName":    {classes: []any{twinB, twinA}, want: "a-twin"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -201,7 +201,7 @@ func (d *Detector) SetScope(s Scope) {
 // return to scope starts from fresh baselines rather than counting what
 // happened while nobody watched.
 func (d *Detector) forget(inf *namespaceInformers) {
-	for _, kind := range []string{kindPod, kindStatefulSet, kindDaemonSet} {
+	for _, kind := range []string{kindPod, kindStatefulSet, kindDaemonSet, kindPVC} {
 		for _, obj := range inf.byKind[kind].GetStore().List() {
 			if m, ok := metaOf(obj); ok {
 				d.restarts.Forget(m.uid)

@@ -112,6 +112,11 @@ func (d *Detector) evaluate(ctx context.Context, key objectKey) (int, time.Durat
 		case *batchv1.CronJob:
 			result = detect.EvaluateCronJob(o, now, d.cfg.Detect)
 		case *corev1.PersistentVolumeClaim:
+			if !d.classesSynced() {
+				// Without the classes, a claim waiting for its first
+				// consumer would look late.
+				return 0, syncRecheck, nil
+			}
 			result = d.evaluateClaim(o, now)
 		case *autoscalingv2.HorizontalPodAutoscaler:
 			result = detect.EvaluateHPA(o, now, d.cfg.Detect)
@@ -242,6 +247,14 @@ func (d *Detector) evaluateClaim(pvc *corev1.PersistentVolumeClaim, now time.Tim
 	return detect.EvaluatePVC(pvc, now, d.cfg.Detect)
 }
 
+// classesSynced reports whether the StorageClasses have been listed.
+func (d *Detector) classesSynced() bool {
+	d.mu.Lock()
+	classes := d.classes
+	d.mu.Unlock()
+	return classes != nil && classes.HasSynced()
+}
+
 // bindsOnFirstConsumer tells whether a claim's class (or the default class,
 // for a claim that names none) is WaitForFirstConsumer. A class that is not
 // found says no: a missing class is itself a reason to stay Pending.
@@ -267,15 +280,19 @@ func (d *Detector) bindsOnFirstConsumer(pvc *corev1.PersistentVolumeClaim) bool 
 
 // defaultStorageClass is the class a claim without storageClassName gets,
 // as the DefaultStorageClass admission plugin picks it: the newest one
-// marked default.
+// marked default (by the GA or the beta annotation), ties broken by name.
 func defaultStorageClass(objs []any) *storagev1.StorageClass {
 	var newest *storagev1.StorageClass
 	for _, obj := range objs {
 		class, ok := obj.(*storagev1.StorageClass)
-		if !ok || class.Annotations["storageclass.kubernetes.io/is-default-class"] != "true" {
+		if !ok || (class.Annotations["storageclass.kubernetes.io/is-default-class"] != "true" &&
+			class.Annotations["storageclass.beta.kubernetes.io/is-default-class"] != "true") {
 			continue
 		}
-		if newest == nil || class.CreationTimestamp.After(newest.CreationTimestamp.Time) {
+		switch {
+		case newest == nil, class.CreationTimestamp.After(newest.CreationTimestamp.Time):
+			newest = class
+		case class.CreationTimestamp.Equal(&newest.CreationTimestamp) && class.Name < newest.Name:
 			newest = class
 		}
 	}

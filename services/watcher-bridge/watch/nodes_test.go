@@ -129,6 +129,11 @@ func TestAFullNodeBecomesPodCapacityHigh(t *testing.T) {
 	g.Expect(a.Spec.Description).To(Equal("PodCapacityHigh on " + node.Name + ": 2 of 2 pod slots in use (100%)"))
 	g.Expect(a.Spec.Value).To(Equal("2"))
 	g.Expect(a.Spec.Threshold).To(Equal("2"))
+	// The Anomaly may fire before the finished pod leaves the count; the
+	// count itself must settle at the two running pods.
+	podsOnNode := func() int { return h.detector.podsOnNode(node.Name) }
+	g.Eventually(podsOnNode).WithTimeout(10 * time.Second).Should(Equal(2))
+	g.Consistently(podsOnNode).WithTimeout(time.Second).Should(Equal(2), "a finished pod holds no slot")
 }
 
 // nodeStatus is what a kubelet reports for a healthy node with room for
