@@ -40,24 +40,13 @@ func TestMain(m *testing.M) { testenv.Run(m, &env, testenv.Options{}) }
 func TestExactlyOnceAcrossProcesses(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
-	dir := t.TempDir()
-	binary := filepath.Join(dir, "watcher-bridge")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	pki, err := testenv.NewPKI(dir)
-	g.Expect(err).NotTo(HaveOccurred())
-	tokenFile := filepath.Join(dir, "token")
-	g.Expect(os.WriteFile(tokenFile, []byte("exactly-once"), 0o600)).To(Succeed())
-	kubeconfig, err := env.WriteKubeconfig()
-	g.Expect(err).NotTo(HaveOccurred())
+	fx := newFixture(t, "exactly-once")
 
 	ns := env.NewNamespace(t, "exactly-once", map[string]string{"aiops": "watched"})
 	start := func(name string) *watcherProcess {
-		return startWatcher(t, binary, dir, name, "--kubeconfig="+kubeconfig, "--leader-elect=false",
+		return startWatcher(t, fx.binary, fx.dir, name, append(fx.args(),
 			"--namespace-selector=aiops=watched", "--anomaly-namespace="+ns, "--watch-nodes=false",
-			"--grpc-tls-cert-file="+pki.Server.CertFile, "--grpc-tls-key-file="+pki.Server.KeyFile,
-			"--grpc-token-file="+tokenFile, "--redis-url="+env.Redis.URL, "--webhook-bind-address=")
+			"--redis-url="+env.Redis.URL)...)
 	}
 	a, b := start("a"), start("b")
 
@@ -94,7 +83,7 @@ func TestExactlyOnceAcrossProcesses(t *testing.T) {
 
 	// The correlator ends the incident: Issue Resolved, then InvalidateDedup.
 	endIncident(t, ns, first.Name)
-	cc, err := grpcx.Dial(a.grpcAddr, grpcx.ClientConfig{CAFile: pki.CAFile, Token: "exactly-once"})
+	cc, err := grpcx.Dial(a.grpcAddr, grpcx.ClientConfig{CAFile: fx.pki.CAFile, Token: "exactly-once"})
 	g.Expect(err).NotTo(HaveOccurred())
 	defer cc.Close()
 	resp, err := watcherv1.NewWatcherServiceClient(cc).InvalidateDedup(ctx, &watcherv1.InvalidateDedupRequest{

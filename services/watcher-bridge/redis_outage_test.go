@@ -4,9 +4,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -24,26 +21,15 @@ import (
 func TestRedisOutageShowsInReadinessWhileCreationGoesOn(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
-	dir := t.TempDir()
-	binary := filepath.Join(dir, "watcher-bridge")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	pki, err := testenv.NewPKI(dir)
-	g.Expect(err).NotTo(HaveOccurred())
-	tokenFile := filepath.Join(dir, "token")
-	g.Expect(os.WriteFile(tokenFile, []byte("outage"), 0o600)).To(Succeed())
-	kubeconfig, err := env.WriteKubeconfig()
-	g.Expect(err).NotTo(HaveOccurred())
+	fx := newFixture(t, "outage")
 	redis, err := testenv.StartLocalRedis(ctx, "", t.TempDir())
 	g.Expect(err).NotTo(HaveOccurred())
 	t.Cleanup(redis.Stop)
 
 	ns := env.NewNamespace(t, "redis-outage", map[string]string{"aiops-outage": "watched"})
-	w := startWatcher(t, binary, dir, "outage", "--kubeconfig="+kubeconfig, "--leader-elect=false",
+	w := startWatcher(t, fx.binary, fx.dir, "outage", append(fx.args(),
 		"--namespace-selector=aiops-outage=watched", "--anomaly-namespace="+ns, "--watch-nodes=false",
-		"--grpc-tls-cert-file="+pki.Server.CertFile, "--grpc-tls-key-file="+pki.Server.KeyFile,
-		"--grpc-token-file="+tokenFile, "--redis-url="+redis.URL, "--webhook-bind-address=")
+		"--redis-url="+redis.URL)...)
 
 	probe := func(path string) func() (int, string) {
 		return func() (int, string) {

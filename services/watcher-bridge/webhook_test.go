@@ -17,7 +17,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
-	"github.com/chatcli/aiops/libs/testenv"
 )
 
 // TestAlertmanagerWebhookEndToEnd posts a captured Alertmanager v4 payload
@@ -27,34 +26,23 @@ import (
 func TestAlertmanagerWebhookEndToEnd(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
-	dir := t.TempDir()
-	binary := filepath.Join(dir, "watcher-bridge")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	pki, err := testenv.NewPKI(dir)
-	g.Expect(err).NotTo(HaveOccurred())
-	tokenFile := filepath.Join(dir, "token")
-	g.Expect(os.WriteFile(tokenFile, []byte("grpc-token"), 0o600)).To(Succeed())
-	webhookTokenFile := filepath.Join(dir, "webhook-token")
+	fx := newFixture(t, "grpc-token")
+	webhookTokenFile := filepath.Join(fx.dir, "webhook-token")
 	g.Expect(os.WriteFile(webhookTokenFile, []byte("alertmanager-token"), 0o600)).To(Succeed())
-	kubeconfig, err := env.WriteKubeconfig()
-	g.Expect(err).NotTo(HaveOccurred())
 	// The captured payload's alerts are about namespace shop; each run
 	// moves them to a namespace of its own, so that a rerun starts clean.
 	shop := env.NewNamespace(t, "shop", nil)
 
 	webhook := freeAddr(t)
-	startWatcher(t, binary, dir, "webhook", "--kubeconfig="+kubeconfig, "--leader-elect=false",
-		"--anomaly-namespace="+shop, "--watch-nodes=false",
-		"--grpc-tls-cert-file="+pki.Server.CertFile, "--grpc-tls-key-file="+pki.Server.KeyFile,
-		"--grpc-token-file="+tokenFile, "--redis-url="+env.Redis.URL, "--webhook-bind-address="+webhook, "--webhook-token-file="+webhookTokenFile)
+	startWatcher(t, fx.binary, fx.dir, "webhook", append(fx.args(),
+		"--anomaly-namespace="+shop, "--watch-nodes=false", "--redis-url="+env.Redis.URL,
+		"--webhook-bind-address="+webhook, "--webhook-token-file="+webhookTokenFile)...)
 
 	payload, err := os.ReadFile("alertmanager/testdata/webhook-v4-checkout.json")
 	g.Expect(err).NotTo(HaveOccurred())
 	payload = bytes.ReplaceAll(payload, []byte(`"namespace": "shop"`), []byte(`"namespace": "`+shop+`"`))
 	httpClient := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: pki.CertPool(), MinVersion: tls.VersionTLS13},
+		TLSClientConfig: &tls.Config{RootCAs: fx.pki.CertPool(), MinVersion: tls.VersionTLS13},
 	}}
 	post := func(token string) (int, map[string]any) {
 		req, err := http.NewRequest(http.MethodPost, "https://"+webhook+"/alertmanager", bytes.NewReader(payload))
@@ -115,31 +103,14 @@ func TestAlertmanagerWebhookEndToEnd(t *testing.T) {
 // TestTheWebhookNeedsATokenOfItsOwn: enabling the webhook without its own
 // token file stops the start with a message that says why.
 func TestTheWebhookNeedsATokenOfItsOwn(t *testing.T) {
-	dir := t.TempDir()
-	binary := filepath.Join(dir, "watcher-bridge")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	pki, err := testenv.NewPKI(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokenFile := filepath.Join(dir, "token")
-	if err := os.WriteFile(tokenFile, []byte("grpc-token"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	kubeconfig, err := env.WriteKubeconfig()
-	if err != nil {
-		t.Fatal(err)
-	}
+	fx := newFixture(t, "grpc-token")
 	// Should a regression let it start, the deadline fails the test rather
 	// than hanging the package.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, "--kubeconfig="+kubeconfig, "--leader-elect=false", "--anomaly-namespace=default",
-		"--grpc-tls-cert-file="+pki.Server.CertFile, "--grpc-tls-key-file="+pki.Server.KeyFile,
-		"--grpc-token-file="+tokenFile, "--redis-url="+env.Redis.URL, "--webhook-bind-address="+freeAddr(t),
-		"--grpc-bind-address="+freeAddr(t), "--health-probe-bind-address="+freeAddr(t), "--metrics-bind-address=0")
+	cmd := exec.CommandContext(ctx, fx.binary, append(fx.args(), "--anomaly-namespace=default",
+		"--redis-url="+env.Redis.URL, "--webhook-bind-address="+freeAddr(t),
+		"--grpc-bind-address="+freeAddr(t), "--health-probe-bind-address="+freeAddr(t), "--metrics-bind-address=0")...)
 	out, err := cmd.CombinedOutput()
 	if err == nil {
 		t.Fatalf("watcher-bridge started without --webhook-token-file:\n%s", out)

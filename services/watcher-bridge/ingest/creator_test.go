@@ -33,6 +33,20 @@ func newRedis(t *testing.T, url string) *redisx.Client {
 	return r
 }
 
+// redisURL is the shared Redis, or one that has been stopped.
+func redisURL(t *testing.T, down bool) string {
+	t.Helper()
+	if !down {
+		return env.Redis.URL
+	}
+	private, err := testenv.StartLocalRedis(context.Background(), "", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	private.Stop()
+	return private.URL
+}
+
 func newCreator(t *testing.T, r *redisx.Client) *Creator {
 	t.Helper()
 	c, err := NewCreator(Config{
@@ -478,16 +492,7 @@ func TestCopiesOfAFaultInOneBatchCreateOneAnomaly(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			ns := env.NewNamespace(t, "ingest", nil)
-			url := env.Redis.URL
-			if tc.redisDown {
-				private, err := testenv.StartLocalRedis(context.Background(), "", t.TempDir())
-				if err != nil {
-					t.Fatal(err)
-				}
-				private.Stop()
-				url = private.URL
-			}
-			c := newCreator(t, newRedis(t, url))
+			c := newCreator(t, newRedis(t, redisURL(t, tc.redisDown)))
 
 			gateway, checkout := restartSignal(ns), restartSignal(ns)
 			checkout.Resource.Name, checkout.Resource.UID = "checkout", "uid-2"
@@ -547,16 +552,7 @@ func TestASignalTheAPIServerRefusesIsRejectedAlone(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			ns := env.NewNamespace(t, "ingest", nil)
-			url := env.Redis.URL
-			if tc.redisDown {
-				private, err := testenv.StartLocalRedis(context.Background(), "", t.TempDir())
-				if err != nil {
-					t.Fatal(err)
-				}
-				private.Stop()
-				url = private.URL
-			}
-			c := newCreator(t, newRedis(t, url))
+			c := newCreator(t, newRedis(t, redisURL(t, tc.redisDown)))
 			nowhere := restartSignal("no-such-namespace")
 			for attempt := range 2 {
 				res := ingest(t, c, nowhere, restartSignal(ns))
