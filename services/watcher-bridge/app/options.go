@@ -46,7 +46,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.NamespaceSelector, "namespace-selector", o.NamespaceSelector, "Label selector of namespaces whose every workload is watched, for cluster-wide use; Instances' watcher targets are always watched.")
 	fs.StringVar(&o.AnomalyNamespace, "anomaly-namespace", o.AnomalyNamespace, "Namespace of the Anomalies of cluster-scoped resources (Nodes).")
 	fs.DurationVar(&o.DedupTTL, "dedup-ttl", o.DedupTTL, "How long a seen signal stays deduplicated, unless its Instance sets aiops.dedupTTLMinutes.")
-	fs.BoolVar(&o.WatchNodes, "watch-nodes", o.WatchNodes, "Detect node conditions (cluster-wide watch of Nodes).")
+	fs.BoolVar(&o.WatchNodes, "watch-nodes", o.WatchNodes, "Detect node conditions and full nodes (cluster-wide watches of Nodes, and of bound pods to count each node's pods).")
 	fs.IntVar(&o.DetectionWorkers, "detection-workers", o.DetectionWorkers, "Objects evaluated in parallel.")
 	fs.IntVar(&o.restartThreshold, "restart-threshold", o.restartThreshold, "Restarts within --restart-window that make a pod_restart signal.")
 	fs.DurationVar(&o.Detect.RestartWindow, "restart-window", o.Detect.RestartWindow, "Window over which restarts are counted; also how recent an OOM kill must be.")
