@@ -93,6 +93,12 @@ func TestAClaimThatWaitsForItsFirstConsumerIsNotLate(t *testing.T) {
 	g.Consistently(h.anomalies).WithTimeout(grace-time.Second).Should(BeEmpty(), "the grace starts when a pod wants the claim, not at its creation")
 	a := h.eventuallyAnomaly(g, platformv1alpha1.SignalPVCPending)
 	g.Expect(a.Spec.Description).To(ContainSubstring("wanted by a pod on node worker-1"))
+
+	// The claim's wait is remembered; once its namespace leaves the scope,
+	// it must be forgotten, or the bounded tracker fills with the dead.
+	g.Expect(h.detector.unhealthy.Len()).To(Equal(1))
+	h.detector.SetScope(NewScope(nil, nil))
+	g.Expect(h.detector.unhealthy.Len()).To(BeZero())
 }
 
 func TestTheDefaultStorageClassIsTheNewestMarkedOne(t *testing.T) {
