@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -76,9 +78,10 @@ func TestExactlyOnceAcrossProcesses(t *testing.T) {
 	g.Expect(redis.Redis().Del(ctx, redisx.DedupKey(key)).Val()).To(BeNumerically("==", 1), "the test's dedup key is not the one in Redis")
 	a, b = start("a2"), start("b2")
 	touchStatus(t, deploy)
-	g.Eventually(func() float64 {
-		return a.signals(t, "duplicate") + b.signals(t, "duplicate")
-	}).WithTimeout(30*time.Second).Should(BeNumerically(">=", 1), "no restarted process reported the fault again")
+	for _, p := range []*watcherProcess{a, b} {
+		g.Eventually(func() float64 { return p.signals(t, "duplicate") }).WithTimeout(30*time.Second).
+			Should(BeNumerically(">=", 1), "a restarted process did not report the fault again")
+	}
 	g.Expect(anomalies()).To(HaveLen(1))
 
 	// The correlator ends the incident: Issue Resolved, then InvalidateDedup.
@@ -124,7 +127,18 @@ func startWatcher(t *testing.T, binary, dir, name string, args ...string) *watch
 		t.Fatal(err)
 	}
 	go func() { _ = p.cmd.Wait(); logFile.Close(); close(p.done) }()
-	t.Cleanup(func() { _ = p.cmd.Process.Kill(); <-p.done })
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		if t.Failed() {
+			// The process's own account is the only way to tell why.
+			data, _ := os.ReadFile(p.log)
+			if len(data) > 16<<10 {
+				data = data[len(data)-16<<10:]
+			}
+			t.Logf("watcher-bridge %s log (tail):\n%s", name, data)
+		}
+	})
 	NewWithT(t).Eventually(func() int {
 		resp, err := http.Get("http://" + probe + "/readyz")
 		if err != nil {
@@ -196,16 +210,22 @@ func failingDeployment(t *testing.T, ns, name string) *appsv1.Deployment {
 	return d
 }
 
+// touches numbers the status writes of touchStatus.
+var touches atomic.Int64
+
 // touchStatus writes the deployment controller's "progress deadline
-// exceeded" status with a fresh timestamp, so that watchers see a change.
+// exceeded" status, so that watchers see a change. The message carries a
+// count: timestamps have whole seconds, and an update within the same
+// second would be identical, which the API server drops without an event.
 func touchStatus(t *testing.T, d *appsv1.Deployment) {
 	t.Helper()
 	now := metav1.Now()
+	message := fmt.Sprintf("ReplicaSet %q has timed out progressing (write %d).", d.Name, touches.Add(1))
 	d.Status = appsv1.DeploymentStatus{
 		ObservedGeneration: d.Generation, Replicas: 2, UpdatedReplicas: 2, UnavailableReplicas: 2,
 		Conditions: []appsv1.DeploymentCondition{
 			{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionFalse, Reason: "MinimumReplicasUnavailable", LastUpdateTime: now, LastTransitionTime: now},
-			{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse, Reason: "ProgressDeadlineExceeded", LastUpdateTime: now, LastTransitionTime: now},
+			{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse, Reason: "ProgressDeadlineExceeded", Message: message, LastUpdateTime: now, LastTransitionTime: now},
 		},
 	}
 	if err := env.Client.Status().Update(context.Background(), d); err != nil {
