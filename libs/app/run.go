@@ -112,14 +112,7 @@ func Run(ctx context.Context, opts *Options, log logr.Logger, setup SetupFunc) e
 		return err
 	}
 
-	tokenLog := log.WithValues("flag", "--grpc-token-file")
-	token, err := grpcx.WatchTokenFile(opts.GRPCTokenFile, func(paths []string, err error) {
-		if err != nil {
-			tokenLog.Error(err, "Kept the previous gRPC token: reload failed", "files", paths)
-			return
-		}
-		tokenLog.Info("Reloaded the gRPC token", "files", paths)
-	})
+	token, err := grpcx.WatchTokenFile(opts.GRPCTokenFile, log.WithValues("flag", "--grpc-token-file"))
 	if err != nil {
 		return fmt.Errorf("read gRPC token: %w", err)
 	}

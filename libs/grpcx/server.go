@@ -124,13 +124,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		return nil, errors.New("gRPC server needs a Token: it never runs without authentication")
 	}
 	log := cfg.Logger.WithName("grpc")
-	tlsConfig, err := serverTLSConfig(cfg, func(paths []string, err error) {
-		if err != nil {
-			log.Error(err, "Kept previous certificate: reload failed", "files", paths)
-			return
-		}
-		log.Info("Reloaded certificate", "files", paths)
-	})
+	tlsConfig, err := serverTLSConfig(cfg, logReloads(log, "certificate"))
 	if err != nil {
 		return nil, fmt.Errorf("configure gRPC server TLS: %w", err)
 	}
@@ -175,11 +169,11 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 // WatchTokenFile reads a bearer token from a file, like ReadToken, and
 // returns a function that answers the file's current token: it re-reads
 // the file at most once a second and, when the new content is empty or
-// unreadable, keeps the last good token (report hears of each reload and
-// each new failure; it may be nil). A Secret rotated in its volume thus
-// takes effect without a restart.
-func WatchTokenFile(path string, report func(paths []string, err error)) (func() string, error) {
-	r, err := newFileReloader(DefaultCertReloadInterval, parseToken, report, path)
+// unreadable, keeps the last good token; log hears of each reload and
+// each new failure. A Secret rotated in its volume thus takes effect
+// without a restart.
+func WatchTokenFile(path string, log logr.Logger) (func() string, error) {
+	r, err := newFileReloader(DefaultCertReloadInterval, parseToken, logReloads(log, "token"), path)
 	if err != nil {
 		return nil, fmt.Errorf("read token file: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -241,7 +242,7 @@ func TestServerPicksUpARotatedToken(t *testing.T) {
 		}
 	}
 	writeToken("first-token\n")
-	token, err := grpcx.WatchTokenFile(tokenFile, nil)
+	token, err := grpcx.WatchTokenFile(tokenFile, logr.Discard())
 	if err != nil {
 		t.Fatalf("WatchTokenFile: %v", err)
 	}

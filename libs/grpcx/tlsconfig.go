@@ -11,11 +11,17 @@ import (
 // other listeners (an HTTPS webhook) that present the same certificate.
 // Only the TLS fields of cfg are read.
 func ServerTLSConfig(cfg ServerConfig, log logr.Logger) (*tls.Config, error) {
-	return serverTLSConfig(cfg, func(paths []string, err error) {
+	return serverTLSConfig(cfg, logReloads(log, "certificate"))
+}
+
+// logReloads is the report of a file reloader: each reload, and each new
+// failure, which keeps the last good value.
+func logReloads(log logr.Logger, what string) func(paths []string, err error) {
+	return func(paths []string, err error) {
 		if err != nil {
-			log.Error(err, "Kept previous certificate: reload failed", "files", paths)
+			log.Error(err, "Kept the previous "+what+": reload failed", "files", paths)
 			return
 		}
-		log.Info("Reloaded certificate", "files", paths)
-	})
+		log.Info("Reloaded the "+what, "files", paths)
+	}
 }

@@ -142,14 +142,7 @@ func (o *Options) webhookServer(rt *app.Runtime, sink signals.Sink) (*webhookRun
 	if o.WebhookTokenFile == "" {
 		return nil, errors.New("--webhook-token-file is required with --webhook-bind-address: Alertmanager must not hold the gRPC token")
 	}
-	tokenLog := rt.Log.WithName("webhook").WithValues("flag", "--webhook-token-file")
-	token, err := grpcx.WatchTokenFile(o.WebhookTokenFile, func(paths []string, err error) {
-		if err != nil {
-			tokenLog.Error(err, "Kept the previous webhook token: reload failed", "files", paths)
-			return
-		}
-		tokenLog.Info("Reloaded the webhook token", "files", paths)
-	})
+	token, err := grpcx.WatchTokenFile(o.WebhookTokenFile, rt.Log.WithName("webhook").WithValues("flag", "--webhook-token-file"))
 	if err != nil {
 		return nil, fmt.Errorf("read webhook token: %w", err)
 	}
