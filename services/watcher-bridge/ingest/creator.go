@@ -380,6 +380,9 @@ func (c *Creator) attribute(ctx context.Context, s signals.Signal) (signals.Sign
 // resolve reads the named object: its UID, and for a pod its top owner. An
 // object that does not exist (or may not be read) stays as named.
 func (c *Creator) resolve(ctx context.Context, r signals.Resource, apiVersion string) (signals.Resource, error) {
+	if r.Kind == "HorizontalPodAutoscaler" {
+		return c.resolveHPA(ctx, r)
+	}
 	meta, err := c.cfg.Owners(ctx, metav1.OwnerReference{APIVersion: apiVersion, Kind: r.Kind, Name: r.Name}, r.Namespace)
 	switch {
 	case apierrors.IsNotFound(err) || apierrors.IsForbidden(err):
@@ -388,31 +391,31 @@ func (c *Creator) resolve(ctx context.Context, r signals.Resource, apiVersion st
 		return r, fmt.Errorf("look up %s: %w", r, err)
 	}
 	r.UID = meta.UID
-	owners := meta.OwnerReferences
-	switch {
-	case r.Kind == "HorizontalPodAutoscaler":
-		// An HPA at its maximum is a fault of the workload it scales, as
-		// the detectors attribute it.
-		hpa := &autoscalingv2.HorizontalPodAutoscaler{}
-		if err := c.cfg.APIReader.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: r.Name}, hpa); err != nil {
-			if apierrors.IsNotFound(err) || apierrors.IsForbidden(err) {
-				return r, nil
-			}
-			return r, fmt.Errorf("look up %s: %w", r, err)
-		}
-		target := hpa.Spec.ScaleTargetRef
-		apiVersion := target.APIVersion
-		// The HPA controller reads only group and kind; old HPAs still
-		// name apps/v1beta1 or v1beta2, which the API server no longer
-		// serves.
-		if gv, err := schema.ParseGroupVersion(apiVersion); err == nil && gv.Group == "apps" {
-			apiVersion = "apps/v1"
-		}
-		owners = []metav1.OwnerReference{{APIVersion: apiVersion, Kind: target.Kind, Name: target.Name}}
-	case !ownedKinds[r.Kind]:
+	if !ownedKinds[r.Kind] {
 		return r, nil
 	}
-	return TopOwner(ctx, r, owners, c.cfg.Owners)
+	return TopOwner(ctx, r, meta.OwnerReferences, c.cfg.Owners)
+}
+
+// resolveHPA moves an HPA's signal to the workload it scales, as the
+// detectors attribute an HPA at its maximum.
+func (c *Creator) resolveHPA(ctx context.Context, r signals.Resource) (signals.Resource, error) {
+	hpa := &autoscalingv2.HorizontalPodAutoscaler{}
+	if err := c.cfg.APIReader.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: r.Name}, hpa); err != nil {
+		if apierrors.IsNotFound(err) || apierrors.IsForbidden(err) {
+			return r, nil
+		}
+		return r, fmt.Errorf("look up %s: %w", r, err)
+	}
+	r.UID = hpa.UID
+	target := hpa.Spec.ScaleTargetRef
+	apiVersion := target.APIVersion
+	// The HPA controller reads only group and kind; old HPAs still name
+	// apps/v1beta1 or v1beta2, which the API server no longer serves.
+	if gv, err := schema.ParseGroupVersion(apiVersion); err == nil && gv.Group == "apps" {
+		apiVersion = "apps/v1"
+	}
+	return TopOwner(ctx, r, []metav1.OwnerReference{{APIVersion: apiVersion, Kind: target.Kind, Name: target.Name}}, c.cfg.Owners)
 }
 
 // ownedKinds are the kinds whose faults belong to the workload above them,
