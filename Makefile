@@ -8,6 +8,10 @@ GO ?= go
 # hack/controlplane/go.mod; changing them rebuilds the binaries.
 BIN := $(CURDIR)/bin
 GO_TEST_FLAGS ?= -count=1 -timeout=30m
+# The code generators, Helm and golangci-lint are pinned in modules of their
+# own under hack/tools, so their dependencies never reach the services.
+TOOL := GOWORK=off $(GO) tool -modfile=hack/tools/go.mod
+LINT_TOOL := GOWORK=off $(GO) tool -modfile=hack/tools/golangci/go.mod
 
 ##@ General
 
@@ -19,10 +23,10 @@ help: ## Show this help.
 
 .PHONY: generate
 generate: ## Generate deepcopy code and CRD manifests from api/, and Go code from proto/.
-	$(GO) tool controller-gen object paths=./api/...
-	$(GO) tool controller-gen crd:allowDangerousTypes=true paths=./api/... output:crd:artifacts:config=api/crds
+	$(TOOL) controller-gen object paths=./api/...
+	$(TOOL) controller-gen crd:allowDangerousTypes=true paths=./api/... output:crd:artifacts:config=api/crds
 	hack/chart-crds.sh
-	$(GO) tool buf generate
+	$(TOOL) buf generate
 
 .PHONY: verify
 verify: generate ## Regenerate, then fail if anything generated is stale.
@@ -31,7 +35,7 @@ verify: generate ## Regenerate, then fail if anything generated is stale.
 		git status --porcelain -- api proto charts; \
 		git --no-pager diff --stat -- api proto charts; \
 		echo "generated files are stale: run 'make generate' and commit"; exit 1; fi
-	@for mod in . e2e; do (cd $$mod && GOWORK=off $(GO) mod tidy -diff) || { echo "go.mod of $$mod is not tidy"; exit 1; }; done
+	@for mod in . e2e hack/tools hack/tools/protoc-gen hack/tools/golangci; do (cd $$mod && GOWORK=off $(GO) mod tidy -diff) || { echo "go.mod of $$mod is not tidy"; exit 1; }; done
 	GOWORK=off $(GO) build ./...
 
 .PHONY: lint
@@ -39,8 +43,8 @@ lint: ## Run gofmt, go vet, buf lint and helm lint.
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^hack/')); \
 		if [[ -n "$$unformatted" ]]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
-	$(GO) tool buf lint
-	$(GO) tool helm lint --strict charts/chatcli-aiops
+	$(TOOL) buf lint
+	$(TOOL) helm lint --strict charts/chatcli-aiops
 
 ##@ Build
 
@@ -48,7 +52,7 @@ SERVICES := instance-operator watcher-bridge correlator analyzer remediator post
 
 .PHONY: build
 build: ## Build the six services into bin/.
-	$(GO) build -o $(BIN)/ $(addprefix ./services/,$(SERVICES))
+	GOWORK=off $(GO) build -o $(BIN)/ $(addprefix ./services/,$(SERVICES))
 
 .PHONY: testenv-bins
 testenv-bins: ## Build etcd, kube-apiserver, kube-controller-manager and kube-scheduler into bin/ (cached by their pins).

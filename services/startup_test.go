@@ -21,7 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/chatcli/aiops/libs/app"
+	"github.com/chatcli/aiops/libs/bootstrap"
 	"github.com/chatcli/aiops/libs/grpcx"
 	"github.com/chatcli/aiops/libs/testenv"
 	analyzerv1 "github.com/chatcli/aiops/proto/chatcli/platform/analyzer/v1"
@@ -193,11 +193,11 @@ func testHelpDocumentsEveryFlag(t *testing.T, bins string) {
 			if err != nil {
 				t.Fatalf("--help: %v\n%s", err, out)
 			}
-			opts := app.DefaultOptions(name)
+			opts := bootstrap.DefaultOptions(name)
 			fs := flag.NewFlagSet(name, flag.ContinueOnError)
 			opts.AddFlags(fs)
 			fs.VisitAll(func(f *flag.Flag) {
-				for _, want := range []string{"-" + f.Name, app.EnvName(f.Name)} {
+				for _, want := range []string{"-" + f.Name, bootstrap.EnvName(f.Name)} {
 					if !strings.Contains(string(out), want) {
 						t.Errorf("--help does not mention %s", want)
 					}

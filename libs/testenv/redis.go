@@ -11,15 +11,14 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/testcontainers/testcontainers-go"
-	"github.com/testcontainers/testcontainers-go/wait"
 )
 
 // RedisURLEnv names an existing Redis to use instead of starting one.
 const RedisURLEnv = "REDIS_URL"
 
-// Redis is a Redis server for tests: the one in $REDIS_URL, a redis-server
-// child on a free port, or a container where a Docker engine answers.
+// Redis is a Redis server for tests: the one in $REDIS_URL, else a
+// redis-server child on a free port. Containers are for the e2e module only,
+// so that no Docker client reaches the production module.
 type Redis struct {
 	// URL is a redis:// URL for go-redis' ParseURL.
 	URL string
@@ -29,20 +28,16 @@ type Redis struct {
 	binary    string
 	dir       string
 	port      int
-	proc      *process
-	container testcontainers.Container
-}
+	proc      *process}
 
-// StartRedis starts a Redis for tests in the order $REDIS_URL, a local
-// redis-server, then testcontainers. dir receives the server log.
+// StartRedis starts a Redis for tests: $REDIS_URL when set, else a local
+// redis-server (Debian's redis-server package; `make redis` installs it).
+// dir receives the server log.
 func StartRedis(ctx context.Context, dir string) (*Redis, error) {
 	if raw := os.Getenv(RedisURLEnv); raw != "" {
 		return &Redis{URL: raw, Addr: addrFromURL(raw)}, nil
 	}
-	if path, err := exec.LookPath("redis-server"); err == nil {
-		return StartLocalRedis(ctx, path, dir)
-	}
-	return startRedisContainer(ctx)
+	return StartLocalRedis(ctx, "", dir)
 }
 
 // StartLocalRedis starts redis-server on a free loopback port, keeping
@@ -70,7 +65,7 @@ func StartLocalRedis(ctx context.Context, binary, dir string) (*Redis, error) {
 }
 
 // Start (re)starts a local redis-server on its port. It is a no-op for an
-// external or container Redis.
+// external Redis.
 func (r *Redis) Start(ctx context.Context) error {
 	if r.binary == "" || (r.proc != nil && !r.proc.exited()) {
 		return nil
@@ -91,7 +86,7 @@ func (r *Redis) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop ends a redis-server or container this package started.
+// Stop ends a redis-server this package started.
 func (r *Redis) Stop() {
 	if r == nil {
 		return
@@ -99,39 +94,6 @@ func (r *Redis) Stop() {
 	if r.proc != nil {
 		r.proc.stop(5 * time.Second)
 	}
-	if r.container != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_ = r.container.Terminate(ctx)
-	}
-}
-
-func startRedisContainer(ctx context.Context) (*Redis, error) {
-	provider, err := testcontainers.NewDockerProvider()
-	if err != nil {
-		return nil, fmt.Errorf("no redis: REDIS_URL unset, redis-server not on PATH, and no Docker: %w", err)
-	}
-	defer provider.Close()
-	if err := provider.Health(ctx); err != nil {
-		return nil, fmt.Errorf("no redis: REDIS_URL unset, redis-server not on PATH, and Docker does not answer: %w", err)
-	}
-	c, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{
-		ContainerRequest: testcontainers.ContainerRequest{
-			Image:        "redis:7.0",
-			ExposedPorts: []string{"6379/tcp"},
-			WaitingFor:   wait.ForListeningPort("6379/tcp"),
-		},
-		Started: true,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("start redis container: %w", err)
-	}
-	endpoint, err := c.Endpoint(ctx, "")
-	if err != nil {
-		_ = c.Terminate(ctx)
-		return nil, fmt.Errorf("redis container endpoint: %w", err)
-	}
-	return &Redis{URL: "redis://" + endpoint, Addr: endpoint, container: c}, nil
 }
 
 // redisPing speaks just enough RESP to know the server answers, so that

@@ -5,15 +5,15 @@ import (
 	"flag"
 	"os"
 
-	"github.com/chatcli/aiops/libs/app"
-	analyzer "github.com/chatcli/aiops/services/analyzer/app"
+	"github.com/chatcli/aiops/libs/bootstrap"
+	svc "github.com/chatcli/aiops/services/analyzer/internal/app"
 )
 
 func main() {
-	opts := app.DefaultOptions("analyzer")
+	opts := bootstrap.DefaultOptions("analyzer")
 	opts.AddFlags(flag.CommandLine)
-	if err := app.ParseFlags(flag.CommandLine, os.Args[1:]); err != nil {
+	if err := bootstrap.ParseFlags(flag.CommandLine, os.Args[1:]); err != nil {
 		os.Exit(2)
 	}
-	os.Exit(app.Main(opts, analyzer.Setup))
+	os.Exit(bootstrap.Main(opts, svc.Setup))
 }

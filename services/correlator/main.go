@@ -5,15 +5,15 @@ import (
 	"flag"
 	"os"
 
-	"github.com/chatcli/aiops/libs/app"
-	correlator "github.com/chatcli/aiops/services/correlator/app"
+	"github.com/chatcli/aiops/libs/bootstrap"
+	svc "github.com/chatcli/aiops/services/correlator/internal/app"
 )
 
 func main() {
-	opts := app.DefaultOptions("correlator")
+	opts := bootstrap.DefaultOptions("correlator")
 	opts.AddFlags(flag.CommandLine)
-	if err := app.ParseFlags(flag.CommandLine, os.Args[1:]); err != nil {
+	if err := bootstrap.ParseFlags(flag.CommandLine, os.Args[1:]); err != nil {
 		os.Exit(2)
 	}
-	os.Exit(app.Main(opts, correlator.Setup))
+	os.Exit(bootstrap.Main(opts, svc.Setup))
 }

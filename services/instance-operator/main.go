@@ -5,15 +5,15 @@ import (
 	"flag"
 	"os"
 
-	"github.com/chatcli/aiops/libs/app"
-	instanceoperator "github.com/chatcli/aiops/services/instance-operator/app"
+	"github.com/chatcli/aiops/libs/bootstrap"
+	svc "github.com/chatcli/aiops/services/instance-operator/internal/app"
 )
 
 func main() {
-	opts := app.DefaultOptions("instance-operator")
+	opts := bootstrap.DefaultOptions("instance-operator")
 	opts.AddFlags(flag.CommandLine)
-	if err := app.ParseFlags(flag.CommandLine, os.Args[1:]); err != nil {
+	if err := bootstrap.ParseFlags(flag.CommandLine, os.Args[1:]); err != nil {
 		os.Exit(2)
 	}
-	os.Exit(app.Main(opts, instanceoperator.Setup))
+	os.Exit(bootstrap.Main(opts, svc.Setup))
 }

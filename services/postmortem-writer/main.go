@@ -5,15 +5,15 @@ import (
 	"flag"
 	"os"
 
-	"github.com/chatcli/aiops/libs/app"
-	postmortemwriter "github.com/chatcli/aiops/services/postmortem-writer/app"
+	"github.com/chatcli/aiops/libs/bootstrap"
+	svc "github.com/chatcli/aiops/services/postmortem-writer/internal/app"
 )
 
 func main() {
-	opts := app.DefaultOptions("postmortem-writer")
+	opts := bootstrap.DefaultOptions("postmortem-writer")
 	opts.AddFlags(flag.CommandLine)
-	if err := app.ParseFlags(flag.CommandLine, os.Args[1:]); err != nil {
+	if err := bootstrap.ParseFlags(flag.CommandLine, os.Args[1:]); err != nil {
 		os.Exit(2)
 	}
-	os.Exit(app.Main(opts, postmortemwriter.Setup))
+	os.Exit(bootstrap.Main(opts, svc.Setup))
 }

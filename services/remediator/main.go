@@ -5,15 +5,15 @@ import (
 	"flag"
 	"os"
 
-	"github.com/chatcli/aiops/libs/app"
-	remediator "github.com/chatcli/aiops/services/remediator/app"
+	"github.com/chatcli/aiops/libs/bootstrap"
+	svc "github.com/chatcli/aiops/services/remediator/internal/app"
 )
 
 func main() {
-	opts := app.DefaultOptions("remediator")
+	opts := bootstrap.DefaultOptions("remediator")
 	opts.AddFlags(flag.CommandLine)
-	if err := app.ParseFlags(flag.CommandLine, os.Args[1:]); err != nil {
+	if err := bootstrap.ParseFlags(flag.CommandLine, os.Args[1:]); err != nil {
 		os.Exit(2)
 	}
-	os.Exit(app.Main(opts, remediator.Setup))
+	os.Exit(bootstrap.Main(opts, svc.Setup))
 }

@@ -6,17 +6,17 @@ import (
 	"flag"
 	"os"
 
-	"github.com/chatcli/aiops/libs/app"
-	watcherbridge "github.com/chatcli/aiops/services/watcher-bridge/app"
+	"github.com/chatcli/aiops/libs/bootstrap"
+	svc "github.com/chatcli/aiops/services/watcher-bridge/internal/app"
 )
 
 func main() {
-	opts := app.DefaultOptions("watcher-bridge")
-	svc := watcherbridge.NewOptions()
+	opts := bootstrap.DefaultOptions("watcher-bridge")
+	wb := svc.NewOptions()
 	opts.AddFlags(flag.CommandLine)
-	svc.AddFlags(flag.CommandLine)
-	if err := app.ParseFlags(flag.CommandLine, os.Args[1:]); err != nil {
+	wb.AddFlags(flag.CommandLine)
+	if err := bootstrap.ParseFlags(flag.CommandLine, os.Args[1:]); err != nil {
 		os.Exit(2)
 	}
-	os.Exit(app.Main(opts, svc.Setup))
+	os.Exit(bootstrap.Main(opts, wb.Setup))
 }

@@ -1,0 +1,151 @@
+// Package app is the bootstrap every service shares: flags and environment,
+// structured logging, a leader-elected controller-runtime manager, health
+// and metrics endpoints, an optional pprof endpoint, a gRPC server with TLS
+// and auth, Redis, and graceful shutdown. A service's main parses Options and
+// hands a SetupFunc to Main.
+package bootstrap
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// EnvPrefix prefixes the environment variable of every flag:
+// --grpc-bind-address is CHATCLI_GRPC_BIND_ADDRESS.
+const EnvPrefix = "CHATCLI_"
+
+// Options are the settings every service shares.
+type Options struct {
+	// Name is the service name, used for the Lease, logs and metrics.
+	Name string
+
+	MetricsBindAddress string
+	ProbeBindAddress   string
+	PprofBindAddress   string
+
+	LeaderElect             bool
+	LeaderElectionNamespace string
+
+	GRPCBindAddress    string
+	GRPCCertFile       string
+	GRPCKeyFile        string
+	GRPCClientCAFile   string
+	GRPCTokenFile      string
+	GRPCRateLimitRPS   float64
+	GRPCRateLimitBurst int
+
+	RedisURL string
+
+	LogFormat string
+	LogLevel  string
+
+	ShutdownTimeout time.Duration
+}
+
+// DefaultOptions returns the defaults for the named service.
+func DefaultOptions(name string) *Options {
+	return &Options{
+		Name:               name,
+		MetricsBindAddress: ":8080",
+		ProbeBindAddress:   ":8081",
+		GRPCBindAddress:    ":9090",
+		GRPCRateLimitRPS:   200,
+		GRPCRateLimitBurst: 400,
+		LeaderElect:        true,
+		LogFormat:          "json",
+		LogLevel:           "info",
+		ShutdownTimeout:    10 * time.Second,
+	}
+}
+
+// AddFlags registers the shared flags on fs.
+func (o *Options) AddFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", o.MetricsBindAddress, "Address of the /metrics endpoint; 0 disables it.")
+	fs.StringVar(&o.ProbeBindAddress, "health-probe-bind-address", o.ProbeBindAddress, "Address of the /healthz and /readyz endpoints.")
+	fs.StringVar(&o.PprofBindAddress, "pprof-bind-address", o.PprofBindAddress, "Address of the pprof endpoint; empty disables it.")
+	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "Elect one active controller replica through a Lease named chatcli-"+o.Name+".")
+	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", o.LeaderElectionNamespace, "Namespace of the leader-election Lease; defaults to the pod's namespace.")
+	fs.StringVar(&o.GRPCBindAddress, "grpc-bind-address", o.GRPCBindAddress, "Address of the gRPC server.")
+	fs.StringVar(&o.GRPCCertFile, "grpc-tls-cert-file", o.GRPCCertFile, "PEM certificate of the gRPC server; reloaded when it changes. Required.")
+	fs.StringVar(&o.GRPCKeyFile, "grpc-tls-key-file", o.GRPCKeyFile, "PEM private key of the gRPC server. Required.")
+	fs.StringVar(&o.GRPCClientCAFile, "grpc-tls-client-ca-file", o.GRPCClientCAFile, "PEM CA bundle; when set, clients must present a certificate it signed (mTLS).")
+	fs.StringVar(&o.GRPCTokenFile, "grpc-token-file", o.GRPCTokenFile, "File holding the bearer token gRPC clients must send. Required.")
+	fs.Float64Var(&o.GRPCRateLimitRPS, "grpc-rate-limit-rps", o.GRPCRateLimitRPS, "Sustained gRPC requests per second allowed per peer.")
+	fs.IntVar(&o.GRPCRateLimitBurst, "grpc-rate-limit-burst", o.GRPCRateLimitBurst, "gRPC request burst allowed per peer.")
+	fs.StringVar(&o.RedisURL, "redis-url", o.RedisURL, "Redis URL (redis:// or rediss://) for dedup, locks and counters.")
+	fs.StringVar(&o.LogFormat, "log-format", o.LogFormat, "Log format: json or console.")
+	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "Log level: debug, info or error.")
+	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout, "Time given to in-flight work to finish on SIGTERM.")
+}
+
+// Validate checks the options after parsing.
+func (o *Options) Validate() error {
+	var problems []string
+	if o.GRPCCertFile == "" || o.GRPCKeyFile == "" {
+		problems = append(problems, "--grpc-tls-cert-file and --grpc-tls-key-file are required: the gRPC server never runs without TLS")
+	}
+	if o.GRPCTokenFile == "" {
+		problems = append(problems, "--grpc-token-file is required: the gRPC server never runs without authentication")
+	}
+	if o.LogFormat != "json" && o.LogFormat != "console" {
+		problems = append(problems, fmt.Sprintf("--log-format %q: want json or console", o.LogFormat))
+	}
+	if _, err := parseLevel(o.LogLevel); err != nil {
+		problems = append(problems, err.Error())
+	}
+	if o.ShutdownTimeout <= 0 {
+		problems = append(problems, "--shutdown-timeout must be positive")
+	}
+	if o.GRPCRateLimitRPS <= 0 || o.GRPCRateLimitBurst <= 0 {
+		problems = append(problems, "--grpc-rate-limit-rps and --grpc-rate-limit-burst must be positive")
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("invalid options: %s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// ParseFlags parses args into fs. Every flag also reads CHATCLI_<NAME> from
+// the environment (an empty variable counts as unset); the command line
+// wins. The usage text names the variable. Errors are printed too, since a
+// service exits on them.
+func ParseFlags(fs *flag.FlagSet, args []string) error {
+	err := parseFlags(fs, args)
+	if err != nil {
+		fmt.Fprintln(fs.Output(), err)
+	}
+	return err
+}
+
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := EnvName(f.Name)
+		f.Usage += " (env " + name + ")"
+		if value, ok := os.LookupEnv(name); ok && value != "" {
+			if err := fs.Set(f.Name, value); err != nil && envErr == nil {
+				envErr = fmt.Errorf("environment %s=%q: %w", name, value, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	// "--leader-elect false" stops the flag package at "false", silently
+	// dropping every flag after it.
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q: write boolean flags as --flag=false", fs.Args())
+	}
+	return nil
+}
+
+// EnvName is the environment variable that sets a flag.
+func EnvName(flagName string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}

@@ -1,0 +1,62 @@
+package app
+
+import (
+	"flag"
+	"time"
+
+	"github.com/chatcli/aiops/services/watcher-bridge/internal/detect"
+	"github.com/chatcli/aiops/services/watcher-bridge/internal/ingest"
+)
+
+// Options are the watcher-bridge's own settings.
+type Options struct {
+	NamespaceSelector string
+	AnomalyNamespace  string
+	DedupTTL          time.Duration
+	WatchNodes        bool
+	DetectionWorkers  int
+	Detect            detect.Config
+	restartThreshold  int
+
+	WebhookBindAddress  string
+	WebhookTokenFile    string
+	WebhookMaxBodyBytes int64
+	AlertmanagerRules   string
+	AlertWindow         time.Duration
+	PollInterval        time.Duration
+}
+
+// NewOptions returns the defaults.
+func NewOptions() *Options {
+	return &Options{
+		AnomalyNamespace:    "chatcli-system",
+		DedupTTL:            ingest.DefaultDedupTTL,
+		WatchNodes:          true,
+		DetectionWorkers:    4,
+		Detect:              detect.DefaultConfig(),
+		restartThreshold:    int(detect.DefaultConfig().RestartThreshold),
+		WebhookMaxBodyBytes: 1 << 20,
+		AlertWindow:         30 * time.Minute,
+		PollInterval:        30 * time.Second,
+	}
+}
+
+// AddFlags registers the watcher-bridge's flags on fs.
+func (o *Options) AddFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.NamespaceSelector, "namespace-selector", o.NamespaceSelector, "Label selector of namespaces whose every workload is watched, for cluster-wide use; Instances' watcher targets are always watched.")
+	fs.StringVar(&o.AnomalyNamespace, "anomaly-namespace", o.AnomalyNamespace, "Namespace of the Anomalies of cluster-scoped resources (Nodes).")
+	fs.DurationVar(&o.DedupTTL, "dedup-ttl", o.DedupTTL, "How long a seen signal stays deduplicated, unless its Instance sets aiops.dedupTTLMinutes.")
+	fs.BoolVar(&o.WatchNodes, "watch-nodes", o.WatchNodes, "Detect node conditions and full nodes (cluster-wide watches of Nodes, and of bound pods to count each node's pods).")
+	fs.IntVar(&o.DetectionWorkers, "detection-workers", o.DetectionWorkers, "Objects evaluated in parallel.")
+	fs.IntVar(&o.restartThreshold, "restart-threshold", o.restartThreshold, "Restarts within --restart-window that make a pod_restart signal.")
+	fs.DurationVar(&o.Detect.RestartWindow, "restart-window", o.Detect.RestartWindow, "Window over which restarts are counted; also how recent an OOM kill must be.")
+	fs.DurationVar(&o.Detect.NotReadyGrace, "not-ready-grace", o.Detect.NotReadyGrace, "How long a running pod may be unready before pod_not_ready.")
+	fs.DurationVar(&o.Detect.DeployGrace, "deploy-grace", o.Detect.DeployGrace, "How long a workload may lack available replicas before deploy_failing.")
+	fs.DurationVar(&o.Detect.PVCPendingGrace, "pvc-pending-grace", o.Detect.PVCPendingGrace, "How long a PVC may stay Pending before pvc_pending.")
+	fs.StringVar(&o.WebhookBindAddress, "webhook-bind-address", o.WebhookBindAddress, "HTTPS address of the Alertmanager webhook (/alertmanager), for example :9443; empty disables it. Needs --webhook-token-file.")
+	fs.StringVar(&o.WebhookTokenFile, "webhook-token-file", o.WebhookTokenFile, "File with the bearer token Alertmanager must send, distinct from the gRPC token; re-read when it changes.")
+	fs.Int64Var(&o.WebhookMaxBodyBytes, "webhook-max-body-bytes", o.WebhookMaxBodyBytes, "Largest Alertmanager payload accepted.")
+	fs.StringVar(&o.AlertmanagerRules, "alertmanager-rules-file", o.AlertmanagerRules, "YAML file of alertname-to-signal-type rules added before the defaults.")
+	fs.DurationVar(&o.AlertWindow, "alert-window", o.AlertWindow, "How recent an Anomaly must be to be returned by chatcli.v1 GetAlerts.")
+	fs.DurationVar(&o.PollInterval, "poll-interval", o.PollInterval, "GetAlerts poll interval for Instances that set none.")
+}
