@@ -1,0 +1,216 @@
+package reconcile
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+)
+
+// ConflictRequeueAfter is how long a pass that lost a write race waits
+// before it runs again. A conflict means someone else just wrote, so the
+// next pass reads fresh state; a short fixed wait is enough.
+const ConflictRequeueAfter = time.Second
+
+// Phase is one small step of a pass. It changes the status of obj, and
+// returns an error to end the pass with a retry (wrap it in TerminalError
+// when retrying cannot help), or a non-zero Result to end the pass and
+// come back later (RequeueAfter, to poll). The phases after it run on the
+// next pass.
+type Phase[T client.Object] func(ctx context.Context, obj T) (ctrl.Result, error)
+
+// Base runs one reconcile pass for the kind T. A Reconciler builds it once,
+// in SetupWithManager, calls Validate, and calls Reconcile from its own
+// Reconcile method. Base holds no state between passes, so concurrent
+// passes on different objects are safe.
+type Base[T client.Object] struct {
+	// Client reads the object and writes its status and finalizers.
+	Client client.Client
+	// NewObject returns an empty object of the kind, for the get.
+	NewObject func() T
+	// Conditions points at the object's status.conditions, so that events
+	// can tell which conditions changed.
+	Conditions func(T) *[]metav1.Condition
+	// ObservedGeneration points at the object's status.observedGeneration.
+	ObservedGeneration func(T) *int64
+
+	// Normal are the phases of a pass on a live object.
+	Normal []Phase[T]
+	// Finalizer, when set, is kept on every live object, and Delete runs
+	// before it is removed. Use one only for state outside the object
+	// (owner references clean up the rest).
+	Finalizer string
+	// Delete are the phases of a pass on an object being deleted. The
+	// finalizer is removed once they all return without an error or a
+	// Result.
+	Delete []Phase[T]
+
+	// OptimisticLock makes the status patch fail with a conflict (a quiet
+	// requeue) when the object changed since it was read, for a status
+	// that has more than one writer.
+	OptimisticLock bool
+	// Recorder, when set, gets one event per condition whose status or
+	// reason a pass changed (see RecordConditionChanges).
+	Recorder events.EventRecorder
+}
+
+// Validate reports a Base that cannot run; call it from SetupWithManager.
+func (b *Base[T]) Validate() error {
+	var errs []error
+	if b.Client == nil {
+		errs = append(errs, errors.New("reconcile: Base.Client is nil"))
+	}
+	if b.NewObject == nil {
+		errs = append(errs, errors.New("reconcile: Base.NewObject is nil"))
+	}
+	if b.Conditions == nil {
+		errs = append(errs, errors.New("reconcile: Base.Conditions is nil"))
+	}
+	if b.ObservedGeneration == nil {
+		errs = append(errs, errors.New("reconcile: Base.ObservedGeneration is nil"))
+	}
+	if len(b.Delete) > 0 && b.Finalizer == "" {
+		errs = append(errs, errors.New("reconcile: Base.Delete needs a Finalizer, or it never runs"))
+	}
+	return errors.Join(errs...)
+}
+
+// Reconcile runs one pass on the object req names.
+//
+// status.observedGeneration is set when the pass is done: every phase
+// returned without an error, or one returned a TerminalError. A terminal
+// pass is done too: the status then says what is wrong with this
+// generation, no retry will come, and a reader waiting for the generation
+// to be observed must not wait forever. A failed pass still writes the
+// conditions its phases set, but leaves observedGeneration at the last
+// generation it described.
+//
+// A conflict, from a phase or from a write here, ends the pass with a
+// requeue and no error, so it is not logged as one.
+func (b *Base[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	obj := b.NewObject()
+	if err := b.Client.Get(ctx, req.NamespacedName, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, fmt.Errorf("get %s: %w", req.NamespacedName, err)
+	}
+
+	deleting := !obj.GetDeletionTimestamp().IsZero()
+	phases := b.Normal
+	switch {
+	case deleting && (b.Finalizer == "" || !controllerutil.ContainsFinalizer(obj, b.Finalizer)):
+		// Nothing of ours is left to clean up; others' finalizers hold it.
+		return ctrl.Result{}, nil
+	case deleting:
+		phases = b.Delete
+	case b.Finalizer != "" && !controllerutil.ContainsFinalizer(obj, b.Finalizer):
+		// Persist the finalizer before any phase makes outside state. The
+		// patch is an update event, which brings the next pass.
+		return quiet(ctx, ctrl.Result{}, b.patchFinalizers(ctx, obj, controllerutil.AddFinalizer))
+	}
+
+	before := obj.DeepCopyObject().(T)
+	res, err := runPhases(ctx, obj, phases)
+	done := err == nil || IsTerminal(err)
+	if patchErr := b.patchStatus(ctx, before, obj, done); patchErr != nil {
+		if apierrors.IsNotFound(patchErr) {
+			return ctrl.Result{}, nil // deleted during the pass
+		}
+		if IsTerminal(err) {
+			err = nil // retry: the condition saying why is not written yet
+		}
+		return quiet(ctx, ctrl.Result{}, errors.Join(err, fmt.Errorf("patch status: %w", patchErr)))
+	}
+	// Only after the patch: an event must describe what was stored, or a
+	// retried pass would announce the same change twice.
+	if b.Recorder != nil {
+		RecordConditionChanges(b.Recorder, obj, *b.Conditions(before), *b.Conditions(obj))
+	}
+	if deleting && err == nil && res.IsZero() {
+		err = client.IgnoreNotFound(b.patchFinalizers(ctx, obj, controllerutil.RemoveFinalizer))
+	}
+	return quiet(ctx, res, err)
+}
+
+// runPhases runs phases in order until one returns an error or a Result.
+func runPhases[T client.Object](ctx context.Context, obj T, phases []Phase[T]) (ctrl.Result, error) {
+	for _, phase := range phases {
+		res, err := phase(ctx, obj)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if !res.IsZero() {
+			return res, nil
+		}
+	}
+	return ctrl.Result{}, nil
+}
+
+// patchStatus sends the change to the status since before, if there is one,
+// as a merge patch of the status subresource. The patch holds the status
+// only, so it shows what it writes.
+func (b *Base[T]) patchStatus(ctx context.Context, before, obj T, done bool) error {
+	if done {
+		*b.ObservedGeneration(obj) = obj.GetGeneration()
+	}
+	diff, err := client.MergeFrom(before).Data(obj)
+	if err != nil {
+		return fmt.Errorf("compute status patch: %w", err)
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(diff, &fields); err != nil {
+		return fmt.Errorf("read status patch: %w", err)
+	}
+	status, changed := fields["status"]
+	if !changed {
+		return nil
+	}
+	patch := map[string]any{"status": status}
+	if b.OptimisticLock {
+		patch["metadata"] = map[string]string{"resourceVersion": before.GetResourceVersion()}
+	}
+	data, err := json.Marshal(patch)
+	if err != nil {
+		return fmt.Errorf("encode status patch: %w", err)
+	}
+	return b.Client.Status().Patch(ctx, obj, client.RawPatch(types.MergePatchType, data))
+}
+
+// patchFinalizers applies change to obj's finalizers and patches them. The
+// lock is always on: a merge patch replaces the list whole, and without it
+// a finalizer another controller added meanwhile would be dropped.
+func (b *Base[T]) patchFinalizers(ctx context.Context, obj T, change func(client.Object, string) bool) error {
+	before := obj.DeepCopyObject().(T)
+	if !change(obj, b.Finalizer) {
+		return nil
+	}
+	if err := b.Client.Patch(ctx, obj, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("patch finalizers: %w", err)
+	}
+	return nil
+}
+
+// quiet turns a conflict into a requeue without an error: someone else
+// wrote first, the next pass reads their write, and nothing is wrong.
+func quiet(ctx context.Context, res ctrl.Result, err error) (ctrl.Result, error) {
+	switch {
+	case err == nil:
+		return res, nil
+	case apierrors.IsConflict(err):
+		ctrl.LoggerFrom(ctx).V(1).Info("Requeued after a conflict", "error", err.Error())
+		return ctrl.Result{RequeueAfter: ConflictRequeueAfter}, nil
+	default:
+		// controller-runtime ignores a Result returned with an error.
+		return ctrl.Result{}, err
+	}
+}
