@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"k8s.io/apimachinery/pkg/types"
 
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 	"github.com/chatcli/aiops/libs/redisx"
@@ -24,13 +25,21 @@ type Invalidator interface {
 	InvalidateDedup(ctx context.Context, r signals.Resource) (int, error)
 }
 
-// InvalidateDedup clears the dedup keys of the named resource.
+// InvalidateDedup clears the dedup keys of the resource the request names.
+// The keys are indexed per kind/namespace/name, so the resource's uid, when
+// given, reaches the Invalidator and the logs but does not narrow what is
+// cleared.
 //
-// Errors: InvalidArgument naming the field (kind, name, or namespace for a
-// namespaced kind); Unavailable when Redis cannot be reached; Internal for
-// any other failure of the Invalidator.
+// Errors: InvalidArgument naming the field (resource, resource.kind,
+// resource.name, or the namespace of a namespaced kind); Unavailable when
+// Redis cannot be reached; Internal for any other failure of the
+// Invalidator.
 func (w *WatcherServer) InvalidateDedup(ctx context.Context, req *watcherv1.InvalidateDedupRequest) (*watcherv1.InvalidateDedupResponse, error) {
-	r := signals.Resource{Kind: req.GetKind(), Namespace: req.GetNamespace(), Name: req.GetName()}
+	ref := req.GetResource()
+	if ref == nil {
+		return nil, status.Error(codes.InvalidArgument, "resource is required")
+	}
+	r := signals.Resource{Kind: ref.GetKind(), Namespace: ref.GetNamespace(), Name: ref.GetName(), UID: types.UID(ref.GetUid())}
 	if err := validateResource(r); err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
@@ -39,12 +48,12 @@ func (w *WatcherServer) InvalidateDedup(ctx context.Context, req *watcherv1.Inva
 	case err == nil:
 		return &watcherv1.InvalidateDedupResponse{KeysCleared: int32(min(max(n, 0), math.MaxInt32))}, nil
 	case errors.Is(err, redisx.ErrUnavailable):
-		w.log.Error(err, "Failed to clear dedup keys: Redis unavailable", "resource", r.String())
+		w.log.Error(err, "Failed to clear dedup keys: Redis unavailable", "resource", r.String(), "uid", r.UID)
 		return nil, status.Errorf(codes.Unavailable, "dedup keys of %s were not cleared: Redis is unavailable; retry", r)
 	case ctx.Err() != nil:
 		return nil, status.FromContextError(ctx.Err()).Err()
 	default:
-		w.log.Error(err, "Failed to clear dedup keys", "resource", r.String())
+		w.log.Error(err, "Failed to clear dedup keys", "resource", r.String(), "uid", r.UID)
 		return nil, status.Errorf(codes.Internal, "clear dedup keys of %s: %v", r, err)
 	}
 }
@@ -56,10 +65,10 @@ func (w *WatcherServer) InvalidateDedup(ctx context.Context, req *watcherv1.Inva
 func validateResource(r signals.Resource) error {
 	var problems []string
 	if r.Kind == "" {
-		problems = append(problems, "kind is required")
+		problems = append(problems, "resource.kind is required")
 	}
 	if r.Name == "" {
-		problems = append(problems, "name is required")
+		problems = append(problems, "resource.name is required")
 	}
 	if len(problems) == 0 {
 		probe := signals.Signal{

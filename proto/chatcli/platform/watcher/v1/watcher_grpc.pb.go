@@ -45,11 +45,14 @@ type WatcherServiceClient interface {
 	// Unavailable when neither Redis nor the API server can be reached.
 	IngestSignals(ctx context.Context, in *IngestSignalsRequest, opts ...grpc.CallOption) (*IngestSignalsResponse, error)
 	// InvalidateDedup clears the dedup keys of one resource, so that a new
-	// fault on it after resolution is detected at once. Clearing keys that do
-	// not exist is not an error: it reports zero.
+	// fault on it after resolution is detected at once. The correlator calls
+	// it after it has written Resolved into the Issue's status. Clearing keys
+	// that do not exist is not an error: it reports zero, so a retry is safe.
 	//
-	// Errors: InvalidArgument when kind or name is empty; Unauthenticated;
-	// Unavailable when Redis cannot be reached.
+	// Errors: InvalidArgument when the resource is missing, its kind or name is
+	// empty or malformed, or its namespace is empty for a namespaced kind;
+	// Unauthenticated; Unavailable when Redis cannot be reached (retry);
+	// Internal for any other failure of Redis.
 	InvalidateDedup(ctx context.Context, in *InvalidateDedupRequest, opts ...grpc.CallOption) (*InvalidateDedupResponse, error)
 	// WatchAnomalies streams an event for each Anomaly created from now on,
 	// optionally only in one namespace. The stream ends when the client
@@ -125,11 +128,14 @@ type WatcherServiceServer interface {
 	// Unavailable when neither Redis nor the API server can be reached.
 	IngestSignals(context.Context, *IngestSignalsRequest) (*IngestSignalsResponse, error)
 	// InvalidateDedup clears the dedup keys of one resource, so that a new
-	// fault on it after resolution is detected at once. Clearing keys that do
-	// not exist is not an error: it reports zero.
+	// fault on it after resolution is detected at once. The correlator calls
+	// it after it has written Resolved into the Issue's status. Clearing keys
+	// that do not exist is not an error: it reports zero, so a retry is safe.
 	//
-	// Errors: InvalidArgument when kind or name is empty; Unauthenticated;
-	// Unavailable when Redis cannot be reached.
+	// Errors: InvalidArgument when the resource is missing, its kind or name is
+	// empty or malformed, or its namespace is empty for a namespaced kind;
+	// Unauthenticated; Unavailable when Redis cannot be reached (retry);
+	// Internal for any other failure of Redis.
 	InvalidateDedup(context.Context, *InvalidateDedupRequest) (*InvalidateDedupResponse, error)
 	// WatchAnomalies streams an event for each Anomaly created from now on,
 	// optionally only in one namespace. The stream ends when the client
