@@ -39,15 +39,27 @@ const (
 // idempotent: repeating it after a timeout or a crash changes nothing twice.
 type RemediatorServiceClient interface {
 	// ProposePlan creates the RemediationPlan for one attempt at one Issue:
-	// from a matching manual Runbook, else from the AI's suggested actions,
-	// else as an agentic plan. If a plan for (issue, attempt) exists, it is
-	// returned unchanged with created=false.
+	// from a matching manual Runbook, else from the suggested actions of the
+	// named AIInsight, else as an agentic plan.
 	//
-	// Errors: InvalidArgument when the issue reference is incomplete or attempt
-	// is below 1; NotFound when the Issue does not exist; FailedPrecondition
-	// when the Issue is not in the Remediating state or attempt exceeds its
-	// maximum; Unauthenticated; Unavailable when the API server cannot be
-	// reached.
+	// Order: the correlator first records the new attempt in the Issue's
+	// status (remediationAttempts = attempt, state Remediating), and only then
+	// calls ProposePlan. A crash or a timeout in between therefore repeats the
+	// call for the same (issue, attempt), never starts a new attempt. The
+	// remediator reads the Issue from the API server when its cache has not
+	// seen that status yet.
+	//
+	// Idempotent per (issue, attempt): if a plan for that attempt of that
+	// Issue (same uid) exists, it is returned unchanged with created=false,
+	// whatever else the repeated request says.
+	//
+	// Errors: InvalidArgument when the issue reference, issue_uid or
+	// insight_name is empty, or attempt is below 1; NotFound when the Issue or
+	// the AIInsight does not exist; FailedPrecondition when the Issue's uid is
+	// not issue_uid (the Issue was re-created), the Issue is not Remediating,
+	// its status records a different attempt, attempt exceeds its maximum, or
+	// the AIInsight is not the Issue's or not Ready; Unauthenticated;
+	// Unavailable when the API server cannot be reached.
 	ProposePlan(ctx context.Context, in *ProposePlanRequest, opts ...grpc.CallOption) (*ProposePlanResponse, error)
 	// ValidatePlan runs the action policy over a list of actions against one
 	// target, without changing anything, and returns a verdict per action.
@@ -56,13 +68,15 @@ type RemediatorServiceClient interface {
 	// Errors: InvalidArgument when the target or the action list is empty;
 	// Unauthenticated; Unavailable when the budget counters cannot be read.
 	ValidatePlan(ctx context.Context, in *ValidatePlanRequest, opts ...grpc.CallOption) (*ValidatePlanResponse, error)
-	// DryRun runs the actions of a plan (or of an inline list) as a server-side
-	// dry-run against the API server, and returns the outcome per action.
-	// Actions the policy denies are not run and report the denial.
+	// DryRun runs the actions of an existing plan, or of an inline target and
+	// actions, as a server-side dry-run against the API server, and returns
+	// the outcome per action. Actions the policy denies are not run and report
+	// the denial. It changes nothing, so it can be repeated.
 	//
-	// Errors: InvalidArgument when neither a plan nor actions are given;
-	// NotFound when the plan or the target does not exist; Unauthenticated;
-	// Unavailable when the API server cannot be reached.
+	// Errors: InvalidArgument when neither a plan nor an inline plan is given,
+	// the plan reference is incomplete, or the inline plan has no target or no
+	// actions; NotFound when the plan or the target does not exist;
+	// Unauthenticated; Unavailable when the API server cannot be reached.
 	DryRun(ctx context.Context, in *DryRunRequest, opts ...grpc.CallOption) (*DryRunResponse, error)
 	// ListActions returns the action catalogue: the types the executor knows,
 	// their target kind and their parameters.
@@ -70,21 +84,35 @@ type RemediatorServiceClient interface {
 	// Errors: Unauthenticated.
 	ListActions(ctx context.Context, in *ListActionsRequest, opts ...grpc.CallOption) (*ListActionsResponse, error)
 	// ApprovePlan approves a plan waiting for approval, so that it executes.
-	// Approving an already approved plan returns it unchanged.
+	// A person approves the plan they saw: the request carries the uid and
+	// generation of the Plan view they read, and the approval binds to that
+	// generation. Repeating an approval already recorded for that uid and
+	// generation returns the plan unchanged.
 	//
-	// Errors: InvalidArgument when the plan reference or the approver is
-	// empty; NotFound when the plan does not exist; FailedPrecondition when the
-	// plan was rejected or is past approval; PermissionDenied when the caller
-	// may not approve; Unauthenticated.
+	// Errors: InvalidArgument when the plan reference, plan_uid or the
+	// approver is empty, or plan_generation is below 1; NotFound when the plan
+	// does not exist; FailedPrecondition with a google.rpc.ErrorInfo of reason
+	// APPROVAL_STALE when the plan's uid or generation differ from plan_uid
+	// and plan_generation (it was re-created or changed since it was read:
+	// read it again and decide again); FailedPrecondition with reason
+	// PLAN_NOT_WAITING_APPROVAL when the plan was rejected or is past
+	// approval; PermissionDenied when the caller may not approve;
+	// Unauthenticated; Unavailable when the API server cannot be reached.
 	ApprovePlan(ctx context.Context, in *ApprovePlanRequest, opts ...grpc.CallOption) (*ApprovePlanResponse, error)
 	// RejectPlan rejects a plan waiting for approval; the plan fails and the
-	// Issue moves on as after a failed attempt. Rejecting an already rejected
-	// plan returns it unchanged.
+	// Issue moves on as after a failed attempt. Like ApprovePlan it binds to
+	// the uid and generation of the plan the person saw. Repeating a rejection
+	// already recorded for that uid and generation returns the plan
+	// unchanged.
 	//
-	// Errors: InvalidArgument when the plan reference or the approver is
-	// empty; NotFound when the plan does not exist; FailedPrecondition when the
-	// plan was approved or is past approval; PermissionDenied when the caller
-	// may not reject; Unauthenticated.
+	// Errors: InvalidArgument when the plan reference, plan_uid or the
+	// rejecter is empty, or plan_generation is below 1; NotFound when the plan
+	// does not exist; FailedPrecondition with a google.rpc.ErrorInfo of reason
+	// APPROVAL_STALE when the plan's uid or generation differ from plan_uid
+	// and plan_generation; FailedPrecondition with reason
+	// PLAN_NOT_WAITING_APPROVAL when the plan was approved or is past
+	// approval; PermissionDenied when the caller may not reject;
+	// Unauthenticated; Unavailable when the API server cannot be reached.
 	RejectPlan(ctx context.Context, in *RejectPlanRequest, opts ...grpc.CallOption) (*RejectPlanResponse, error)
 	// PromoteRunbook turns a completed plan into a reusable Runbook and returns
 	// its name. Promoting the same plan again returns the same Runbook with
@@ -183,15 +211,27 @@ func (c *remediatorServiceClient) PromoteRunbook(ctx context.Context, in *Promot
 // idempotent: repeating it after a timeout or a crash changes nothing twice.
 type RemediatorServiceServer interface {
 	// ProposePlan creates the RemediationPlan for one attempt at one Issue:
-	// from a matching manual Runbook, else from the AI's suggested actions,
-	// else as an agentic plan. If a plan for (issue, attempt) exists, it is
-	// returned unchanged with created=false.
+	// from a matching manual Runbook, else from the suggested actions of the
+	// named AIInsight, else as an agentic plan.
 	//
-	// Errors: InvalidArgument when the issue reference is incomplete or attempt
-	// is below 1; NotFound when the Issue does not exist; FailedPrecondition
-	// when the Issue is not in the Remediating state or attempt exceeds its
-	// maximum; Unauthenticated; Unavailable when the API server cannot be
-	// reached.
+	// Order: the correlator first records the new attempt in the Issue's
+	// status (remediationAttempts = attempt, state Remediating), and only then
+	// calls ProposePlan. A crash or a timeout in between therefore repeats the
+	// call for the same (issue, attempt), never starts a new attempt. The
+	// remediator reads the Issue from the API server when its cache has not
+	// seen that status yet.
+	//
+	// Idempotent per (issue, attempt): if a plan for that attempt of that
+	// Issue (same uid) exists, it is returned unchanged with created=false,
+	// whatever else the repeated request says.
+	//
+	// Errors: InvalidArgument when the issue reference, issue_uid or
+	// insight_name is empty, or attempt is below 1; NotFound when the Issue or
+	// the AIInsight does not exist; FailedPrecondition when the Issue's uid is
+	// not issue_uid (the Issue was re-created), the Issue is not Remediating,
+	// its status records a different attempt, attempt exceeds its maximum, or
+	// the AIInsight is not the Issue's or not Ready; Unauthenticated;
+	// Unavailable when the API server cannot be reached.
 	ProposePlan(context.Context, *ProposePlanRequest) (*ProposePlanResponse, error)
 	// ValidatePlan runs the action policy over a list of actions against one
 	// target, without changing anything, and returns a verdict per action.
@@ -200,13 +240,15 @@ type RemediatorServiceServer interface {
 	// Errors: InvalidArgument when the target or the action list is empty;
 	// Unauthenticated; Unavailable when the budget counters cannot be read.
 	ValidatePlan(context.Context, *ValidatePlanRequest) (*ValidatePlanResponse, error)
-	// DryRun runs the actions of a plan (or of an inline list) as a server-side
-	// dry-run against the API server, and returns the outcome per action.
-	// Actions the policy denies are not run and report the denial.
+	// DryRun runs the actions of an existing plan, or of an inline target and
+	// actions, as a server-side dry-run against the API server, and returns
+	// the outcome per action. Actions the policy denies are not run and report
+	// the denial. It changes nothing, so it can be repeated.
 	//
-	// Errors: InvalidArgument when neither a plan nor actions are given;
-	// NotFound when the plan or the target does not exist; Unauthenticated;
-	// Unavailable when the API server cannot be reached.
+	// Errors: InvalidArgument when neither a plan nor an inline plan is given,
+	// the plan reference is incomplete, or the inline plan has no target or no
+	// actions; NotFound when the plan or the target does not exist;
+	// Unauthenticated; Unavailable when the API server cannot be reached.
 	DryRun(context.Context, *DryRunRequest) (*DryRunResponse, error)
 	// ListActions returns the action catalogue: the types the executor knows,
 	// their target kind and their parameters.
@@ -214,21 +256,35 @@ type RemediatorServiceServer interface {
 	// Errors: Unauthenticated.
 	ListActions(context.Context, *ListActionsRequest) (*ListActionsResponse, error)
 	// ApprovePlan approves a plan waiting for approval, so that it executes.
-	// Approving an already approved plan returns it unchanged.
+	// A person approves the plan they saw: the request carries the uid and
+	// generation of the Plan view they read, and the approval binds to that
+	// generation. Repeating an approval already recorded for that uid and
+	// generation returns the plan unchanged.
 	//
-	// Errors: InvalidArgument when the plan reference or the approver is
-	// empty; NotFound when the plan does not exist; FailedPrecondition when the
-	// plan was rejected or is past approval; PermissionDenied when the caller
-	// may not approve; Unauthenticated.
+	// Errors: InvalidArgument when the plan reference, plan_uid or the
+	// approver is empty, or plan_generation is below 1; NotFound when the plan
+	// does not exist; FailedPrecondition with a google.rpc.ErrorInfo of reason
+	// APPROVAL_STALE when the plan's uid or generation differ from plan_uid
+	// and plan_generation (it was re-created or changed since it was read:
+	// read it again and decide again); FailedPrecondition with reason
+	// PLAN_NOT_WAITING_APPROVAL when the plan was rejected or is past
+	// approval; PermissionDenied when the caller may not approve;
+	// Unauthenticated; Unavailable when the API server cannot be reached.
 	ApprovePlan(context.Context, *ApprovePlanRequest) (*ApprovePlanResponse, error)
 	// RejectPlan rejects a plan waiting for approval; the plan fails and the
-	// Issue moves on as after a failed attempt. Rejecting an already rejected
-	// plan returns it unchanged.
+	// Issue moves on as after a failed attempt. Like ApprovePlan it binds to
+	// the uid and generation of the plan the person saw. Repeating a rejection
+	// already recorded for that uid and generation returns the plan
+	// unchanged.
 	//
-	// Errors: InvalidArgument when the plan reference or the approver is
-	// empty; NotFound when the plan does not exist; FailedPrecondition when the
-	// plan was approved or is past approval; PermissionDenied when the caller
-	// may not reject; Unauthenticated.
+	// Errors: InvalidArgument when the plan reference, plan_uid or the
+	// rejecter is empty, or plan_generation is below 1; NotFound when the plan
+	// does not exist; FailedPrecondition with a google.rpc.ErrorInfo of reason
+	// APPROVAL_STALE when the plan's uid or generation differ from plan_uid
+	// and plan_generation; FailedPrecondition with reason
+	// PLAN_NOT_WAITING_APPROVAL when the plan was approved or is past
+	// approval; PermissionDenied when the caller may not reject;
+	// Unauthenticated; Unavailable when the API server cannot be reached.
 	RejectPlan(context.Context, *RejectPlanRequest) (*RejectPlanResponse, error)
 	// PromoteRunbook turns a completed plan into a reusable Runbook and returns
 	// its name. Promoting the same plan again returns the same Runbook with
