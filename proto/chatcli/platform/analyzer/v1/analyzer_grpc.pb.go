@@ -46,12 +46,27 @@ type AnalyzerServiceClient interface {
 	// DeadlineExceeded when the provider fails.
 	AnalyzeIssue(ctx context.Context, in *AnalyzeIssueRequest, opts ...grpc.CallOption) (*AnalyzeIssueResponse, error)
 	// AgenticStep runs one observe-decide-act step. It carries the chatcli.v1
-	// messages unchanged, so it behaves like ChatCLIService.AgenticStep.
+	// messages unchanged, so it behaves like ChatCLIService.AgenticStep, and
+	// adds an idempotency key: the plan (namespace, name, uid) and the step
+	// number.
 	//
-	// Errors: InvalidArgument when the step is missing or incomplete, or
-	// current_step exceeds max_steps; Unauthenticated; ResourceExhausted when
-	// rate-limited; FailedPrecondition when the provider has no credentials;
-	// Unavailable or DeadlineExceeded when the provider fails.
+	// The contract with the remediator, which calls it: the remediator records
+	// the step (its number and the decision) in the RemediationPlan's status
+	// before it acts on the decision, and never acts twice on a step its
+	// status records. The analyzer, for its part, returns the same answer for
+	// the same key where it can: answers are cached by key (shared by the
+	// replicas, for at least as long as a plan may retry a step), so a retry
+	// after a timeout or a crash gets the decision already made, with
+	// cached=true. A miss (the cache was lost or Redis is down) asks the
+	// provider again and may decide differently; the plan's status, not the
+	// cache, is the record of what was done.
+	//
+	// Errors: InvalidArgument when the step or the key is missing or
+	// incomplete, the key's step_number is not step.current_step or its plan
+	// namespace is not step.namespace, or current_step exceeds max_steps;
+	// Unauthenticated; ResourceExhausted when rate-limited; FailedPrecondition
+	// when the provider has no credentials; Unavailable or DeadlineExceeded
+	// when the provider fails.
 	AgenticStep(ctx context.Context, in *AgenticStepRequest, opts ...grpc.CallOption) (*AgenticStepResponse, error)
 	// SummarizeIncident writes the post-mortem text of a resolved incident from
 	// its timeline, the actions executed and the analysis.
@@ -119,12 +134,27 @@ type AnalyzerServiceServer interface {
 	// DeadlineExceeded when the provider fails.
 	AnalyzeIssue(context.Context, *AnalyzeIssueRequest) (*AnalyzeIssueResponse, error)
 	// AgenticStep runs one observe-decide-act step. It carries the chatcli.v1
-	// messages unchanged, so it behaves like ChatCLIService.AgenticStep.
+	// messages unchanged, so it behaves like ChatCLIService.AgenticStep, and
+	// adds an idempotency key: the plan (namespace, name, uid) and the step
+	// number.
 	//
-	// Errors: InvalidArgument when the step is missing or incomplete, or
-	// current_step exceeds max_steps; Unauthenticated; ResourceExhausted when
-	// rate-limited; FailedPrecondition when the provider has no credentials;
-	// Unavailable or DeadlineExceeded when the provider fails.
+	// The contract with the remediator, which calls it: the remediator records
+	// the step (its number and the decision) in the RemediationPlan's status
+	// before it acts on the decision, and never acts twice on a step its
+	// status records. The analyzer, for its part, returns the same answer for
+	// the same key where it can: answers are cached by key (shared by the
+	// replicas, for at least as long as a plan may retry a step), so a retry
+	// after a timeout or a crash gets the decision already made, with
+	// cached=true. A miss (the cache was lost or Redis is down) asks the
+	// provider again and may decide differently; the plan's status, not the
+	// cache, is the record of what was done.
+	//
+	// Errors: InvalidArgument when the step or the key is missing or
+	// incomplete, the key's step_number is not step.current_step or its plan
+	// namespace is not step.namespace, or current_step exceeds max_steps;
+	// Unauthenticated; ResourceExhausted when rate-limited; FailedPrecondition
+	// when the provider has no credentials; Unavailable or DeadlineExceeded
+	// when the provider fails.
 	AgenticStep(context.Context, *AgenticStepRequest) (*AgenticStepResponse, error)
 	// SummarizeIncident writes the post-mortem text of a resolved incident from
 	// its timeline, the actions executed and the analysis.
