@@ -5,7 +5,8 @@
 // source: chatcli/platform/correlator/v1/correlator.proto
 
 // Package chatcli.platform.correlator.v1 is the API of the correlator:
-// read-only queries over incidents (Issue objects).
+// queries over incidents (Issue objects) and the requests people make of
+// them (acknowledge, resolve, escalate).
 
 package correlatorv1
 
@@ -22,28 +23,91 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	CorrelatorService_GetIncident_FullMethodName   = "/chatcli.platform.correlator.v1.CorrelatorService/GetIncident"
-	CorrelatorService_ListIncidents_FullMethodName = "/chatcli.platform.correlator.v1.CorrelatorService/ListIncidents"
+	CorrelatorService_GetIncident_FullMethodName      = "/chatcli.platform.correlator.v1.CorrelatorService/GetIncident"
+	CorrelatorService_ListIncidents_FullMethodName    = "/chatcli.platform.correlator.v1.CorrelatorService/ListIncidents"
+	CorrelatorService_AcknowledgeIssue_FullMethodName = "/chatcli.platform.correlator.v1.CorrelatorService/AcknowledgeIssue"
+	CorrelatorService_ResolveIssue_FullMethodName     = "/chatcli.platform.correlator.v1.CorrelatorService/ResolveIssue"
+	CorrelatorService_EscalateIssue_FullMethodName    = "/chatcli.platform.correlator.v1.CorrelatorService/EscalateIssue"
 )
 
 // CorrelatorServiceClient is the client API for CorrelatorService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// CorrelatorService answers incident queries from the correlator's cache.
+// CorrelatorService answers incident queries from the correlator's cache,
+// and records people's requests on Issues.
+//
+// Every replica serves it, while only the leader runs the Issue reconciler,
+// the one writer of Issue status. So AcknowledgeIssue, ResolveIssue and
+// EscalateIssue never write an Issue's status: the replica that serves the
+// call records the request on the Issue object as annotations (metadata,
+// not status), and the leader's Issue reconciler sees them, moves the Issue
+// and stamps the timeline. Their response shows the Issue as it is right
+// after the request was recorded; the state changes a moment later, when
+// the reconciler has written it (watch it with GetIncident). Each of them is
+// idempotent: when a request of its kind is already recorded, the Issue is
+// returned unchanged and the first request (person, reason, time) is kept.
 type CorrelatorServiceClient interface {
 	// GetIncident returns one incident, by namespace and name of its Issue or
-	// by its incident id (INC-YYYYMMDD-NNN).
+	// by its incident id (INC-YYYYMMDD-NNN), with the objects that belong to
+	// it: its Anomalies, AIInsights, RemediationPlans and PostMortem.
 	//
 	// Errors: InvalidArgument when no reference is given or the incident id is
 	// malformed; NotFound when no such incident exists; Unauthenticated.
 	GetIncident(ctx context.Context, in *GetIncidentRequest, opts ...grpc.CallOption) (*GetIncidentResponse, error)
 	// ListIncidents lists incidents, newest first, optionally filtered by
-	// namespace and state, one page at a time.
+	// namespace, state, severity and resource, one page at a time.
 	//
-	// Errors: InvalidArgument when page_size is negative or page_token is not
-	// one this server issued; Unauthenticated.
+	// Errors: InvalidArgument when page_size is negative, page_token is not
+	// one this server issued (or was issued for other filters), a severity is
+	// not critical, high, medium or low, or resource.namespace is set and
+	// differs from namespace; Unauthenticated.
 	ListIncidents(ctx context.Context, in *ListIncidentsRequest, opts ...grpc.CallOption) (*ListIncidentsResponse, error)
+	// AcknowledgeIssue records that a person has taken up an incident. It
+	// does not change the incident's state: the leader's Issue reconciler
+	// stamps an "acknowledged" entry in the timeline. The request is recorded
+	// as the annotations platform.chatcli.io/acknowledged-by,
+	// platform.chatcli.io/acknowledged-at (RFC 3339) and
+	// platform.chatcli.io/acknowledge-reason; Incident.acknowledged_by shows
+	// it at once.
+	//
+	// Errors: InvalidArgument when the issue reference or requester is empty,
+	// or reason is longer than 1024 bytes; NotFound when the Issue does not
+	// exist; FailedPrecondition when the Issue is Resolved; PermissionDenied
+	// when the caller may not acknowledge; Unauthenticated; Unavailable when
+	// the API server cannot be reached.
+	AcknowledgeIssue(ctx context.Context, in *AcknowledgeIssueRequest, opts ...grpc.CallOption) (*AcknowledgeIssueResponse, error)
+	// ResolveIssue asks that an incident be marked Resolved by hand, for
+	// example after a person fixed it. The request is recorded as the
+	// annotations platform.chatcli.io/resolve-requested-by,
+	// platform.chatcli.io/resolve-requested-at (RFC 3339) and
+	// platform.chatcli.io/resolve-reason; the leader's Issue reconciler then
+	// writes Resolved, with the reason as the resolution, and clears the
+	// resource's dedup keys as after any resolution. Resolving a Resolved
+	// Issue returns it unchanged.
+	//
+	// Errors: InvalidArgument when the issue reference or requester is empty,
+	// or reason is longer than 1024 bytes; NotFound when the Issue does not
+	// exist; FailedPrecondition when a plan of the Issue is Executing or
+	// Verifying (wait for it to end, or reject it first); PermissionDenied
+	// when the caller may not resolve; Unauthenticated; Unavailable when the
+	// API server cannot be reached.
+	ResolveIssue(ctx context.Context, in *ResolveIssueRequest, opts ...grpc.CallOption) (*ResolveIssueResponse, error)
+	// EscalateIssue asks that an incident be escalated to people at once,
+	// without waiting for its remediation attempts to run out. The request is
+	// recorded as the annotations platform.chatcli.io/escalate-requested-by,
+	// platform.chatcli.io/escalate-requested-at (RFC 3339) and
+	// platform.chatcli.io/escalate-reason; the leader's Issue reconciler then
+	// writes Escalated, and no further attempt is proposed. Escalating an
+	// Escalated Issue returns it unchanged.
+	//
+	// Errors: InvalidArgument when the issue reference or requester is empty,
+	// or reason is longer than 1024 bytes; NotFound when the Issue does not
+	// exist; FailedPrecondition when the Issue is Resolved or a resolve
+	// request is recorded on it; PermissionDenied when the caller may not
+	// escalate; Unauthenticated; Unavailable when the API server cannot be
+	// reached.
+	EscalateIssue(ctx context.Context, in *EscalateIssueRequest, opts ...grpc.CallOption) (*EscalateIssueResponse, error)
 }
 
 type correlatorServiceClient struct {
@@ -74,24 +138,114 @@ func (c *correlatorServiceClient) ListIncidents(ctx context.Context, in *ListInc
 	return out, nil
 }
 
+func (c *correlatorServiceClient) AcknowledgeIssue(ctx context.Context, in *AcknowledgeIssueRequest, opts ...grpc.CallOption) (*AcknowledgeIssueResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AcknowledgeIssueResponse)
+	err := c.cc.Invoke(ctx, CorrelatorService_AcknowledgeIssue_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *correlatorServiceClient) ResolveIssue(ctx context.Context, in *ResolveIssueRequest, opts ...grpc.CallOption) (*ResolveIssueResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResolveIssueResponse)
+	err := c.cc.Invoke(ctx, CorrelatorService_ResolveIssue_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *correlatorServiceClient) EscalateIssue(ctx context.Context, in *EscalateIssueRequest, opts ...grpc.CallOption) (*EscalateIssueResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(EscalateIssueResponse)
+	err := c.cc.Invoke(ctx, CorrelatorService_EscalateIssue_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CorrelatorServiceServer is the server API for CorrelatorService service.
 // All implementations must embed UnimplementedCorrelatorServiceServer
 // for forward compatibility.
 //
-// CorrelatorService answers incident queries from the correlator's cache.
+// CorrelatorService answers incident queries from the correlator's cache,
+// and records people's requests on Issues.
+//
+// Every replica serves it, while only the leader runs the Issue reconciler,
+// the one writer of Issue status. So AcknowledgeIssue, ResolveIssue and
+// EscalateIssue never write an Issue's status: the replica that serves the
+// call records the request on the Issue object as annotations (metadata,
+// not status), and the leader's Issue reconciler sees them, moves the Issue
+// and stamps the timeline. Their response shows the Issue as it is right
+// after the request was recorded; the state changes a moment later, when
+// the reconciler has written it (watch it with GetIncident). Each of them is
+// idempotent: when a request of its kind is already recorded, the Issue is
+// returned unchanged and the first request (person, reason, time) is kept.
 type CorrelatorServiceServer interface {
 	// GetIncident returns one incident, by namespace and name of its Issue or
-	// by its incident id (INC-YYYYMMDD-NNN).
+	// by its incident id (INC-YYYYMMDD-NNN), with the objects that belong to
+	// it: its Anomalies, AIInsights, RemediationPlans and PostMortem.
 	//
 	// Errors: InvalidArgument when no reference is given or the incident id is
 	// malformed; NotFound when no such incident exists; Unauthenticated.
 	GetIncident(context.Context, *GetIncidentRequest) (*GetIncidentResponse, error)
 	// ListIncidents lists incidents, newest first, optionally filtered by
-	// namespace and state, one page at a time.
+	// namespace, state, severity and resource, one page at a time.
 	//
-	// Errors: InvalidArgument when page_size is negative or page_token is not
-	// one this server issued; Unauthenticated.
+	// Errors: InvalidArgument when page_size is negative, page_token is not
+	// one this server issued (or was issued for other filters), a severity is
+	// not critical, high, medium or low, or resource.namespace is set and
+	// differs from namespace; Unauthenticated.
 	ListIncidents(context.Context, *ListIncidentsRequest) (*ListIncidentsResponse, error)
+	// AcknowledgeIssue records that a person has taken up an incident. It
+	// does not change the incident's state: the leader's Issue reconciler
+	// stamps an "acknowledged" entry in the timeline. The request is recorded
+	// as the annotations platform.chatcli.io/acknowledged-by,
+	// platform.chatcli.io/acknowledged-at (RFC 3339) and
+	// platform.chatcli.io/acknowledge-reason; Incident.acknowledged_by shows
+	// it at once.
+	//
+	// Errors: InvalidArgument when the issue reference or requester is empty,
+	// or reason is longer than 1024 bytes; NotFound when the Issue does not
+	// exist; FailedPrecondition when the Issue is Resolved; PermissionDenied
+	// when the caller may not acknowledge; Unauthenticated; Unavailable when
+	// the API server cannot be reached.
+	AcknowledgeIssue(context.Context, *AcknowledgeIssueRequest) (*AcknowledgeIssueResponse, error)
+	// ResolveIssue asks that an incident be marked Resolved by hand, for
+	// example after a person fixed it. The request is recorded as the
+	// annotations platform.chatcli.io/resolve-requested-by,
+	// platform.chatcli.io/resolve-requested-at (RFC 3339) and
+	// platform.chatcli.io/resolve-reason; the leader's Issue reconciler then
+	// writes Resolved, with the reason as the resolution, and clears the
+	// resource's dedup keys as after any resolution. Resolving a Resolved
+	// Issue returns it unchanged.
+	//
+	// Errors: InvalidArgument when the issue reference or requester is empty,
+	// or reason is longer than 1024 bytes; NotFound when the Issue does not
+	// exist; FailedPrecondition when a plan of the Issue is Executing or
+	// Verifying (wait for it to end, or reject it first); PermissionDenied
+	// when the caller may not resolve; Unauthenticated; Unavailable when the
+	// API server cannot be reached.
+	ResolveIssue(context.Context, *ResolveIssueRequest) (*ResolveIssueResponse, error)
+	// EscalateIssue asks that an incident be escalated to people at once,
+	// without waiting for its remediation attempts to run out. The request is
+	// recorded as the annotations platform.chatcli.io/escalate-requested-by,
+	// platform.chatcli.io/escalate-requested-at (RFC 3339) and
+	// platform.chatcli.io/escalate-reason; the leader's Issue reconciler then
+	// writes Escalated, and no further attempt is proposed. Escalating an
+	// Escalated Issue returns it unchanged.
+	//
+	// Errors: InvalidArgument when the issue reference or requester is empty,
+	// or reason is longer than 1024 bytes; NotFound when the Issue does not
+	// exist; FailedPrecondition when the Issue is Resolved or a resolve
+	// request is recorded on it; PermissionDenied when the caller may not
+	// escalate; Unauthenticated; Unavailable when the API server cannot be
+	// reached.
+	EscalateIssue(context.Context, *EscalateIssueRequest) (*EscalateIssueResponse, error)
 	mustEmbedUnimplementedCorrelatorServiceServer()
 }
 
@@ -107,6 +261,15 @@ func (UnimplementedCorrelatorServiceServer) GetIncident(context.Context, *GetInc
 }
 func (UnimplementedCorrelatorServiceServer) ListIncidents(context.Context, *ListIncidentsRequest) (*ListIncidentsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListIncidents not implemented")
+}
+func (UnimplementedCorrelatorServiceServer) AcknowledgeIssue(context.Context, *AcknowledgeIssueRequest) (*AcknowledgeIssueResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AcknowledgeIssue not implemented")
+}
+func (UnimplementedCorrelatorServiceServer) ResolveIssue(context.Context, *ResolveIssueRequest) (*ResolveIssueResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResolveIssue not implemented")
+}
+func (UnimplementedCorrelatorServiceServer) EscalateIssue(context.Context, *EscalateIssueRequest) (*EscalateIssueResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method EscalateIssue not implemented")
 }
 func (UnimplementedCorrelatorServiceServer) mustEmbedUnimplementedCorrelatorServiceServer() {}
 func (UnimplementedCorrelatorServiceServer) testEmbeddedByValue()                           {}
@@ -165,6 +328,60 @@ func _CorrelatorService_ListIncidents_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CorrelatorService_AcknowledgeIssue_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AcknowledgeIssueRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CorrelatorServiceServer).AcknowledgeIssue(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CorrelatorService_AcknowledgeIssue_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CorrelatorServiceServer).AcknowledgeIssue(ctx, req.(*AcknowledgeIssueRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CorrelatorService_ResolveIssue_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResolveIssueRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CorrelatorServiceServer).ResolveIssue(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CorrelatorService_ResolveIssue_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CorrelatorServiceServer).ResolveIssue(ctx, req.(*ResolveIssueRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CorrelatorService_EscalateIssue_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EscalateIssueRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CorrelatorServiceServer).EscalateIssue(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CorrelatorService_EscalateIssue_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CorrelatorServiceServer).EscalateIssue(ctx, req.(*EscalateIssueRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CorrelatorService_ServiceDesc is the grpc.ServiceDesc for CorrelatorService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -179,6 +396,18 @@ var CorrelatorService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListIncidents",
 			Handler:    _CorrelatorService_ListIncidents_Handler,
+		},
+		{
+			MethodName: "AcknowledgeIssue",
+			Handler:    _CorrelatorService_AcknowledgeIssue_Handler,
+		},
+		{
+			MethodName: "ResolveIssue",
+			Handler:    _CorrelatorService_ResolveIssue_Handler,
+		},
+		{
+			MethodName: "EscalateIssue",
+			Handler:    _CorrelatorService_EscalateIssue_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
