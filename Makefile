@@ -7,6 +7,7 @@ GO ?= go
 # Pinned control-plane versions live in hack/etcd/go.mod and
 # hack/controlplane/go.mod; changing them rebuilds the binaries.
 BIN := $(CURDIR)/bin
+SERVICES := instance-operator watcher-bridge correlator analyzer remediator postmortem-writer
 GO_TEST_FLAGS ?= -count=1 -timeout=30m
 # The code generators, Helm and golangci-lint are pinned in modules of their
 # own under hack/tools, so their dependencies never reach the services.
@@ -22,10 +23,11 @@ help: ## Show this help.
 ##@ Development
 
 .PHONY: generate
-generate: ## Generate deepcopy code and CRD manifests from api/, and Go code from proto/.
+generate: ## Generate deepcopy code, CRDs and each service's RBAC into the chart, and Go code from proto/.
 	$(TOOL) controller-gen object paths=./api/...
 	$(TOOL) controller-gen crd:allowDangerousTypes=true paths=./api/... output:crd:artifacts:config=api/crds
 	hack/chart-crds.sh
+	hack/rbac.sh $(SERVICES)
 	$(TOOL) buf generate
 
 .PHONY: verify
@@ -47,8 +49,6 @@ lint: ## Run gofmt, go vet, buf lint and helm lint.
 	$(TOOL) helm lint --strict charts/chatcli-aiops
 
 ##@ Build
-
-SERVICES := instance-operator watcher-bridge correlator analyzer remediator postmortem-writer
 
 .PHONY: build
 build: ## Build the six services into bin/.

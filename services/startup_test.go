@@ -2,6 +2,7 @@ package services_test
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net/http"
@@ -35,16 +36,21 @@ var env *testenv.Environment
 
 func TestMain(m *testing.M) { testenv.Run(m, &env, testenv.Options{}) }
 
-// serviceAPIs calls one RPC of each service's API and names the code it
-// must answer: Unimplemented until a service's own issue lands, and the
-// real answer to a bad request after that. Either proves the API is
-// registered behind TLS and auth.
+// serviceAPIs declares what each service needs, as its bootstrap.Service
+// does (the declarations live in internal packages this test cannot
+// import), and calls one RPC of each service's API with the code it must
+// answer: Unimplemented until a service's own issue lands, and the real
+// answer to a bad request after that. Either proves the API is registered
+// behind TLS and auth.
 var serviceAPIs = map[string]struct {
-	call func(context.Context, *grpc.ClientConn) error
-	want codes.Code
+	grpc  bool
+	redis bootstrap.RedisPolicy
+	call  func(context.Context, *grpc.ClientConn) error
+	want  codes.Code
 }{
-	"instance-operator": {},
+	"instance-operator": {redis: bootstrap.RedisUnused},
 	"watcher-bridge": {
+		grpc: true, redis: bootstrap.RedisDegraded,
 		call: func(ctx context.Context, cc *grpc.ClientConn) error {
 			_, err := watcherv1.NewWatcherServiceClient(cc).InvalidateDedup(ctx, &watcherv1.InvalidateDedupRequest{})
 			return err
@@ -52,6 +58,7 @@ var serviceAPIs = map[string]struct {
 		want: codes.InvalidArgument,
 	},
 	"correlator": {
+		grpc: true, redis: bootstrap.RedisDegraded,
 		call: func(ctx context.Context, cc *grpc.ClientConn) error {
 			_, err := correlatorv1.NewCorrelatorServiceClient(cc).ListIncidents(ctx, &correlatorv1.ListIncidentsRequest{})
 			return err
@@ -59,6 +66,7 @@ var serviceAPIs = map[string]struct {
 		want: codes.Unimplemented,
 	},
 	"analyzer": {
+		grpc: true, redis: bootstrap.RedisDegraded,
 		call: func(ctx context.Context, cc *grpc.ClientConn) error {
 			_, err := analyzerv1.NewAnalyzerServiceClient(cc).SummarizeIncident(ctx, &analyzerv1.SummarizeIncidentRequest{})
 			return err
@@ -66,6 +74,7 @@ var serviceAPIs = map[string]struct {
 		want: codes.Unimplemented,
 	},
 	"remediator": {
+		grpc: true, redis: bootstrap.RedisRequired,
 		call: func(ctx context.Context, cc *grpc.ClientConn) error {
 			_, err := remediatorv1.NewRemediatorServiceClient(cc).ListActions(ctx, &remediatorv1.ListActionsRequest{})
 			return err
@@ -73,6 +82,7 @@ var serviceAPIs = map[string]struct {
 		want: codes.Unimplemented,
 	},
 	"postmortem-writer": {
+		grpc: true, redis: bootstrap.RedisUnused,
 		call: func(ctx context.Context, cc *grpc.ClientConn) error {
 			_, err := postmortemv1.NewPostMortemServiceClient(cc).GetPostMortem(ctx, &postmortemv1.GetPostMortemRequest{})
 			return err
@@ -103,6 +113,7 @@ func TestServices(t *testing.T) {
 	}
 	t.Run("HelpDocumentsEveryFlag", func(t *testing.T) { testHelpDocumentsEveryFlag(t, bins) })
 	t.Run("AllStartAndStopCleanly", func(t *testing.T) { testAllStartAndStopCleanly(t, bins) })
+	t.Run("RedisPolicyDrivesReadiness", func(t *testing.T) { testRedisPolicyDrivesReadiness(t, bins) })
 }
 
 // testAllStartAndStopCleanly runs the six binaries against a real API
@@ -120,30 +131,40 @@ func testAllStartAndStopCleanly(t *testing.T, bins string) {
 	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	kubeconfig, err := env.WriteKubeconfig()
-	if err != nil {
-		t.Fatal(err)
-	}
 	leaseNamespace := env.NewNamespace(t, "chatcli-system", nil)
 
 	running := map[string]*runningService{}
-	for name := range serviceAPIs {
-		svc := startService(t, bins, name, dir, append(serviceArgs(t, name, dir),
+	for name, decl := range serviceAPIs {
+		// Each service acts as its own ServiceAccount under the role its
+		// RBAC markers generate, so a missing permission fails here.
+		kubeconfig, err := env.AsService(t, name, leaseNamespace).WriteKubeconfig()
+		if err != nil {
+			t.Fatal(err)
+		}
+		args := append(serviceArgs(t, name, dir),
 			"--kubeconfig="+kubeconfig,
 			"--leader-election-namespace="+leaseNamespace,
-			"--grpc-tls-cert-file="+pki.Server.CertFile,
-			"--grpc-tls-key-file="+pki.Server.KeyFile,
-			"--grpc-token-file="+tokenFile,
-			"--redis-url="+env.Redis.URL,
 			"--log-format=console",
-		)...)
-		running[name] = svc
+		)
+		if decl.grpc {
+			args = append(args, "--grpc-tls-cert-file="+pki.Server.CertFile, "--grpc-tls-key-file="+pki.Server.KeyFile, "--grpc-token-file="+tokenFile)
+		}
+		if decl.redis != bootstrap.RedisUnused {
+			args = append(args, "--redis-url="+env.Redis.URL)
+		}
+		running[name] = startService(t, bins, name, dir, decl.grpc, args...)
 	}
 
 	for name, svc := range running {
 		t.Run(name+"/ready", func(t *testing.T) {
 			svc.waitReady(t)
 			waitLeader(t, leaseNamespace, "chatcli-"+name)
+			if !serviceAPIs[name].grpc {
+				if body := svc.get(t, svc.metricsAddr, "/metrics"); !strings.Contains(body, "rest_client_requests_total") {
+					t.Errorf("/metrics lacks the API client metrics")
+				}
+				return
+			}
 
 			cc, err := grpcx.Dial(svc.grpcAddr, grpcx.ClientConfig{CAFile: pki.CAFile, Token: token})
 			if err != nil {
@@ -187,7 +208,7 @@ func testAllStartAndStopCleanly(t *testing.T, bins string) {
 // testHelpDocumentsEveryFlag checks that --help names every shared flag
 // and the environment variable that sets it.
 func testHelpDocumentsEveryFlag(t *testing.T, bins string) {
-	for name := range serviceAPIs {
+	for name, decl := range serviceAPIs {
 		t.Run(name, func(t *testing.T) {
 			out, err := exec.Command(filepath.Join(bins, name), "--help").CombinedOutput()
 			if err != nil {
@@ -195,7 +216,7 @@ func testHelpDocumentsEveryFlag(t *testing.T, bins string) {
 			}
 			opts := bootstrap.DefaultOptions(name)
 			fs := flag.NewFlagSet(name, flag.ContinueOnError)
-			opts.AddFlags(fs)
+			opts.AddFlags(fs, bootstrap.Service{Name: name, GRPC: decl.grpc, Redis: decl.redis})
 			fs.VisitAll(func(f *flag.Flag) {
 				for _, want := range []string{"-" + f.Name, bootstrap.EnvName(f.Name)} {
 					if !strings.Contains(string(out), want) {
@@ -215,15 +236,18 @@ type runningService struct {
 	done                             chan struct{}
 }
 
-func startService(t *testing.T, bins, name, dir string, args ...string) *runningService {
+func startService(t *testing.T, bins, name, dir string, grpc bool, args ...string) *runningService {
 	t.Helper()
 	svc := &runningService{name: name, logPath: filepath.Join(dir, name+".log"), done: make(chan struct{})}
-	svc.grpcAddr, svc.probeAddr, svc.metricsAddr = freeAddr(t), freeAddr(t), freeAddr(t)
+	svc.probeAddr, svc.metricsAddr = freeAddr(t), freeAddr(t)
 	args = append(args,
-		"--grpc-bind-address="+svc.grpcAddr,
 		"--health-probe-bind-address="+svc.probeAddr,
 		"--metrics-bind-address="+svc.metricsAddr,
 	)
+	if grpc {
+		svc.grpcAddr = freeAddr(t)
+		args = append(args, "--grpc-bind-address="+svc.grpcAddr)
+	}
 	logFile, err := os.Create(svc.logPath)
 	if err != nil {
 		t.Fatal(err)
@@ -254,16 +278,21 @@ func (s *runningService) waitReady(t *testing.T) {
 			return false, fmt.Errorf("%s exited", s.name)
 		default:
 		}
-		resp, err := http.Get("http://" + s.probeAddr + "/readyz")
-		if err != nil {
-			return false, nil
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, nil
+		return s.readyz() == http.StatusOK, nil
 	})
 	if err != nil {
 		t.Fatalf("%s not ready: %v; log:\n%s", s.name, err, s.logTail())
 	}
+}
+
+// readyz is the status code of /readyz, 0 when it does not answer.
+func (s *runningService) readyz() int {
+	resp, err := http.Get("http://" + s.probeAddr + "/readyz")
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 func (s *runningService) get(t *testing.T, addr, path string) string {
@@ -314,4 +343,62 @@ func freeAddr(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return addr
+}
+
+// testRedisPolicyDrivesReadiness points a service of each Redis policy at
+// a Redis that does not answer: the remediator, which cannot lock without
+// it, stays unready and says why; the correlator, which degrades, is ready;
+// and the remediator refuses to start with no --redis-url at all.
+func testRedisPolicyDrivesReadiness(t *testing.T, bins string) {
+	dir := t.TempDir()
+	pki, err := testenv.NewPKI(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte("redis-policy-test-token-of-32-bytes\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig, err := env.WriteKubeconfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	common := []string{"--kubeconfig=" + kubeconfig, "--leader-elect=false", "--log-format=console",
+		"--grpc-tls-cert-file=" + pki.Server.CertFile, "--grpc-tls-key-file=" + pki.Server.KeyFile, "--grpc-token-file=" + tokenFile}
+	deadRedis := "--redis-url=redis://" + freeAddr(t)
+
+	out, err := exec.Command(filepath.Join(bins, "remediator"), common...).CombinedOutput()
+	if code := exitCode(err); code != 2 || !strings.Contains(string(out), "--redis-url is required") {
+		t.Fatalf("remediator without --redis-url: exit %d, output:\n%s", code, out)
+	}
+
+	correlator := startService(t, bins, "correlator", dir, true, append(common, deadRedis)...)
+	correlator.waitReady(t)
+
+	remediator := startService(t, bins, "remediator", dir, true, append(common, deadRedis)...)
+	err = wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+		resp, err := http.Get("http://" + remediator.probeAddr + "/readyz/redis")
+		if err != nil {
+			return false, nil
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusInternalServerError, nil
+	})
+	if err != nil {
+		t.Fatalf("remediator's /readyz/redis never reported the dead Redis: %v; log:\n%s", err, remediator.logTail())
+	}
+	if code := remediator.readyz(); code == http.StatusOK {
+		t.Fatalf("remediator ready without Redis")
+	}
+}
+
+func exitCode(err error) int {
+	var exitErr *exec.ExitError
+	if errors.As(err, &exitErr) {
+		return exitErr.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
 }

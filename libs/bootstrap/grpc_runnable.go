@@ -24,6 +24,17 @@ type grpcRunnable struct {
 	serving atomic.Bool
 }
 
+// listen binds the gRPC port after Setup, so a failed Setup leaves no
+// port bound.
+func (r *grpcRunnable) listen(address string) error {
+	listener, err := net.Listen("tcp", address)
+	if err != nil {
+		return fmt.Errorf("listen for gRPC on %s: %w", address, err)
+	}
+	r.listener = listener
+	return nil
+}
+
 // ready is a readyz check: the server accepts calls.
 func (r *grpcRunnable) ready(*http.Request) error {
 	if !r.serving.Load() {

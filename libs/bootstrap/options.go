@@ -6,6 +6,7 @@
 package bootstrap
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -28,6 +29,12 @@ type Options struct {
 
 	LeaderElect             bool
 	LeaderElectionNamespace string
+	// LeaseDuration, RenewDeadline and RetryPeriod are the leader election
+	// timings; see DefaultOptions for why they are longer than
+	// controller-runtime's.
+	LeaseDuration time.Duration
+	RenewDeadline time.Duration
+	RetryPeriod   time.Duration
 
 	GRPCBindAddress    string
 	GRPCCertFile       string
@@ -55,40 +62,70 @@ func DefaultOptions(name string) *Options {
 		GRPCRateLimitRPS:   200,
 		GRPCRateLimitBurst: 400,
 		LeaderElect:        true,
-		LogFormat:          "json",
-		LogLevel:           "info",
-		ShutdownTimeout:    10 * time.Second,
+		// A leader gives up after RenewDeadline without a successful
+		// renewal and exits, taking its gRPC and webhook endpoints down.
+		// controller-runtime's 10 s made a 12 s API server outage fatal;
+		// 30 s rides out a 20 s one. A crashed leader's successor waits
+		// up to LeaseDuration; a clean shutdown releases the Lease at once.
+		LeaseDuration:   40 * time.Second,
+		RenewDeadline:   30 * time.Second,
+		RetryPeriod:     4 * time.Second,
+		LogFormat:       "json",
+		LogLevel:        "info",
+		ShutdownTimeout: 10 * time.Second,
 	}
 }
 
-// AddFlags registers the shared flags on fs.
-func (o *Options) AddFlags(fs *flag.FlagSet) {
+// AddFlags registers on fs the shared flags that svc needs: the gRPC flags
+// only when it serves gRPC, --redis-url only when it uses Redis.
+func (o *Options) AddFlags(fs *flag.FlagSet, svc Service) {
 	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", o.MetricsBindAddress, "Address of the /metrics endpoint; 0 disables it.")
 	fs.StringVar(&o.ProbeBindAddress, "health-probe-bind-address", o.ProbeBindAddress, "Address of the /healthz and /readyz endpoints.")
 	fs.StringVar(&o.PprofBindAddress, "pprof-bind-address", o.PprofBindAddress, "Address of the pprof endpoint; empty disables it.")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "Elect one active controller replica through a Lease named chatcli-"+o.Name+".")
 	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", o.LeaderElectionNamespace, "Namespace of the leader-election Lease; defaults to the pod's namespace.")
-	fs.StringVar(&o.GRPCBindAddress, "grpc-bind-address", o.GRPCBindAddress, "Address of the gRPC server.")
-	fs.StringVar(&o.GRPCCertFile, "grpc-tls-cert-file", o.GRPCCertFile, "PEM certificate of the gRPC server; reloaded when it changes. Required.")
-	fs.StringVar(&o.GRPCKeyFile, "grpc-tls-key-file", o.GRPCKeyFile, "PEM private key of the gRPC server. Required.")
-	fs.StringVar(&o.GRPCClientCAFile, "grpc-tls-client-ca-file", o.GRPCClientCAFile, "PEM CA bundle; when set, clients must present a certificate it signed (mTLS).")
-	fs.StringVar(&o.GRPCTokenFile, "grpc-token-file", o.GRPCTokenFile, "File holding the bearer token gRPC clients must send. Required.")
-	fs.Float64Var(&o.GRPCRateLimitRPS, "grpc-rate-limit-rps", o.GRPCRateLimitRPS, "Sustained gRPC requests per second allowed per peer.")
-	fs.IntVar(&o.GRPCRateLimitBurst, "grpc-rate-limit-burst", o.GRPCRateLimitBurst, "gRPC request burst allowed per peer.")
-	fs.StringVar(&o.RedisURL, "redis-url", o.RedisURL, "Redis URL (redis:// or rediss://) for dedup, locks and counters.")
+	fs.DurationVar(&o.LeaseDuration, "leader-election-lease-duration", o.LeaseDuration, "How long a crashed leader's Lease blocks its successor.")
+	fs.DurationVar(&o.RenewDeadline, "leader-election-renew-deadline", o.RenewDeadline, "How long the leader keeps trying to renew its Lease through an API server outage before it exits.")
+	fs.DurationVar(&o.RetryPeriod, "leader-election-retry-period", o.RetryPeriod, "Interval between attempts to acquire or renew the Lease.")
+	if svc.GRPC {
+		fs.StringVar(&o.GRPCBindAddress, "grpc-bind-address", o.GRPCBindAddress, "Address of the gRPC server.")
+		fs.StringVar(&o.GRPCCertFile, "grpc-tls-cert-file", o.GRPCCertFile, "PEM certificate of the gRPC server; reloaded when it changes. Required.")
+		fs.StringVar(&o.GRPCKeyFile, "grpc-tls-key-file", o.GRPCKeyFile, "PEM private key of the gRPC server. Required.")
+		fs.StringVar(&o.GRPCClientCAFile, "grpc-tls-client-ca-file", o.GRPCClientCAFile, "PEM CA bundle; when set, clients must present a certificate it signed (mTLS).")
+		fs.StringVar(&o.GRPCTokenFile, "grpc-token-file", o.GRPCTokenFile, "File holding the bearer token gRPC clients must send; re-read when it changes. Required.")
+		fs.Float64Var(&o.GRPCRateLimitRPS, "grpc-rate-limit-rps", o.GRPCRateLimitRPS, "Sustained gRPC requests per second allowed per peer.")
+		fs.IntVar(&o.GRPCRateLimitBurst, "grpc-rate-limit-burst", o.GRPCRateLimitBurst, "gRPC request burst allowed per peer.")
+	}
+	switch svc.Redis {
+	case RedisRequired:
+		fs.StringVar(&o.RedisURL, "redis-url", o.RedisURL, "Redis URL (redis:// or rediss://) for locks, dedup and counters. Required: the service is not ready without Redis.")
+	case RedisDegraded:
+		fs.StringVar(&o.RedisURL, "redis-url", o.RedisURL, "Redis URL (redis:// or rediss://) for dedup, locks and counters. The service stays ready and degrades while Redis is away.")
+	}
 	fs.StringVar(&o.LogFormat, "log-format", o.LogFormat, "Log format: json or console.")
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "Log level: debug, info or error.")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout, "Time given to in-flight work to finish on SIGTERM.")
 }
 
-// Validate checks the options after parsing.
-func (o *Options) Validate() error {
+// Validate checks the options svc uses after parsing.
+func (o *Options) Validate(svc Service) error {
 	var problems []string
-	if o.GRPCCertFile == "" || o.GRPCKeyFile == "" {
-		problems = append(problems, "--grpc-tls-cert-file and --grpc-tls-key-file are required: the gRPC server never runs without TLS")
+	if svc.GRPC {
+		if o.GRPCCertFile == "" || o.GRPCKeyFile == "" {
+			problems = append(problems, "--grpc-tls-cert-file and --grpc-tls-key-file are required: the gRPC server never runs without TLS")
+		}
+		if o.GRPCTokenFile == "" {
+			problems = append(problems, "--grpc-token-file is required: the gRPC server never runs without authentication")
+		}
+		if o.GRPCRateLimitRPS <= 0 || o.GRPCRateLimitBurst <= 0 {
+			problems = append(problems, "--grpc-rate-limit-rps and --grpc-rate-limit-burst must be positive")
+		}
 	}
-	if o.GRPCTokenFile == "" {
-		problems = append(problems, "--grpc-token-file is required: the gRPC server never runs without authentication")
+	if svc.Redis == RedisRequired && o.RedisURL == "" {
+		problems = append(problems, "--redis-url is required: "+svc.Name+" does nothing without Redis")
+	}
+	if o.LeaderElect && !(o.RetryPeriod > 0 && o.RetryPeriod < o.RenewDeadline && o.RenewDeadline < o.LeaseDuration) {
+		problems = append(problems, "leader election needs 0 < --leader-election-retry-period < --leader-election-renew-deadline < --leader-election-lease-duration")
 	}
 	if o.LogFormat != "json" && o.LogFormat != "console" {
 		problems = append(problems, fmt.Sprintf("--log-format %q: want json or console", o.LogFormat))
@@ -98,9 +135,6 @@ func (o *Options) Validate() error {
 	}
 	if o.ShutdownTimeout <= 0 {
 		problems = append(problems, "--shutdown-timeout must be positive")
-	}
-	if o.GRPCRateLimitRPS <= 0 || o.GRPCRateLimitBurst <= 0 {
-		problems = append(problems, "--grpc-rate-limit-rps and --grpc-rate-limit-burst must be positive")
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("invalid options: %s", strings.Join(problems, "; "))
@@ -114,7 +148,7 @@ func (o *Options) Validate() error {
 // service exits on them.
 func ParseFlags(fs *flag.FlagSet, args []string) error {
 	err := parseFlags(fs, args)
-	if err != nil {
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(fs.Output(), err)
 	}
 	return err

@@ -3,30 +3,27 @@ package bootstrap
 import (
 	"context"
 	"fmt"
-	"net"
-	"os"
 	"time"
 
 	"github.com/go-logr/logr"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 	"github.com/chatcli/aiops/libs/grpcx"
+	"github.com/chatcli/aiops/libs/k8sctx"
 	"github.com/chatcli/aiops/libs/redisx"
 )
 
-// Runtime is what a service's SetupFunc wires its reconcilers and gRPC
+// Runtime is what a service's Setup wires its reconcilers and gRPC
 // services into.
 type Runtime struct {
 	Name string
@@ -34,45 +31,26 @@ type Runtime struct {
 	Options *Options
 	Log     logr.Logger
 	Manager manager.Manager
-	// GRPC is the service's server; register services on it during setup.
+	// HandlerClient is the client for request handlers (gRPC, webhooks):
+	// it reads and creates like the manager's client but refuses every
+	// status write. Handlers run on every replica, leader or not, and one
+	// writer per status is the leader's reconciler: a handler records a
+	// request (an annotation or a spec field) and the reconciler acts on it.
+	HandlerClient client.Client
+	// GRPC is the service's server, nil when the service serves no gRPC;
+	// register services on it during Setup.
 	GRPC *grpc.Server
 	// Health is the grpc.health.v1 server; the overall status ("") is
-	// SERVING while the manager runs.
+	// SERVING while the manager runs. Nil without gRPC.
 	Health *health.Server
-	// Redis is nil when --redis-url is empty.
+	// Redis is nil when the service does not use Redis or --redis-url is
+	// empty.
 	Redis *redisx.Client
 }
 
-// SetupFunc registers a service's reconcilers, gRPC services and checks.
-type SetupFunc func(ctx context.Context, rt *Runtime) error
-
-// Main runs the service until SIGTERM or SIGINT and returns the exit code.
-func Main(opts *Options, setup SetupFunc) int {
-	log, err := NewLogger(opts.LogFormat, opts.LogLevel)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	ctrl.SetLogger(log)
-	log = log.WithName(opts.Name)
-	if err := opts.Validate(); err != nil {
-		log.Error(err, "Refused to start")
-		return 2
-	}
-	if limit, ok := applyMemoryLimit(); ok {
-		log.Info("Set the Go memory limit from the container's", "bytes", limit)
-	}
-	if err := Run(ctrl.SetupSignalHandler(), opts, log, setup); err != nil {
-		log.Error(err, "Service stopped with an error")
-		return 1
-	}
-	log.Info("Service stopped")
-	return 0
-}
-
-// Run builds the manager, Redis and gRPC server, calls setup, and runs until
-// ctx ends.
-func Run(ctx context.Context, opts *Options, log logr.Logger, setup SetupFunc) error {
+// Run builds the manager, Redis and gRPC server, calls svc.Setup, and runs
+// until ctx ends.
+func Run(ctx context.Context, svc Service, opts *Options, log logr.Logger) error {
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
 		return fmt.Errorf("load kubeconfig: %w", err)
@@ -81,8 +59,62 @@ func Run(ctx context.Context, opts *Options, log logr.Logger, setup SetupFunc) e
 	// cost CPU on both ends and keep a decompressor with a 32 KiB window
 	// alive for every watch (about 100 of them in the watcher-bridge).
 	cfg.DisableCompression = true
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                        NewScheme(),
+	mgrOpts := managerOptions(opts, log)
+	if svc.ManagerOptions != nil {
+		if err := svc.ManagerOptions(&mgrOpts); err != nil {
+			return fmt.Errorf("manager options: %w", err)
+		}
+	}
+	mgr, err := ctrl.NewManager(cfg, mgrOpts)
+	if err != nil {
+		return fmt.Errorf("create manager: %w", err)
+	}
+
+	rt := &Runtime{Name: opts.Name, Options: opts, Log: log, Manager: mgr, HandlerClient: NoStatusWrites(mgr.GetClient())}
+	if svc.Redis != RedisUnused && opts.RedisURL != "" {
+		rt.Redis, err = redisx.New(opts.RedisURL, redisx.Config{ClientName: opts.Name})
+		if err != nil {
+			return fmt.Errorf("configure redis: %w", err)
+		}
+		defer rt.Redis.Close()
+	}
+	if err := addHealthChecks(mgr, svc, rt.Redis, log); err != nil {
+		return err
+	}
+
+	var grpcServer *grpcRunnable
+	if svc.GRPC {
+		if grpcServer, err = newGRPCRunnable(rt, opts, log); err != nil {
+			return err
+		}
+	}
+	if err := svc.Setup(ctx, rt); err != nil {
+		return fmt.Errorf("set up %s: %w", opts.Name, err)
+	}
+	if grpcServer != nil {
+		if err := grpcServer.listen(opts.GRPCBindAddress); err != nil {
+			return err
+		}
+		if err := mgr.Add(grpcServer); err != nil {
+			return fmt.Errorf("add gRPC server: %w", err)
+		}
+		if err := mgr.AddReadyzCheck("grpc", grpcServer.ready); err != nil {
+			return fmt.Errorf("add readyz check: %w", err)
+		}
+		log.Info("Starting", "grpcAddress", grpcServer.listener.Addr().String(), "leaderElection", opts.LeaderElect)
+	} else {
+		log.Info("Starting", "leaderElection", opts.LeaderElect)
+	}
+	if err := mgr.Start(ctx); err != nil {
+		return fmt.Errorf("run manager: %w", err)
+	}
+	return nil
+}
+
+// managerOptions are the defaults every service starts from.
+func managerOptions(opts *Options, log logr.Logger) ctrl.Options {
+	return ctrl.Options{
+		Scheme:                        k8sctx.NewScheme(),
 		Logger:                        log,
 		Metrics:                       metricsserver.Options{BindAddress: opts.MetricsBindAddress},
 		HealthProbeBindAddress:        opts.ProbeBindAddress,
@@ -91,30 +123,24 @@ func Run(ctx context.Context, opts *Options, log logr.Logger, setup SetupFunc) e
 		LeaderElectionID:              "chatcli-" + opts.Name,
 		LeaderElectionNamespace:       opts.LeaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 &opts.LeaseDuration,
+		RenewDeadline:                 &opts.RenewDeadline,
+		RetryPeriod:                   &opts.RetryPeriod,
 		GracefulShutdownTimeout:       &opts.ShutdownTimeout,
 		// Managed fields are often the largest part of an object, and no
 		// service reads them.
 		Cache: cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
-	})
-	if err != nil {
-		return fmt.Errorf("create manager: %w", err)
+		// Secrets are read uncached, one at a time, so no service holds
+		// every Secret of the cluster in memory or needs list/watch on
+		// them.
+		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
 	}
+}
 
-	rt := &Runtime{Name: opts.Name, Options: opts, Log: log, Manager: mgr}
-	if opts.RedisURL != "" {
-		rt.Redis, err = redisx.New(opts.RedisURL, redisx.Config{ClientName: opts.Name})
-		if err != nil {
-			return fmt.Errorf("configure redis: %w", err)
-		}
-		defer rt.Redis.Close()
-	}
-	if err := addHealthChecks(mgr, rt.Redis); err != nil {
-		return err
-	}
-
+func newGRPCRunnable(rt *Runtime, opts *Options, log logr.Logger) (*grpcRunnable, error) {
 	token, err := grpcx.WatchTokenFile(opts.GRPCTokenFile, log.WithValues("flag", "--grpc-token-file"))
 	if err != nil {
-		return fmt.Errorf("read gRPC token: %w", err)
+		return nil, fmt.Errorf("read gRPC token: %w", err)
 	}
 	server, err := grpcx.NewServer(grpcx.ServerConfig{
 		CertFile:       opts.GRPCCertFile,
@@ -127,51 +153,35 @@ func Run(ctx context.Context, opts *Options, log logr.Logger, setup SetupFunc) e
 		Logger:         log,
 	})
 	if err != nil {
-		return fmt.Errorf("create gRPC server: %w", err)
+		return nil, fmt.Errorf("create gRPC server: %w", err)
 	}
 	rt.GRPC, rt.Health = server.Server, server.Health
 	// Until the manager runs, the server is up but not serving.
 	rt.Health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
-
-	if err := setup(ctx, rt); err != nil {
-		return fmt.Errorf("set up %s: %w", opts.Name, err)
-	}
-
-	listener, err := net.Listen("tcp", opts.GRPCBindAddress)
-	if err != nil {
-		return fmt.Errorf("listen for gRPC on %s: %w", opts.GRPCBindAddress, err)
-	}
-	grpcServer := &grpcRunnable{server: server, listener: listener, drainTimeout: opts.ShutdownTimeout / 2}
-	if err := mgr.Add(grpcServer); err != nil {
-		return fmt.Errorf("add gRPC server: %w", err)
-	}
-	if err := mgr.AddReadyzCheck("grpc", grpcServer.ready); err != nil {
-		return fmt.Errorf("add readyz check: %w", err)
-	}
-	log.Info("Starting", "grpcAddress", listener.Addr().String(), "leaderElection", opts.LeaderElect)
-	if err := mgr.Start(ctx); err != nil {
-		return fmt.Errorf("run manager: %w", err)
-	}
-	return nil
+	return &grpcRunnable{server: server, drainTimeout: opts.ShutdownTimeout / 2}, nil
 }
 
-// NewScheme knows the core kinds and the platform kinds.
-func NewScheme() *runtime.Scheme {
-	s := runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(s))
-	utilruntime.Must(platformv1alpha1.AddToScheme(s))
-	return s
-}
-
-func addHealthChecks(mgr manager.Manager, redis *redisx.Client) error {
+func addHealthChecks(mgr manager.Manager, svc Service, redis *redisx.Client, log logr.Logger) error {
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return fmt.Errorf("add healthz check: %w", err)
 	}
-	if redis == nil {
-		return mgr.AddReadyzCheck("ping", healthz.Ping)
-	}
-	if err := mgr.AddReadyzCheck("redis", redis.Checker(2*time.Second)); err != nil {
+	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
 		return fmt.Errorf("add readyz check: %w", err)
+	}
+	if redis == nil {
+		return nil
+	}
+	if svc.Redis == RedisRequired {
+		if err := mgr.AddReadyzCheck("redis", redis.Checker(2*time.Second)); err != nil {
+			return fmt.Errorf("add readyz check: %w", err)
+		}
+	}
+	probe, err := newRedisProbe(svc.Name, redis, metrics.Registry, log.WithName("redis"))
+	if err != nil {
+		return err
+	}
+	if err := mgr.Add(probe); err != nil {
+		return fmt.Errorf("add Redis probe: %w", err)
 	}
 	return nil
 }

@@ -18,7 +18,11 @@ func (e *Environment) WriteKubeconfig() (string, error) {
 func writeKubeconfig(cfg *rest.Config, path string) (string, error) {
 	kc := clientcmdapi.NewConfig()
 	kc.Clusters["testenv"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
-	kc.AuthInfos["admin"] = &clientcmdapi.AuthInfo{Token: cfg.BearerToken}
+	kc.AuthInfos["admin"] = &clientcmdapi.AuthInfo{
+		Token:             cfg.BearerToken,
+		Impersonate:       cfg.Impersonate.UserName,
+		ImpersonateGroups: cfg.Impersonate.Groups,
+	}
 	kc.Contexts["testenv"] = &clientcmdapi.Context{Cluster: "testenv", AuthInfo: "admin"}
 	kc.CurrentContext = "testenv"
 	if err := clientcmd.WriteToFile(*kc, path); err != nil {

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"strconv"
 	"time"
-
 )
 
 // RedisURLEnv names an existing Redis to use instead of starting one.
@@ -25,10 +24,11 @@ type Redis struct {
 	// Addr is host:port.
 	Addr string
 
-	binary    string
-	dir       string
-	port      int
-	proc      *process}
+	binary string
+	dir    string
+	port   int
+	proc   *process
+}
 
 // StartRedis starts a Redis for tests: $REDIS_URL when set, else a local
 // redis-server (Debian's redis-server package; `make redis` installs it).

@@ -13,11 +13,10 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
+	"github.com/chatcli/aiops/libs/k8sctx"
 )
 
 // Options choose what an Environment starts.
@@ -45,13 +44,11 @@ type Environment struct {
 	controlPlane *controlPlane
 }
 
-// NewScheme returns a scheme with the core kinds, apiextensions and the
-// platform kinds.
+// NewScheme returns the services' scheme plus apiextensions, which tests
+// use to install and wait for the CRDs.
 func NewScheme() *runtime.Scheme {
-	s := runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(s))
+	s := k8sctx.NewScheme()
 	utilruntime.Must(apiextensionsv1.AddToScheme(s))
-	utilruntime.Must(platformv1alpha1.AddToScheme(s))
 	return s
 }
 

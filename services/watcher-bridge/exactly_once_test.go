@@ -154,6 +154,13 @@ func startWatcher(t *testing.T, binary, dir, name string, args ...string) *watch
 // its metrics.
 func (p *watcherProcess) signals(t *testing.T, status string) float64 {
 	t.Helper()
+	return p.metric(t, "chatcli_watcher_bridge_signals_total", `status="`+status+`"`)
+}
+
+// metric sums the samples of the named metric whose labels contain
+// labelPart; 0 when the endpoint does not answer.
+func (p *watcherProcess) metric(t *testing.T, name, labelPart string) float64 {
+	t.Helper()
 	resp, err := http.Get("http://" + p.metrics + "/metrics")
 	if err != nil {
 		return 0
@@ -165,7 +172,7 @@ func (p *watcherProcess) signals(t *testing.T, status string) float64 {
 	}
 	total := 0.0
 	for _, line := range strings.Split(string(body), "\n") {
-		if !strings.HasPrefix(line, "chatcli_watcher_bridge_signals_total{") || !strings.Contains(line, `status="`+status+`"`) {
+		if !(strings.HasPrefix(line, name+"{") || strings.HasPrefix(line, name+" ")) || !strings.Contains(line, labelPart) {
 			continue
 		}
 		fields := strings.Fields(line)

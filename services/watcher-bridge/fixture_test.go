@@ -11,10 +11,12 @@ import (
 
 // fixture is what every test that runs the watcher-bridge binary needs:
 // the binary built from this package, a PKI, a gRPC token file and a
-// kubeconfig for the test API server.
+// kubeconfig that acts as the watcher-bridge's ServiceAccount under the
+// role its RBAC markers generate.
 type fixture struct {
 	dir, binary, tokenFile, kubeconfig string
 	pki                                *testenv.PKI
+	identity                           *testenv.ServiceIdentity
 }
 
 func newFixture(t *testing.T, grpcToken string) fixture {
@@ -32,7 +34,8 @@ func newFixture(t *testing.T, grpcToken string) fixture {
 	if err := os.WriteFile(f.tokenFile, []byte(grpcToken), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if f.kubeconfig, err = env.WriteKubeconfig(); err != nil {
+	f.identity = env.AsService(t, "watcher-bridge", env.NewNamespace(t, "platform", nil))
+	if f.kubeconfig, err = f.identity.WriteKubeconfig(); err != nil {
 		t.Fatal(err)
 	}
 	return f

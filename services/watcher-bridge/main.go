@@ -2,21 +2,6 @@
 // alerts and ingested signals into Anomalies, exactly once.
 package main
 
-import (
-	"flag"
-	"os"
+import "github.com/chatcli/aiops/services/watcher-bridge/internal/app"
 
-	"github.com/chatcli/aiops/libs/bootstrap"
-	svc "github.com/chatcli/aiops/services/watcher-bridge/internal/app"
-)
-
-func main() {
-	opts := bootstrap.DefaultOptions("watcher-bridge")
-	wb := svc.NewOptions()
-	opts.AddFlags(flag.CommandLine)
-	wb.AddFlags(flag.CommandLine)
-	if err := bootstrap.ParseFlags(flag.CommandLine, os.Args[1:]); err != nil {
-		os.Exit(2)
-	}
-	os.Exit(bootstrap.Main(opts, wb.Setup))
-}
+func main() { app.Main() }

@@ -1,12 +1,32 @@
 package app
 
 import (
+	"errors"
 	"flag"
+	"fmt"
+	"os"
 	"time"
+
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/chatcli/aiops/libs/bootstrap"
 
 	"github.com/chatcli/aiops/services/watcher-bridge/internal/detect"
 	"github.com/chatcli/aiops/services/watcher-bridge/internal/ingest"
 )
+
+// Service declares the watcher-bridge. It works without Redis (dedup falls
+// back to deterministic Anomaly names), so it stays ready through an outage.
+func Service() bootstrap.Service {
+	o := NewOptions()
+	return bootstrap.Service{
+		Name: "watcher-bridge", GRPC: true, Redis: bootstrap.RedisDegraded,
+		AddFlags: o.AddFlags, Validate: o.Validate, Setup: o.Setup,
+	}
+}
+
+// Main runs the watcher-bridge and exits.
+func Main() { os.Exit(bootstrap.Main(Service())) }
 
 // Options are the watcher-bridge's own settings.
 type Options struct {
@@ -59,4 +79,19 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.AlertmanagerRules, "alertmanager-rules-file", o.AlertmanagerRules, "YAML file of alertname-to-signal-type rules added before the defaults.")
 	fs.DurationVar(&o.AlertWindow, "alert-window", o.AlertWindow, "How recent an Anomaly must be to be returned by chatcli.v1 GetAlerts.")
 	fs.DurationVar(&o.PollInterval, "poll-interval", o.PollInterval, "GetAlerts poll interval for Instances that set none.")
+}
+
+// Validate checks the flags after parsing.
+func (o *Options) Validate() error {
+	var problems []error
+	if o.DedupTTL <= 0 {
+		problems = append(problems, fmt.Errorf("--dedup-ttl must be positive, got %s", o.DedupTTL))
+	}
+	if _, err := labels.Parse(o.NamespaceSelector); err != nil {
+		problems = append(problems, fmt.Errorf("--namespace-selector: %w", err))
+	}
+	if o.WebhookBindAddress != "" && o.WebhookTokenFile == "" {
+		problems = append(problems, errors.New("--webhook-token-file is required with --webhook-bind-address: Alertmanager must not hold the gRPC token"))
+	}
+	return errors.Join(problems...)
 }

@@ -5,7 +5,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -31,9 +30,6 @@ import (
 func (o *Options) Setup(ctx context.Context, rt *bootstrap.Runtime) error {
 	mgr := rt.Manager
 	o.Detect.RestartThreshold = int32(o.restartThreshold)
-	if o.DedupTTL <= 0 {
-		return fmt.Errorf("--dedup-ttl must be positive, got %s", o.DedupTTL)
-	}
 	selector, err := labels.Parse(o.NamespaceSelector)
 	if err != nil {
 		return fmt.Errorf("--namespace-selector: %w", err)
@@ -48,7 +44,7 @@ func (o *Options) Setup(ctx context.Context, rt *bootstrap.Runtime) error {
 		return err
 	}
 	creator, err := ingest.NewCreator(ingest.Config{
-		Client:            mgr.GetClient(),
+		Client:            rt.HandlerClient,
 		APIReader:         mgr.GetAPIReader(),
 		Cache:             mgr.GetCache(),
 		Redis:             rt.Redis,
@@ -136,12 +132,9 @@ func (o *Options) webhookServer(rt *bootstrap.Runtime, sink signals.Sink) (*webh
 	if err != nil {
 		return nil, fmt.Errorf("alertmanager rules: %w", err)
 	}
-	// Alertmanager gets a token of its own: it is configured by other
-	// people, often in another namespace, and must not hold the token of
-	// the internal gRPC API.
-	if o.WebhookTokenFile == "" {
-		return nil, errors.New("--webhook-token-file is required with --webhook-bind-address: Alertmanager must not hold the gRPC token")
-	}
+	// Alertmanager gets a token of its own (Validate insists): it is
+	// configured by other people, often in another namespace, and must not
+	// hold the token of the internal gRPC API.
 	token, err := grpcx.WatchTokenFile(o.WebhookTokenFile, rt.Log.WithName("webhook").WithValues("flag", "--webhook-token-file"))
 	if err != nil {
 		return nil, fmt.Errorf("read webhook token: %w", err)

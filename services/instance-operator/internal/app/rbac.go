@@ -1,0 +1,12 @@
+package app
+
+// The permissions of the instance-operator so far: reading what it will reconcile, events
+// and its leader-election Lease. Each reconciler adds the writes it makes
+// when it lands. `make generate` turns these markers into
+// charts/chatcli-aiops/files/rbac/instance-operator.yaml, and the startup test runs
+// the service under exactly that role. The "platform" namespace stands for
+// the release namespace.
+//
+// +kubebuilder:rbac:groups=platform.chatcli.io,resources=instances,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=coordination.k8s.io,namespace=platform,resources=leases,verbs=get;create;update

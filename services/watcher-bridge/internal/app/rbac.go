@@ -1,0 +1,22 @@
+package app
+
+// The watcher-bridge's permissions. `make generate` turns these markers into
+// charts/chatcli-aiops/files/rbac/watcher-bridge.yaml; its tests run under
+// exactly that role, so a missing permission fails a test.
+//
+// Namespaced rules name placeholder namespaces the chart replaces:
+// "platform" is the release namespace (the leader-election Lease), and
+// "instances" is every namespace that holds an Instance. Secrets are read
+// only there, one by one and uncached: never a cluster-wide Secret
+// permission.
+//
+// +kubebuilder:rbac:groups=platform.chatcli.io,resources=instances;issues,verbs=get;list;watch
+// +kubebuilder:rbac:groups=platform.chatcli.io,resources=anomalies,verbs=get;list;watch;create
+// +kubebuilder:rbac:groups="",resources=pods;persistentvolumeclaims;nodes;namespaces,verbs=get;list;watch
+// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets;daemonsets;replicasets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=batch,resources=jobs;cronjobs,verbs=get;list;watch
+// +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch
+// +kubebuilder:rbac:groups=storage.k8s.io,resources=storageclasses,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=coordination.k8s.io,namespace=platform,resources=leases,verbs=get;create;update
+// +kubebuilder:rbac:groups="",namespace=instances,resources=secrets,verbs=get
