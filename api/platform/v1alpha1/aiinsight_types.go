@@ -4,9 +4,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// AIInsightSpec asks for a root-cause analysis of one Issue.
+// AIInsightSpec asks for a root-cause analysis of one Issue. The correlator
+// creates one AIInsight per remediation attempt.
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.attempt) || (has(self.attempt) && self.attempt == oldSelf.attempt)",message="attempt is immutable once set"
 type AIInsightSpec struct {
 	// issueRef names the analysed Issue.
+	// +required
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="issueRef is immutable"
 	IssueRef LocalObjectReference `json:"issueRef"`
 
@@ -18,13 +21,70 @@ type AIInsightSpec struct {
 	// +kubebuilder:validation:MaxLength=256
 	// +optional
 	Model string `json:"model,omitempty"`
+
+	// attempt is the Issue's remediation attempt this analysis serves,
+	// counting from 1. It never changes once set.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10
+	// +optional
+	Attempt int32 `json:"attempt,omitempty"`
+
+	// failureContext is the evidence of the previous attempts' failures
+	// (what was tried and what the executor saw), so that the analysis
+	// suggests a different strategy. It is scrubbed before it reaches a
+	// provider.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=8192
+	// +optional
+	FailureContext string `json:"failureContext,omitempty"`
+}
+
+// RejectedAction is an action the analysis suggested and the action policy
+// refused, kept so that people can see what the AI wanted and why it was
+// not allowed. The action is free text, since a refused action may not be
+// in the catalogue; the analyzer truncates what exceeds the bounds.
+type RejectedAction struct {
+	// action as the analysis named it.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	Action string `json:"action"`
+
+	// params as the analysis gave them.
+	// +optional
+	Params ActionParams `json:"params,omitempty"`
+
+	// reason the policy refused the action.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	Reason string `json:"reason"`
 }
 
 // AIInsightStatus is written by the analyzer.
 type AIInsightStatus struct {
+	// conditions of the AIInsight; Ready means the analysis is usable.
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=16
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
 	// observedGeneration is the generation the status describes.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// provider that produced the analysis. It differs from spec.provider
+	// when the analyzer fell back to BUILTIN (no key, a spent budget or a
+	// failing provider).
+	// +optional
+	Provider Provider `json:"provider,omitempty"`
+
+	// model that produced the analysis.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	Model string `json:"model,omitempty"`
 
 	// analysis is the root-cause analysis.
 	// +kubebuilder:validation:MaxLength=32768
@@ -38,25 +98,28 @@ type AIInsightStatus struct {
 	Confidence *float64 `json:"confidence,omitempty"`
 
 	// recommendations for people.
+	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=4096
 	// +optional
 	Recommendations []string `json:"recommendations,omitempty"`
 
 	// suggestedActions are catalogue actions, validated by the action policy
 	// before they were stored.
+	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=16
 	// +optional
 	SuggestedActions []SuggestedAction `json:"suggestedActions,omitempty"`
 
+	// rejectedActions are the suggested actions the action policy refused.
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=32
+	// +optional
+	RejectedActions []RejectedAction `json:"rejectedActions,omitempty"`
+
 	// generatedAt is when the analysis was produced.
 	// +optional
 	GeneratedAt *metav1.Time `json:"generatedAt,omitempty"`
-
-	// conditions of the AIInsight; Ready means the analysis is usable.
-	// +listType=map
-	// +listMapKey=type
-	// +optional
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
 // AIInsight is the root-cause analysis of an Issue, with suggested actions.
@@ -65,15 +128,23 @@ type AIInsightStatus struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=ai,categories=chatcli
 // +kubebuilder:printcolumn:name="Issue",type=string,JSONPath=`.spec.issueRef.name`
+// +kubebuilder:printcolumn:name="Attempt",type=integer,JSONPath=`.spec.attempt`
 // +kubebuilder:printcolumn:name="Provider",type=string,JSONPath=`.spec.provider`
 // +kubebuilder:printcolumn:name="Confidence",type=number,JSONPath=`.status.confidence`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type AIInsight struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   AIInsightSpec   `json:"spec"`
+	// spec is the request for analysis.
+	// +required
+	Spec AIInsightSpec `json:"spec"`
+
+	// status is the analysis.
+	// +optional
 	Status AIInsightStatus `json:"status,omitempty"`
 }
 

@@ -1,23 +1,59 @@
 package v1alpha1
 
 import (
+	"slices"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
+
+// AnomalyResourceKinds are the kinds an Anomaly may be about: the workloads
+// and objects the platform can act on, and the kinds the watcher-bridge
+// attributes signals to today. The CRD refuses any other kind, with the
+// same list in a CEL rule on spec.resource; TestAnomalyKindsMatchTheCRD
+// keeps the two equal.
+//
+//   - Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, Pod: the
+//     workloads of the action catalogue (a Pod's signal is normally moved
+//     to its top owner, but a Pod without a known owner stays a Pod).
+//   - Node, PersistentVolumeClaim, HorizontalPodAutoscaler, Ingress: the
+//     other objects of the catalogue (CordonNode, ResizePVC, AdjustHPA,
+//     UpdateIngress).
+//   - PersistentVolume and Service: the watcher-bridge accepts signals
+//     about them from Alertmanager and IngestSignals callers.
+//   - Rollout: the top owner of the pods of an Argo Rollout, and the scale
+//     target of its HPA, as the watcher-bridge attributes them.
+var AnomalyResourceKinds = []string{
+	"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod",
+	"Node", "PersistentVolumeClaim", "HorizontalPodAutoscaler", "Ingress",
+	"PersistentVolume", "Service", "Rollout",
+}
+
+// IsAnomalyResourceKind reports whether an Anomaly may be about an object of
+// the kind. An owner walk should stop below an owner whose kind is not one
+// of these, so that the Anomaly names the last object the platform knows.
+func IsAnomalyResourceKind(kind string) bool { return slices.Contains(AnomalyResourceKinds, kind) }
 
 // AnomalySpec is one detected signal. It is a fact, so it never changes
 // after creation.
 // +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec is immutable"
 type AnomalySpec struct {
 	// signalType is the kind of problem.
+	// +required
 	SignalType SignalType `json:"signalType"`
 
 	// source is where the signal came from.
+	// +required
 	Source Source `json:"source"`
 
 	// severity as the source reported it.
+	// +required
 	Severity SignalSeverity `json:"severity"`
 
-	// resource the signal is about, attributed to its top owner.
+	// resource the signal is about, attributed to its top owner. Its uid,
+	// where known, tells this object from a recreated one of the same
+	// name, and is part of the dedup key.
+	// +required
+	// +kubebuilder:validation:XValidation:rule="self.kind in ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob', 'Pod', 'Node', 'PersistentVolumeClaim', 'HorizontalPodAutoscaler', 'Ingress', 'PersistentVolume', 'Service', 'Rollout']",message="kind is not one the platform watches: Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, Pod, Node, PersistentVolumeClaim, HorizontalPodAutoscaler, Ingress, PersistentVolume, Service or Rollout"
 	Resource ResourceReference `json:"resource"`
 
 	// description is a human sentence about the signal.
@@ -26,6 +62,7 @@ type AnomalySpec struct {
 	Description string `json:"description,omitempty"`
 
 	// detectedAt is when the signal was seen.
+	// +required
 	DetectedAt metav1.Time `json:"detectedAt"`
 
 	// value measured, where known, for example "8" restarts.
@@ -41,6 +78,13 @@ type AnomalySpec struct {
 
 // AnomalyStatus is written by the correlator.
 type AnomalyStatus struct {
+	// conditions of the Anomaly.
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=16
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
 	// observedGeneration is the generation the status describes.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
@@ -56,15 +100,30 @@ type AnomalyStatus struct {
 	// correlatedAt is when the anomaly joined its Issue.
 	// +optional
 	CorrelatedAt *metav1.Time `json:"correlatedAt,omitempty"`
-
-	// conditions of the Anomaly.
-	// +listType=map
-	// +listMapKey=type
-	// +optional
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
 // Anomaly is a raw signal about a workload, created by the watcher-bridge.
+//
+// Its name is deterministic: it derives from the signal's dedup key and a
+// generation (the LabelDedupKey and LabelGeneration labels), so that a
+// retried create after a crash or a Redis outage collides (AlreadyExists)
+// instead of duplicating the Anomaly.
+//
+// The recurrence contract between the correlator and the watcher-bridge:
+//
+//   - The correlator sets the Issue Resolved (status.state) before it calls
+//     WatcherService.InvalidateDedup for the Issue's resource.
+//   - When the name of a generation is taken, the watcher-bridge looks at
+//     the Anomaly that holds it. If that Anomaly was correlated into an
+//     Issue (status.issueRef) that is Resolved, or that no longer exists,
+//     the Anomaly is a past incident: the signal is a recurrence and gets
+//     the name of the next generation. Otherwise (not yet correlated, or
+//     its Issue is open or Escalated) the signal is a duplicate of the
+//     open incident and no Anomaly is created.
+//
+// So a signal that arrives between the invalidation and the Issue's
+// resolution cannot be taken for a duplicate of an incident that is over,
+// and an escalated incident, which people own, never restarts analysis.
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
@@ -76,10 +135,17 @@ type AnomalyStatus struct {
 // +kubebuilder:printcolumn:name="Issue",type=string,JSONPath=`.status.issueRef.name`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Anomaly struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   AnomalySpec   `json:"spec"`
+	// spec is the signal.
+	// +required
+	Spec AnomalySpec `json:"spec"`
+
+	// status is the correlation of the signal.
+	// +optional
 	Status AnomalyStatus `json:"status,omitempty"`
 }
 

@@ -24,6 +24,10 @@ const (
 	// RemediationPlanVerifiedCondition is True when the target was healthy
 	// after execution.
 	RemediationPlanVerifiedCondition = "Verified"
+	// RemediationPlanTargetResolvedCondition is True when the target was
+	// found with the uid the Issue names, and recorded in
+	// status.resolvedTarget.
+	RemediationPlanTargetResolvedCondition = "TargetResolved"
 
 	// RunbookValidCondition is True when every step passes the action policy.
 	RunbookValidCondition = "Valid"
@@ -45,10 +49,39 @@ const (
 	IssuePlanCompletedReason     = "PlanCompleted"
 	IssuePlanFailedReason        = "PlanFailed"
 	IssueAttemptsExhaustedReason = "AttemptsExhausted"
+	// IssueRetryingReason means an attempt failed and the next one is analysed
+	// with its failure context.
+	IssueRetryingReason = "Retrying"
+	// IssueResourceMissingReason means the resource is gone, or was recreated
+	// with another uid, so there is nothing the remediator may act on; the
+	// Issue escalates.
+	IssueResourceMissingReason = "ResourceMissing"
+	// IssueRecurringReason means the problem recurred too often (the third
+	// time in 24 hours), so the fixes do not hold; the Issue escalates.
+	IssueRecurringReason = "Recurring"
+	// IssuePlanRejectedReason means a person rejected the plan; the Issue
+	// escalates.
+	IssuePlanRejectedReason = "PlanRejected"
+	// IssueApprovalExpiredReason means the plan's approval did not come in
+	// time; the Issue escalates.
+	IssueApprovalExpiredReason = "ApprovalExpired"
 
 	AIInsightAnalysisCompletedReason   = "AnalysisCompleted"
 	AIInsightProviderUnavailableReason = "ProviderUnavailable"
 	AIInsightInvalidResponseReason     = "InvalidResponse"
+	// AIInsightBuiltinFallbackReason means the built-in analyzer answered
+	// because no provider was configured, its budget was spent or it
+	// failed; status.provider says BUILTIN.
+	AIInsightBuiltinFallbackReason = "BuiltinFallback"
+	// AIInsightBudgetExhaustedReason means the token budget of the incident or
+	// the day is spent.
+	AIInsightBudgetExhaustedReason = "BudgetExhausted"
+	// AIInsightActionsRejectedReason means every suggested action was refused
+	// by the action policy (see status.rejectedActions).
+	AIInsightActionsRejectedReason = "ActionsRejected"
+	// AIInsightAttemptSupersededReason means the Issue moved on to a later
+	// attempt than spec.attempt, so the analysis is no longer wanted.
+	AIInsightAttemptSupersededReason = "AttemptSuperseded"
 
 	RemediationPlanApprovalRequiredReason    = "ApprovalRequired"
 	RemediationPlanApprovedReason            = "Approved"
@@ -58,6 +91,26 @@ const (
 	RemediationPlanHealthyReason             = "Healthy"
 	RemediationPlanVerificationFailedReason  = "VerificationFailed"
 	RemediationPlanVerificationTimeoutReason = "VerificationTimeout"
+	// RemediationPlanApprovalNotRequiredReason means spec.approval does not ask
+	// for one, so the plan is approved by policy.
+	RemediationPlanApprovalNotRequiredReason = "ApprovalNotRequired"
+	// RemediationPlanApprovalExpiredReason means status.approval.expiresAt
+	// passed without a decision.
+	RemediationPlanApprovalExpiredReason = "ApprovalExpired"
+	// RemediationPlanTargetFoundReason means the target exists with the
+	// expected uid.
+	RemediationPlanTargetFoundReason = "TargetFound"
+	// RemediationPlanTargetMissingReason means the target is gone.
+	RemediationPlanTargetMissingReason = "TargetMissing"
+	// RemediationPlanTargetReplacedReason means an object of the target's kind
+	// and name exists with another uid: it was recreated, and the plan
+	// does not act on it.
+	RemediationPlanTargetReplacedReason = "TargetReplaced"
+	// RemediationPlanRolledBackReason means the snapshots were restored.
+	RemediationPlanRolledBackReason = "RolledBack"
+	// RemediationPlanRollbackFailedReason means a snapshot could not be
+	// restored.
+	RemediationPlanRollbackFailedReason = "RollbackFailed"
 
 	RunbookStepsValidReason  = "StepsValid"
 	RunbookStepRefusedReason = "StepRefused"

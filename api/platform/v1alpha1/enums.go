@@ -183,3 +183,71 @@ const (
 	KindJob         WorkloadKind = "Job"
 	KindCronJob     WorkloadKind = "CronJob"
 )
+
+// ActionOutcome is how one executed action ended. The values are the
+// seed's words.
+// +kubebuilder:validation:Enum=success;failed;skipped;rolled_back
+type ActionOutcome string
+
+// The action outcomes.
+const (
+	// ActionSucceeded means the action did what it was asked.
+	ActionSucceeded ActionOutcome = "success"
+	// ActionFailed means the action was tried and did not succeed.
+	ActionFailed ActionOutcome = "failed"
+	// ActionSkipped means the action was not tried, for example because
+	// an earlier action failed or the policy refused it.
+	ActionSkipped ActionOutcome = "skipped"
+	// ActionRolledBack means the action succeeded and was then undone from
+	// its snapshot.
+	ActionRolledBack ActionOutcome = "rolled_back"
+)
+
+// ActionOutcomes lists every valid ActionOutcome.
+var ActionOutcomes = []ActionOutcome{ActionSucceeded, ActionFailed, ActionSkipped, ActionRolledBack}
+
+// IsValid reports whether o is a known action outcome.
+func (o ActionOutcome) IsValid() bool { return slices.Contains(ActionOutcomes, o) }
+
+// AttemptOutcome is how one remediation attempt of an Issue ended. An
+// attempt that is still running has no outcome.
+// +kubebuilder:validation:Enum=Succeeded;Failed;RolledBack;Rejected;Expired
+type AttemptOutcome string
+
+// The attempt outcomes.
+const (
+	// AttemptSucceeded means the plan completed and verification held.
+	AttemptSucceeded AttemptOutcome = "Succeeded"
+	// AttemptFailed means no plan could be made, or the plan failed
+	// without a rollback.
+	AttemptFailed AttemptOutcome = "Failed"
+	// AttemptRolledBack means the plan failed, or its verification did,
+	// and its changes were rolled back.
+	AttemptRolledBack AttemptOutcome = "RolledBack"
+	// AttemptRejected means a person rejected the plan.
+	AttemptRejected AttemptOutcome = "Rejected"
+	// AttemptExpired means the plan waited for an approval that did not
+	// come in time.
+	AttemptExpired AttemptOutcome = "Expired"
+)
+
+// AttemptOutcomes lists every valid AttemptOutcome.
+var AttemptOutcomes = []AttemptOutcome{AttemptSucceeded, AttemptFailed, AttemptRolledBack, AttemptRejected, AttemptExpired}
+
+// IsValid reports whether o is a known attempt outcome.
+func (o AttemptOutcome) IsValid() bool { return slices.Contains(AttemptOutcomes, o) }
+
+// RunbookOrigin says who wrote a Runbook.
+// +kubebuilder:validation:Enum=Manual;Generated
+type RunbookOrigin string
+
+// The Runbook origins.
+const (
+	// RunbookManual is a Runbook written by people. It takes precedence
+	// over generated ones.
+	RunbookManual RunbookOrigin = "Manual"
+	// RunbookGenerated is a Runbook the remediator made from AI suggested
+	// actions or promoted from a successful plan. It carries the
+	// LabelRunbookGenerated label.
+	RunbookGenerated RunbookOrigin = "Generated"
+)

@@ -9,6 +9,7 @@ import (
 // InstanceSpec is the desired ChatCLI server deployment and its watcher.
 type InstanceSpec struct {
 	// provider is the LLM provider the server talks to.
+	// +required
 	Provider Provider `json:"provider"`
 
 	// model overrides the provider's default model.
@@ -177,7 +178,13 @@ type WatcherSpec struct {
 	// +optional
 	Interval string `json:"interval,omitempty"`
 
-	// targets are the watched workloads.
+	// targets are the watched workloads, one entry per namespace, name and
+	// kind. kind defaults to Deployment, so the seed's entries without a
+	// kind are keyed as Deployments.
+	// +listType=map
+	// +listMapKey=namespace
+	// +listMapKey=name
+	// +listMapKey=kind
 	// +kubebuilder:validation:MaxItems=256
 	// +optional
 	Targets []WatchTarget `json:"targets,omitempty"`
@@ -186,11 +193,13 @@ type WatcherSpec struct {
 // WatchTarget is one watched workload.
 type WatchTarget struct {
 	// name of the workload.
+	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	Name string `json:"name"`
 
 	// namespace of the workload.
+	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
 	Namespace string `json:"namespace"`
@@ -245,6 +254,13 @@ type AIOpsSpec struct {
 
 // InstanceStatus is the observed state of an Instance.
 type InstanceStatus struct {
+	// conditions of the Instance; Ready is the summary.
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=16
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
 	// observedGeneration is the generation the status describes.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
@@ -258,14 +274,9 @@ type InstanceStatus struct {
 	ReadyReplicas int32 `json:"readyReplicas"`
 
 	// endpoint is the dns:/// gRPC target of the server.
+	// +kubebuilder:validation:MaxLength=512
 	// +optional
 	Endpoint string `json:"endpoint,omitempty"`
-
-	// conditions of the Instance; Ready is the summary.
-	// +listType=map
-	// +listMapKey=type
-	// +optional
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
 // Instance is a ChatCLI server with its Deployment, Service, RBAC and PVC.
@@ -279,10 +290,17 @@ type InstanceStatus struct {
 // +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Instance struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   InstanceSpec   `json:"spec"`
+	// spec is the desired server and watcher.
+	// +required
+	Spec InstanceSpec `json:"spec"`
+
+	// status is the observed server.
+	// +optional
 	Status InstanceStatus `json:"status,omitempty"`
 }
 

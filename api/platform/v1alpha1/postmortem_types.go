@@ -4,31 +4,55 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// PostMortemSpec names the incident a PostMortem reports on.
+// PostMortemSpec names the incident a PostMortem reports on, and the
+// objects its report is rebuilt from.
 type PostMortemSpec struct {
 	// issueRef names the Issue.
+	// +required
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="issueRef is immutable"
 	IssueRef LocalObjectReference `json:"issueRef"`
 
 	// resource the incident was about.
+	// +required
 	Resource ResourceReference `json:"resource"`
 
 	// severity of the incident.
+	// +required
 	Severity Severity `json:"severity"`
+
+	// incidentID is the Issue's human id, INC-YYYYMMDD-NNN.
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^INC-[0-9]{8}-[0-9]{3,}$`
+	// +optional
+	IncidentID string `json:"incidentID,omitempty"`
+
+	// insightRef names the AIInsight of the attempt that resolved the
+	// incident.
+	// +optional
+	InsightRef *LocalObjectReference `json:"insightRef,omitempty"`
+
+	// planRefs name the RemediationPlans of every attempt, in attempt
+	// order.
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=10
+	// +optional
+	PlanRefs []LocalObjectReference `json:"planRefs,omitempty"`
 }
 
 // ExecutedAction is one action the remediation ran.
 type ExecutedAction struct {
 	// action type.
+	// +required
 	Action ActionType `json:"action"`
 
 	// params the action ran with.
 	// +optional
 	Params ActionParams `json:"params,omitempty"`
 
-	// result is success, failed, skipped or rolled_back.
-	// +kubebuilder:validation:Enum=success;failed;skipped;rolled_back
-	Result string `json:"result"`
+	// result of the action.
+	// +required
+	Result ActionOutcome `json:"result"`
 
 	// timestamp of the action.
 	// +optional
@@ -37,6 +61,13 @@ type ExecutedAction struct {
 
 // PostMortemStatus is written by the postmortem-writer.
 type PostMortemStatus struct {
+	// conditions of the PostMortem.
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=16
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
 	// observedGeneration is the generation the status describes.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
@@ -61,39 +92,46 @@ type PostMortemStatus struct {
 	Impact string `json:"impact,omitempty"`
 
 	// timeline of the incident.
+	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=200
 	// +optional
 	Timeline []TimelineEntry `json:"timeline,omitempty"`
 
 	// actionsExecuted during remediation.
+	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=64
 	// +optional
 	ActionsExecuted []ExecutedAction `json:"actionsExecuted,omitempty"`
 
 	// lessonsLearned from the incident.
+	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=4096
 	// +optional
 	LessonsLearned []string `json:"lessonsLearned,omitempty"`
 
 	// preventionActions to keep it from happening again.
+	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=4096
 	// +optional
 	PreventionActions []string `json:"preventionActions,omitempty"`
 
-	// duration from detection to resolution, as a Go duration.
+	// duration from detection to resolution, as a Go duration (2m10s).
 	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +kubebuilder:validation:Type=string
 	// +optional
-	Duration string `json:"duration,omitempty"`
+	Duration *metav1.Duration `json:"duration,omitempty"`
+
+	// runbookRef names the reusable Runbook promoted from the incident's
+	// successful plan.
+	// +optional
+	RunbookRef *LocalObjectReference `json:"runbookRef,omitempty"`
 
 	// generatedAt is when the report was written.
 	// +optional
 	GeneratedAt *metav1.Time `json:"generatedAt,omitempty"`
-
-	// conditions of the PostMortem.
-	// +listType=map
-	// +listMapKey=type
-	// +optional
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
 // PostMortem is the report of a resolved incident.
@@ -102,15 +140,23 @@ type PostMortemStatus struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=pm,categories=chatcli
 // +kubebuilder:printcolumn:name="Issue",type=string,JSONPath=`.spec.issueRef.name`
+// +kubebuilder:printcolumn:name="Incident",type=string,JSONPath=`.spec.incidentID`
 // +kubebuilder:printcolumn:name="Severity",type=string,JSONPath=`.spec.severity`
 // +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.status.state`
 // +kubebuilder:printcolumn:name="Duration",type=string,JSONPath=`.status.duration`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type PostMortem struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   PostMortemSpec   `json:"spec"`
+	// spec names the incident.
+	// +required
+	Spec PostMortemSpec `json:"spec"`
+
+	// status is the report.
+	// +optional
 	Status PostMortemStatus `json:"status,omitempty"`
 }
 

@@ -8,6 +8,7 @@ import (
 // +kubebuilder:validation:XValidation:rule="!(self.type in ['ScaleDeployment', 'ScaleStatefulSet']) || (has(self.params) && 'replicas' in self.params)",message="scale actions need a replicas param"
 type RemediationAction struct {
 	// type of the action.
+	// +required
 	Type ActionType `json:"type"`
 
 	// params of the action.
@@ -18,6 +19,7 @@ type RemediationAction struct {
 // AgenticStep is one observe-decide-act step of an agentic plan.
 type AgenticStep struct {
 	// stepNumber counts from 1.
+	// +required
 	// +kubebuilder:validation:Minimum=1
 	StepNumber int32 `json:"stepNumber"`
 
@@ -40,16 +42,84 @@ type AgenticStep struct {
 	Timestamp *metav1.Time `json:"timestamp,omitempty"`
 }
 
+// PlanApprovalSpec asks for a person's approval before the plan executes.
+// The remediator sets it when it creates the plan, from the action policy
+// (a destructive action, a dry-run namespace or Instance); it cannot be
+// changed afterwards, so that nobody can lift the requirement from a
+// waiting plan. The decision is recorded in status.approval.
+type PlanApprovalSpec struct {
+	// required is true when the plan waits in WaitingApproval until it is
+	// approved.
+	// +optional
+	Required bool `json:"required,omitempty"`
+}
+
+// PlanApprovalStatus records the approval of a plan. Only the remediator
+// writes it: a decision comes in through RemediatorService.ApprovePlan or
+// RejectPlan, which names the plan's uid and generation, and the remediator
+// records it only if both still match, so that a decision can never apply
+// to a plan that was recreated or changed after the person looked at it.
+// A decision, once recorded, never changes.
+// +kubebuilder:validation:XValidation:rule="!(has(self.approvedAt) && has(self.rejectedAt))",message="a plan is approved or rejected, not both"
+// +kubebuilder:validation:XValidation:rule="has(self.approvedBy) == has(self.approvedAt)",message="approvedBy and approvedAt are set together"
+// +kubebuilder:validation:XValidation:rule="has(self.rejectedBy) == has(self.rejectedAt)",message="rejectedBy and rejectedAt are set together"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.approvedAt) || (has(self.approvedAt) && self.approvedAt == oldSelf.approvedAt && self.approvedBy == oldSelf.approvedBy)",message="an approval cannot be changed or withdrawn"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.rejectedAt) || (has(self.rejectedAt) && self.rejectedAt == oldSelf.rejectedAt && self.rejectedBy == oldSelf.rejectedBy)",message="a rejection cannot be changed or withdrawn"
+type PlanApprovalStatus struct {
+	// requestedAt is when the plan started to wait for approval.
+	// +optional
+	RequestedAt *metav1.Time `json:"requestedAt,omitempty"`
+
+	// expiresAt is when the request lapses; a plan not decided by then
+	// fails with the ApprovalExpired reason.
+	// +optional
+	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
+
+	// generation of the plan the decision applies to.
+	// +kubebuilder:validation:Minimum=1
+	// +optional
+	Generation int64 `json:"generation,omitempty"`
+
+	// approvedBy is the authenticated identity that approved the plan.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	// +optional
+	ApprovedBy string `json:"approvedBy,omitempty"`
+
+	// approvedAt is when the plan was approved.
+	// +optional
+	ApprovedAt *metav1.Time `json:"approvedAt,omitempty"`
+
+	// rejectedBy is the authenticated identity that rejected the plan.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	// +optional
+	RejectedBy string `json:"rejectedBy,omitempty"`
+
+	// rejectedAt is when the plan was rejected.
+	// +optional
+	RejectedAt *metav1.Time `json:"rejectedAt,omitempty"`
+
+	// reason the person gave for the decision.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Reason string `json:"reason,omitempty"`
+}
+
 // RemediationPlanSpec is what to do for one attempt at an Issue.
 // +kubebuilder:validation:XValidation:rule="(has(self.agenticMode) && self.agenticMode) || (has(self.actions) && size(self.actions) > 0)",message="a plan needs actions unless agenticMode is true"
 // +kubebuilder:validation:XValidation:rule="(has(self.agenticMode) && self.agenticMode) || !has(self.agenticHistory) || size(self.agenticHistory) == 0",message="agenticHistory is only allowed with agenticMode"
 // +kubebuilder:validation:XValidation:rule="!has(self.agenticHistory) || !has(self.agenticMaxSteps) || size(self.agenticHistory) <= self.agenticMaxSteps",message="agenticHistory cannot exceed agenticMaxSteps"
+// +kubebuilder:validation:XValidation:rule="has(self.approval) == has(oldSelf.approval) && (!has(self.approval) || self.approval == oldSelf.approval)",message="approval is immutable"
 type RemediationPlanSpec struct {
 	// issueRef names the Issue.
+	// +required
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="issueRef is immutable"
 	IssueRef LocalObjectReference `json:"issueRef"`
 
 	// attempt is the Issue's remediation attempt this plan serves.
+	// +required
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=10
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="attempt is immutable"
@@ -61,19 +131,26 @@ type RemediationPlanSpec struct {
 	Strategy string `json:"strategy,omitempty"`
 
 	// actions run in order in standard mode.
+	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=20
 	// +optional
 	Actions []RemediationAction `json:"actions,omitempty"`
 
 	// safetyConstraints are shown to people and to the AI; the action policy
 	// enforces the real limits whatever they say.
+	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=1024
 	// +optional
 	SafetyConstraints []string `json:"safetyConstraints,omitempty"`
 
 	// runbookRef names the Runbook the plan came from.
 	// +optional
 	RunbookRef *LocalObjectReference `json:"runbookRef,omitempty"`
+
+	// approval asks for a person's approval before execution.
+	// +optional
+	Approval *PlanApprovalSpec `json:"approval,omitempty"`
 
 	// agenticMode lets the AI choose one action per step.
 	// +optional
@@ -86,37 +163,118 @@ type RemediationPlanSpec struct {
 	// +optional
 	AgenticMaxSteps int32 `json:"agenticMaxSteps,omitempty"`
 
-	// agenticHistory records the agentic steps taken so far.
+	// agenticHistory records the agentic steps taken so far, one entry per
+	// step number.
+	// +listType=map
+	// +listMapKey=stepNumber
 	// +kubebuilder:validation:MaxItems=30
 	// +optional
 	AgenticHistory []AgenticStep `json:"agenticHistory,omitempty"`
 }
 
-// ActionResult is the outcome of one executed action.
+// ActionResult is the outcome of one executed action, or of one rollback.
 type ActionResult struct {
+	// index of the action in spec.actions, from 0; in agentic mode, the
+	// index of its step in spec.agenticHistory.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=63
+	// +optional
+	Index *int32 `json:"index,omitempty"`
+
 	// type of the action.
+	// +required
 	Type ActionType `json:"type"`
 
 	// params the action ran with.
 	// +optional
 	Params ActionParams `json:"params,omitempty"`
 
-	// result is success, failed, skipped or rolled_back.
-	// +kubebuilder:validation:Enum=success;failed;skipped;rolled_back
-	Result string `json:"result"`
+	// result of the action.
+	// +required
+	Result ActionOutcome `json:"result"`
 
 	// message from the executor.
 	// +kubebuilder:validation:MaxLength=4096
 	// +optional
 	Message string `json:"message,omitempty"`
 
+	// startedAt is when the action began.
+	// +optional
+	StartedAt *metav1.Time `json:"startedAt,omitempty"`
+
 	// timestamp of the outcome.
 	// +optional
 	Timestamp *metav1.Time `json:"timestamp,omitempty"`
+
+	// snapshot is what the executor saved of the target before acting (for
+	// example the replicas, or the JSON of the fields the action changes),
+	// from which a rollback restores it.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=16384
+	// +optional
+	Snapshot string `json:"snapshot,omitempty"`
+}
+
+// VerificationCheck is one health check of a verification.
+type VerificationCheck struct {
+	// name of the check, for example rollout-complete or no-restarts.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Name string `json:"name"`
+
+	// healthy is the check's verdict; absent while it is undecided.
+	// +optional
+	Healthy *bool `json:"healthy,omitempty"`
+
+	// message says what the check saw.
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// VerificationStatus is the check, after execution, that the target is
+// healthy: once its controller observed the change, and then for a
+// stability window.
+// +kubebuilder:validation:XValidation:rule="!has(self.startedAt) || !has(self.deadline) || self.deadline >= self.startedAt",message="deadline cannot be before startedAt"
+type VerificationStatus struct {
+	// startedAt is when verification began.
+	// +optional
+	StartedAt *metav1.Time `json:"startedAt,omitempty"`
+
+	// deadline is when verification times out; a target not healthy by
+	// then is rolled back.
+	// +optional
+	Deadline *metav1.Time `json:"deadline,omitempty"`
+
+	// healthy is the verdict; absent while verification runs.
+	// +optional
+	Healthy *bool `json:"healthy,omitempty"`
+
+	// checks are the individual health checks.
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=16
+	// +optional
+	Checks []VerificationCheck `json:"checks,omitempty"`
+
+	// message summarises the verification for people.
+	// +kubebuilder:validation:MaxLength=4096
+	// +optional
+	Message string `json:"message,omitempty"`
 }
 
 // RemediationPlanStatus is written by the remediator.
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.approval) || has(self.approval)",message="approval cannot be removed"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.resolvedTarget) || has(self.resolvedTarget)",message="resolvedTarget cannot be removed"
 type RemediationPlanStatus struct {
+	// conditions of the plan.
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=16
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
 	// observedGeneration is the generation the status describes.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
@@ -130,15 +288,48 @@ type RemediationPlanStatus struct {
 	// +optional
 	Result string `json:"result,omitempty"`
 
+	// approval records the request and the decision, when spec.approval
+	// asks for one.
+	// +optional
+	Approval *PlanApprovalStatus `json:"approval,omitempty"`
+
+	// resolvedTarget is the object the plan acts on, with its uid, as the
+	// remediator resolved it before the first action. Every action acts on
+	// it, and none runs if the live object's uid differs (the object was
+	// recreated). It never changes once set.
+	// +kubebuilder:validation:XValidation:rule="has(self.uid)",message="resolvedTarget needs the uid of the object"
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="resolvedTarget is immutable"
+	// +optional
+	ResolvedTarget *ResourceReference `json:"resolvedTarget,omitempty"`
+
 	// agenticStepCount is the number of agentic steps taken.
 	// +kubebuilder:validation:Minimum=0
 	// +optional
 	AgenticStepCount int32 `json:"agenticStepCount,omitempty"`
 
+	// currentActionIndex is the index of the action executing, or next to
+	// execute, in spec.actions (in agentic mode, in spec.agenticHistory).
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=63
+	// +optional
+	CurrentActionIndex *int32 `json:"currentActionIndex,omitempty"`
+
 	// actionResults are the outcomes of executed actions, in order.
+	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=64
 	// +optional
 	ActionResults []ActionResult `json:"actionResults,omitempty"`
+
+	// verification is the health check after execution.
+	// +optional
+	Verification *VerificationStatus `json:"verification,omitempty"`
+
+	// rollbackResults are the outcomes of restoring the snapshots, in the
+	// order they ran (the reverse of the actions).
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=64
+	// +optional
+	RollbackResults []ActionResult `json:"rollbackResults,omitempty"`
 
 	// startedAt is when execution began.
 	// +optional
@@ -147,15 +338,15 @@ type RemediationPlanStatus struct {
 	// completedAt is when the plan reached a terminal state.
 	// +optional
 	CompletedAt *metav1.Time `json:"completedAt,omitempty"`
-
-	// conditions of the plan.
-	// +listType=map
-	// +listMapKey=type
-	// +optional
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
 // RemediationPlan is the concrete set of actions for one remediation attempt.
+//
+// Who writes what: the remediator creates the plan (spec, including
+// spec.approval) through ProposePlan and is the only writer of its status.
+// People approve or reject through RemediatorService.ApprovePlan and
+// RejectPlan, never by editing the plan; the remediator records the
+// decision in status.approval.
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
@@ -166,10 +357,17 @@ type RemediationPlanStatus struct {
 // +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.status.state`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type RemediationPlan struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   RemediationPlanSpec   `json:"spec"`
+	// spec is what the plan does.
+	// +required
+	Spec RemediationPlanSpec `json:"spec"`
+
+	// status is how the execution goes.
+	// +optional
 	Status RemediationPlanStatus `json:"status,omitempty"`
 }
 

@@ -1,0 +1,35 @@
+package v1alpha1
+
+// Labels the watcher-bridge puts on every Anomaly it creates, so that the
+// correlator, the watcher-bridge's other replicas and people can select
+// Anomalies without parsing their names. Label values hold at most 63
+// characters.
+const (
+	// LabelDedupKey holds the first 63 hex digits of the signal's dedup
+	// key (the SHA-256 of signal type, kind, namespace, name and uid). All
+	// generations of one problem on one object share it.
+	LabelDedupKey = "platform.chatcli.io/dedup-key"
+
+	// LabelGeneration holds the generation of the Anomaly, in decimal:
+	// 0 for the first incident of a problem, and one more for each
+	// recurrence after the Issue of the previous generation was resolved.
+	// The generation is part of the Anomaly's deterministic name; see
+	// Anomaly for the recurrence contract.
+	LabelGeneration = "platform.chatcli.io/dedup-generation"
+
+	// LabelSignalType holds spec.signalType.
+	LabelSignalType = "platform.chatcli.io/signal-type"
+
+	// LabelResourceKind holds spec.resource.kind.
+	LabelResourceKind = "platform.chatcli.io/resource-kind"
+
+	// LabelResourceName holds spec.resource.name, lowercased and cut to 63
+	// characters of a DNS label.
+	LabelResourceName = "platform.chatcli.io/resource-name"
+)
+
+// LabelRunbookGenerated marks a Runbook the remediator generated (from AI
+// suggested actions, or promoted from a successful plan), with the value
+// "true". The name is the seed's. Such a Runbook also has spec.origin
+// Generated; a manual Runbook takes precedence over it.
+const LabelRunbookGenerated = "platform.chatcli.io/auto-generated"
