@@ -47,7 +47,10 @@ type Base[T client.Object] struct {
 	Normal []Phase[T]
 	// Finalizer, when set, is kept on every live object, and Delete runs
 	// before it is removed. Use one only for state outside the object
-	// (owner references clean up the rest).
+	// (owner references clean up the rest). The pass that adds it ends
+	// there, and the update event brings the next: adding a finalizer does
+	// not bump the generation, so such a controller must not filter its
+	// kind's events with GenerationChangedPredicate alone.
 	Finalizer string
 	// Delete are the phases of a pass on an object being deleted. The
 	// finalizer is removed once they all return without an error or a
