@@ -8,14 +8,17 @@ import (
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 )
 
-// Labels the watcher-bridge puts on every Anomaly, so that the correlator
-// and people can select them without parsing names.
+// Labels the watcher-bridge puts on every Anomaly. They are part of the
+// API and declared there; these aliases remain for the packages that have
+// not switched yet.
+//
+// Deprecated: use the platformv1alpha1 Label constants.
 const (
-	LabelDedupKey     = "platform.chatcli.io/dedup-key"
-	LabelSignalType   = "platform.chatcli.io/signal-type"
-	LabelResourceKind = "platform.chatcli.io/resource-kind"
-	LabelResourceName = "platform.chatcli.io/resource-name"
-	LabelGeneration   = "platform.chatcli.io/dedup-generation"
+	LabelDedupKey     = platformv1alpha1.LabelDedupKey
+	LabelSignalType   = platformv1alpha1.LabelSignalType
+	LabelResourceKind = platformv1alpha1.LabelResourceKind
+	LabelResourceName = platformv1alpha1.LabelResourceName
+	LabelGeneration   = platformv1alpha1.LabelGeneration
 )
 
 // Anomaly builds the Anomaly for the signal. Cluster-scoped resources (Nodes)
@@ -31,11 +34,11 @@ func (s Signal) Anomaly(name, fallbackNamespace string, generation int) *platfor
 			Namespace: namespace,
 			Labels: map[string]string{
 				// A label value holds at most 63 characters.
-				LabelDedupKey:     s.DedupKey()[:63],
-				LabelSignalType:   string(s.Type),
-				LabelResourceKind: s.Resource.Kind,
-				LabelResourceName: dnsLabelPart(s.Resource.Name, 63),
-				LabelGeneration:   strconv.Itoa(generation),
+				platformv1alpha1.LabelDedupKey:     s.DedupKey()[:63],
+				platformv1alpha1.LabelSignalType:   string(s.Type),
+				platformv1alpha1.LabelResourceKind: s.Resource.Kind,
+				platformv1alpha1.LabelResourceName: dnsLabelPart(s.Resource.Name, 63),
+				platformv1alpha1.LabelGeneration:   strconv.Itoa(generation),
 			},
 		},
 		Spec: platformv1alpha1.AnomalySpec{

@@ -259,11 +259,11 @@ func (c *Creator) startGeneration(ctx context.Context, namespace, key string) in
 		return highest
 	}
 	list := &platformv1alpha1.AnomalyList{}
-	if err := c.cfg.Cache.List(ctx, list, client.InNamespace(namespace), client.MatchingLabels{signals.LabelDedupKey: key[:63]}); err != nil {
+	if err := c.cfg.Cache.List(ctx, list, client.InNamespace(namespace), client.MatchingLabels{platformv1alpha1.LabelDedupKey: key[:63]}); err != nil {
 		return highest
 	}
 	for _, a := range list.Items {
-		if g, err := strconv.Atoi(a.Labels[signals.LabelGeneration]); err == nil && g > highest {
+		if g, err := strconv.Atoi(a.Labels[platformv1alpha1.LabelGeneration]); err == nil && g > highest {
 			highest = g
 		}
 	}
