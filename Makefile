@@ -39,6 +39,7 @@ verify: generate ## Regenerate, then fail if anything generated is stale.
 		echo "generated files are stale: run 'make generate' and commit"; exit 1; fi
 	@for mod in . e2e hack/tools hack/tools/protoc-gen hack/tools/golangci; do (cd $$mod && GOWORK=off $(GO) mod tidy -diff) || { echo "go.mod of $$mod is not tidy"; exit 1; }; done
 	GOWORK=off $(GO) build ./...
+	GO=$(GO) hack/buf-breaking.sh
 
 .PHONY: lint
 lint: ## Run gofmt, go vet, buf lint and helm lint.
@@ -46,6 +47,7 @@ lint: ## Run gofmt, go vet, buf lint and helm lint.
 		if [[ -n "$$unformatted" ]]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(TOOL) buf lint
+	GO=$(GO) hack/buf-breaking.sh
 	$(TOOL) helm lint --strict charts/chatcli-aiops
 
 ##@ Build

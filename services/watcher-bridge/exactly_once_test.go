@@ -27,6 +27,7 @@ import (
 	"github.com/chatcli/aiops/libs/redisx"
 	"github.com/chatcli/aiops/libs/signals"
 	"github.com/chatcli/aiops/libs/testenv"
+	commonv1 "github.com/chatcli/aiops/proto/chatcli/platform/common/v1"
 	watcherv1 "github.com/chatcli/aiops/proto/chatcli/platform/watcher/v1"
 )
 
@@ -90,7 +91,7 @@ func TestExactlyOnceAcrossProcesses(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	defer cc.Close()
 	resp, err := watcherv1.NewWatcherServiceClient(cc).InvalidateDedup(ctx, &watcherv1.InvalidateDedupRequest{
-		Kind: "Deployment", Namespace: ns, Name: "checkout",
+		Resource: &commonv1.ResourceRef{Kind: "Deployment", Namespace: ns, Name: "checkout"},
 	})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(resp.GetKeysCleared()).To(BeNumerically(">=", 1))
