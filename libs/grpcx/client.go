@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/go-logr/logr"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
@@ -40,7 +41,8 @@ type ClientConfig struct {
 	CertFile string
 	KeyFile  string
 	// CertReloadInterval is the least time between two reads of the
-	// client key pair; zero means DefaultCertReloadInterval.
+	// client key pair and of TokenFile; zero means
+	// DefaultCertReloadInterval.
 	CertReloadInterval time.Duration
 	// ServerName overrides the name checked against the server certificate;
 	// empty means the host of the target.
@@ -48,6 +50,14 @@ type ClientConfig struct {
 	// Token is sent as "authorization: Bearer <token>" on every call. Empty
 	// sends none, which only the health service accepts.
 	Token string
+	// TokenFile, instead of Token, is a token file (see Tokens) whose
+	// current token is sent. It is re-read on a call when it changed, so a
+	// rotated Secret is used without a redial or a restart; a file that
+	// becomes empty or invalid keeps the last good token.
+	TokenFile string
+	// Logger hears of TokenFile reloads and failed reloads. The zero
+	// Logger discards.
+	Logger logr.Logger
 	// Options are appended after the package's own dial options, so they
 	// can add interceptors or a context dialer, or override settings.
 	Options []grpc.DialOption
@@ -62,6 +72,9 @@ func Dial(target string, cfg ClientConfig) (*grpc.ClientConn, error) {
 	if cfg.CAFile != "" && len(cfg.CAPEM) > 0 {
 		return nil, errors.New("gRPC client takes a CAFile or CAPEM, not both")
 	}
+	if cfg.Token != "" && cfg.TokenFile != "" {
+		return nil, errors.New("gRPC client takes a Token or a TokenFile, not both")
+	}
 	tlsConfig, err := clientTLSConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("configure gRPC client TLS for %q: %w", target, err)
@@ -71,8 +84,15 @@ func Dial(target string, cfg ClientConfig) (*grpc.ClientConn, error) {
 		grpc.WithKeepaliveParams(clientParameters),
 		grpc.WithDefaultServiceConfig(DefaultServiceConfig),
 	}
-	if cfg.Token != "" {
+	switch {
+	case cfg.Token != "":
 		opts = append(opts, grpc.WithPerRPCCredentials(BearerToken(cfg.Token)))
+	case cfg.TokenFile != "":
+		creds, err := newTokenFileCredentials(cfg.TokenFile, cfg.CertReloadInterval, logReloads(cfg.Logger.WithName("grpc"), "token"))
+		if err != nil {
+			return nil, fmt.Errorf("gRPC client for %q: %w", target, err)
+		}
+		opts = append(opts, grpc.WithPerRPCCredentials(creds))
 	}
 	conn, err := grpc.NewClient(target, append(opts, cfg.Options...)...)
 	if err != nil {
@@ -100,9 +120,8 @@ type bearerCredentials struct {
 }
 
 func (b bearerCredentials) GetRequestMetadata(ctx context.Context, _ ...string) (map[string]string, error) {
-	info, _ := credentials.RequestInfoFromContext(ctx)
-	if err := credentials.CheckSecurityLevel(info.AuthInfo, credentials.PrivacyAndIntegrity); err != nil {
-		return nil, fmt.Errorf("send bearer token: %w", err)
+	if err := requirePrivacy(ctx); err != nil {
+		return nil, err
 	}
 	return map[string]string{"authorization": b.header}, nil
 }

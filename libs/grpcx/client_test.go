@@ -5,7 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -93,6 +98,8 @@ func TestConfigValidation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	shortTokenFile := filepath.Join(t.TempDir(), "short-token")
+	writeFile(t, shortTokenFile, "short-token\n")
 
 	servers := map[string]struct {
 		reason string
@@ -103,6 +110,7 @@ func TestConfigValidation(t *testing.T) {
 		"key mismatch":     {reason: "the key must match the certificate", cfg: grpcx.ServerConfig{CertFile: pki.Server.CertFile, KeyFile: pki.Client.KeyFile, Token: testToken}},
 		"client CA absent": {reason: "a configured client CA must load", cfg: grpcx.ServerConfig{CertFile: pki.Server.CertFile, KeyFile: pki.Server.KeyFile, ClientCAFile: filepath.Join(pki.Dir, "missing.crt"), Token: testToken}},
 		"client CA no PEM": {reason: "a client CA must hold certificates", cfg: grpcx.ServerConfig{CertFile: pki.Server.CertFile, KeyFile: pki.Server.KeyFile, ClientCAFile: pki.Server.KeyFile, Token: testToken}},
+		"short token":      {reason: "a token must have MinTokenLength bytes", cfg: grpcx.ServerConfig{CertFile: pki.Server.CertFile, KeyFile: pki.Server.KeyFile, Token: testToken[:grpcx.MinTokenLength-1]}},
 	}
 	for name, tc := range servers {
 		t.Run("server/"+name, func(t *testing.T) {
@@ -116,11 +124,14 @@ func TestConfigValidation(t *testing.T) {
 		reason string
 		cfg    grpcx.ClientConfig
 	}{
-		"no CA":            {reason: "TLS is mandatory", cfg: grpcx.ClientConfig{Token: testToken}},
-		"certificate only": {reason: "a client certificate needs its key", cfg: grpcx.ClientConfig{CAFile: pki.CAFile, CertFile: pki.Client.CertFile}},
-		"CA absent":        {reason: "the CA must load", cfg: grpcx.ClientConfig{CAFile: filepath.Join(pki.Dir, "missing.crt")}},
-		"CA file and PEM":  {reason: "exactly one CA source", cfg: grpcx.ClientConfig{CAFile: pki.CAFile, CAPEM: caPEM}},
-		"CA PEM garbage":   {reason: "CAPEM must hold certificates", cfg: grpcx.ClientConfig{CAPEM: []byte("not a certificate")}},
+		"no CA":             {reason: "TLS is mandatory", cfg: grpcx.ClientConfig{Token: testToken}},
+		"certificate only":  {reason: "a client certificate needs its key", cfg: grpcx.ClientConfig{CAFile: pki.CAFile, CertFile: pki.Client.CertFile}},
+		"CA absent":         {reason: "the CA must load", cfg: grpcx.ClientConfig{CAFile: filepath.Join(pki.Dir, "missing.crt")}},
+		"CA file and PEM":   {reason: "exactly one CA source", cfg: grpcx.ClientConfig{CAFile: pki.CAFile, CAPEM: caPEM}},
+		"CA PEM garbage":    {reason: "CAPEM must hold certificates", cfg: grpcx.ClientConfig{CAPEM: []byte("not a certificate")}},
+		"token and file":    {reason: "exactly one token source", cfg: grpcx.ClientConfig{CAFile: pki.CAFile, Token: testToken, TokenFile: shortTokenFile}},
+		"token file absent": {reason: "the token file must load", cfg: grpcx.ClientConfig{CAFile: pki.CAFile, TokenFile: filepath.Join(pki.Dir, "missing-token")}},
+		"token file short":  {reason: "the token file's token must be long enough", cfg: grpcx.ClientConfig{CAFile: pki.CAFile, TokenFile: shortTokenFile}},
 	}
 	for name, tc := range clients {
 		t.Run("client/"+name, func(t *testing.T) {
@@ -132,15 +143,104 @@ func TestConfigValidation(t *testing.T) {
 	}
 }
 
+// TestClientPicksUpARotatedTokenFile rotates a client's token file while
+// the server switches to accepting only the new token: the next call
+// carries the new token and succeeds, over the same connection, without a
+// redial.
+func TestClientPicksUpARotatedTokenFile(t *testing.T) {
+	pki := newPKI(t)
+	oldToken, newToken := longToken("old"), longToken("new")
+	var accepted atomic.Pointer[grpcx.Tokens]
+	accepted.Store(&grpcx.Tokens{Current: oldToken})
+	ts := startServer(t, pki, func(c *grpcx.ServerConfig) {
+		c.Token, c.TokenFunc = "", func() grpcx.Tokens { return *accepted.Load() }
+	})
+
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	writeFile(t, tokenFile, oldToken+"\n")
+	// A tiny interval makes every call look at the file, so "the next
+	// call" below is exact rather than eventual.
+	conn := dial(t, ts.addr, grpcx.ClientConfig{CAFile: pki.CAFile, TokenFile: tokenFile, CertReloadInterval: time.Nanosecond})
+	if err := call(conn, pingMethod); err != nil {
+		t.Fatalf("Ping with the old token: %v", err)
+	}
+
+	accepted.Store(&grpcx.Tokens{Current: newToken})
+	if got := status.Code(call(conn, pingMethod)); got != codes.Unauthenticated {
+		t.Fatalf("Ping with the old token after the server moved on: %s, want Unauthenticated", got)
+	}
+	writeFile(t, tokenFile, newToken+"\n")
+	if err := call(conn, pingMethod); err != nil {
+		t.Errorf("Ping after the token file was rotated: %v", err)
+	}
+
+	// A broken file keeps the last good token.
+	writeFile(t, tokenFile, "\n")
+	if err := call(conn, pingMethod); err != nil {
+		t.Errorf("Ping after the token file was emptied: %v", err)
+	}
+}
+
+// TestClientSendsTheCurrentToken: of a token file's two lines the client
+// sends the first, the current token; the second is only for servers.
+func TestClientSendsTheCurrentToken(t *testing.T) {
+	pki := newPKI(t)
+	current, next := longToken("current"), longToken("next")
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	writeFile(t, tokenFile, current+"\n"+next+"\n")
+
+	cases := map[string]struct {
+		serverToken string
+		want        codes.Code
+	}{
+		"server accepts the current token": {serverToken: current, want: codes.OK},
+		"server accepts the next token":    {serverToken: next, want: codes.Unauthenticated},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			ts := startServer(t, pki, func(c *grpcx.ServerConfig) { c.Token = tc.serverToken })
+			conn := dial(t, ts.addr, grpcx.ClientConfig{CAFile: pki.CAFile, TokenFile: tokenFile})
+			if got := status.Code(call(conn, pingMethod)); got != tc.want {
+				t.Errorf("code = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestBearerTokenFile(t *testing.T) {
+	pki := newPKI(t)
+	ts := startServer(t, pki, nil)
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	writeFile(t, tokenFile, testToken)
+	creds, err := grpcx.BearerTokenFile(tokenFile, logr.Discard())
+	if err != nil {
+		t.Fatalf("BearerTokenFile: %v", err)
+	}
+	conn := dial(t, ts.addr, grpcx.ClientConfig{CAFile: pki.CAFile, Options: []grpc.DialOption{grpc.WithPerRPCCredentials(creds)}})
+	if err := call(conn, pingMethod); err != nil {
+		t.Errorf("Ping: %v", err)
+	}
+	if _, err := grpc.NewClient("127.0.0.1:1", grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithPerRPCCredentials(creds)); err == nil {
+		t.Error("a client sending the token file's token without TLS was created")
+	}
+}
+
 func TestReadToken(t *testing.T) {
 	dir := t.TempDir()
+	current, next := longToken("current"), longToken("next")
 	cases := map[string]struct {
 		content string
 		want    string
-		wantErr bool
+		wantErr string
 	}{
-		"trailing newline": {content: "abc\n", want: "abc"},
-		"blank":            {content: " \n", wantErr: true},
+		"trailing newline":   {content: current + "\n", want: current},
+		"current and next":   {content: current + "\n" + next + "\n", want: current},
+		"blank lines around": {content: "\n  " + current + "  \n\n", want: current},
+		"blank":              {content: " \n", wantErr: "token file is empty"},
+		"short":              {content: "abc\n", wantErr: "current token (line 1): token is 3 bytes, shorter than the minimum of 32"},
+		"short next":         {content: current + "\nabc\n", wantErr: "next token (line 2): token is 3 bytes, shorter than the minimum of 32"},
+		"three tokens":       {content: current + "\n" + next + "\n" + next + "\n", wantErr: "token file holds 3 tokens"},
+		"space in a token":   {content: current + " " + next, wantErr: "token holds a space, control or non-ASCII byte"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -149,8 +249,17 @@ func TestReadToken(t *testing.T) {
 				t.Fatal(err)
 			}
 			got, err := grpcx.ReadToken(path)
-			if (err != nil) != tc.wantErr || got != tc.want {
-				t.Errorf("ReadToken = %q, %v; want %q, error %v", got, err, tc.want, tc.wantErr)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Errorf("ReadToken error = %v, want one containing %q", err, tc.wantErr)
+				}
+				if err != nil && strings.Contains(err.Error(), "abc") {
+					t.Errorf("the error shows the token: %v", err)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Errorf("ReadToken = %q, %v; want %q", got, err, tc.want)
 			}
 		})
 	}

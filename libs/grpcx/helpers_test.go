@@ -8,7 +8,10 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,35 +19,55 @@ import (
 	"github.com/go-logr/logr/funcr"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/chatcli/aiops/libs/grpcx"
 	"github.com/chatcli/aiops/libs/testenv"
 )
 
 const (
-	testToken = "s3cret-test-token"
+	// testToken passes grpcx.ValidateToken: 32 bytes or more.
+	testToken = "s3cret-test-token-of-32-bytes-at-least"
 
 	pingMethod        = "/grpcx.test.Probe/Ping"
 	panicMethod       = "/grpcx.test.Probe/Panic"
 	countMethod       = "/grpcx.test.Probe/Count"
 	panicStreamMethod = "/grpcx.test.Probe/PanicStream"
+	refuseMethod      = "/grpcx.test.Probe/Refuse"
+	uploadMethod      = "/grpcx.test.Probe/Upload"
 	healthCheck       = "/grpc.health.v1.Health/Check"
 	healthList        = "/grpc.health.v1.Health/List"
 )
 
 // probeService is a tiny hand-written service, so the tests need no
-// generated code: Ping answers, Count streams three messages, and the
-// Panic methods panic.
+// generated code: Ping answers, Count streams three messages, the Panic
+// methods panic, Refuse fails with refuseError, and Upload takes a
+// BytesValue and counts in uploads how often grpc entered its handler,
+// which is where a request body is decoded.
 var probeService = grpc.ServiceDesc{
 	ServiceName: "grpcx.test.Probe",
 	HandlerType: (*any)(nil),
 	Methods: []grpc.MethodDesc{
-		{MethodName: "Ping", Handler: probeUnary(pingMethod, func() {})},
-		{MethodName: "Panic", Handler: probeUnary(panicMethod, func() { panic("probe panicked") })},
+		{MethodName: "Ping", Handler: probeUnary(pingMethod, func() error { return nil })},
+		{MethodName: "Panic", Handler: probeUnary(panicMethod, func() error { panic("probe panicked") })},
+		{MethodName: "Refuse", Handler: probeUnary(refuseMethod, func() error { return refuseError })},
+		{MethodName: "Upload", Handler: func(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
+			uploads.Add(1)
+			in := new(wrapperspb.BytesValue)
+			if err := dec(in); err != nil {
+				return nil, err
+			}
+			handler := func(context.Context, any) (any, error) { return &emptypb.Empty{}, nil }
+			if interceptor == nil {
+				return handler(ctx, in)
+			}
+			return interceptor(ctx, in, &grpc.UnaryServerInfo{Server: srv, FullMethod: uploadMethod}, handler)
+		}},
 	},
 	Streams: []grpc.StreamDesc{
 		{StreamName: "Count", ServerStreams: true, Handler: func(_ any, stream grpc.ServerStream) error {
@@ -61,14 +84,23 @@ var probeService = grpc.ServiceDesc{
 	},
 }
 
-func probeUnary(fullMethod string, body func()) grpc.MethodHandler {
+// uploads counts the calls of Upload whose handler grpc entered.
+var uploads atomic.Int64
+
+// refuseError is what Refuse returns: a machine-readable error.
+var refuseError = grpcx.Error(codes.FailedPrecondition, grpcx.ReasonAttemptsExhausted,
+	"issue web-oom used its 3 remediation attempts", map[string]string{"max_attempts": "3", "issue": "web-oom"})
+
+func probeUnary(fullMethod string, body func() error) grpc.MethodHandler {
 	return func(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
 		in := new(emptypb.Empty)
 		if err := dec(in); err != nil {
 			return nil, err
 		}
 		handler := func(context.Context, any) (any, error) {
-			body()
+			if err := body(); err != nil {
+				return nil, err
+			}
 			return &emptypb.Empty{}, nil
 		}
 		if interceptor == nil {
@@ -226,6 +258,24 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// writeFile replaces path with content by writing a new file and renaming
+// it over the old one, as the kubelet swaps a Secret volume.
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	tmp := path + ".new"
+	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// longToken returns a valid token, distinct for each name.
+func longToken(name string) string {
+	return name + "-" + strings.Repeat("x", grpcx.MinTokenLength)
 }
 
 // rawAuthorization sends header as the authorization metadata verbatim.

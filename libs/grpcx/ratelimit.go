@@ -1,8 +1,10 @@
 package grpcx
 
 import (
+	"container/list"
 	"context"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -11,15 +13,20 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/peer"
-	"google.golang.org/grpc/status"
 )
 
-// Rate-limit defaults; they match the services' --grpc-rate-limit-* flags.
+// Rate-limit defaults. The per-peer ones match the services'
+// --grpc-rate-limit-* flags. The server-wide bucket, behind the per-peer
+// ones, holds five peers going flat out: it caps what many distinct peers
+// (a flood from many addresses, each with a fresh burst) can make one
+// replica do.
 const (
-	DefaultRateLimitRPS    = 200
-	DefaultRateLimitBurst  = 400
-	DefaultMaxPeers        = 10000
-	DefaultPeerIdleTimeout = 10 * time.Minute
+	DefaultRateLimitRPS         = 200
+	DefaultRateLimitBurst       = 400
+	DefaultGlobalRateLimitRPS   = 5 * DefaultRateLimitRPS
+	DefaultGlobalRateLimitBurst = 5 * DefaultRateLimitBurst
+	DefaultMaxPeers             = 10000
+	DefaultPeerIdleTimeout      = 10 * time.Minute
 )
 
 // PeerIdentity names the caller of an RPC: "cn:<common name>" for a client
@@ -47,27 +54,54 @@ func PeerIdentity(ctx context.Context) string {
 	return "ip:" + host
 }
 
-// peerLimiter keeps one token bucket per peer. The map is bounded: peers idle
-// longer than idle are swept, and at maxPeers the least recently seen peer is
-// dropped to make room.
+// limitKey is the rate-limit bucket of a caller: its PeerIdentity, except
+// that IPv6 addresses count by their /64, the block one host usually
+// holds, so that a client cannot mint a fresh bucket per address.
+func limitKey(ctx context.Context) string {
+	id := PeerIdentity(ctx)
+	const prefix = "ip:"
+	if len(id) <= len(prefix) || id[:len(prefix)] != prefix {
+		return id
+	}
+	addr, err := netip.ParseAddr(id[len(prefix):])
+	if err != nil {
+		return id
+	}
+	addr = addr.Unmap()
+	if !addr.Is6() {
+		return prefix + addr.String()
+	}
+	block, err := addr.WithZone("").Prefix(64)
+	if err != nil {
+		return id
+	}
+	return prefix + block.String()
+}
+
+// peerLimiter keeps one token bucket per peer, and a server-wide bucket
+// behind them. The peers are an LRU list, so every step is O(1): peers idle
+// longer than idle fall off the back, and at maxPeers the least recently
+// seen peer is dropped to make room.
 type peerLimiter struct {
 	limit    rate.Limit
 	burst    int
 	maxPeers int
 	idle     time.Duration
 	now      func() time.Time
+	global   *rate.Limiter
 
 	mu    sync.Mutex
-	peers map[string]*peerBucket
-	swept time.Time
+	peers map[string]*list.Element // of *peerBucket
+	lru   *list.List               // most recently seen first
 }
 
 type peerBucket struct {
+	key     string
 	limiter *rate.Limiter
 	seen    time.Time
 }
 
-func newPeerLimiter(rps float64, burst, maxPeers int, idle time.Duration) *peerLimiter {
+func newPeerLimiter(rps float64, burst, maxPeers int, idle time.Duration, globalRPS float64, globalBurst int) *peerLimiter {
 	if rps <= 0 {
 		rps = DefaultRateLimitRPS
 	}
@@ -80,6 +114,12 @@ func newPeerLimiter(rps float64, burst, maxPeers int, idle time.Duration) *peerL
 	if idle <= 0 {
 		idle = DefaultPeerIdleTimeout
 	}
+	if globalRPS <= 0 {
+		globalRPS = DefaultGlobalRateLimitRPS
+	}
+	if globalBurst <= 0 {
+		globalBurst = DefaultGlobalRateLimitBurst
+	}
 	// A bucket idle for its refill time is full again, so forgetting it
 	// then gives the peer nothing it would not have had anyway.
 	if refill := time.Duration(float64(burst) / rps * float64(time.Second)); idle < refill {
@@ -91,72 +131,68 @@ func newPeerLimiter(rps float64, burst, maxPeers int, idle time.Duration) *peerL
 		maxPeers: maxPeers,
 		idle:     idle,
 		now:      time.Now,
-		peers:    make(map[string]*peerBucket),
+		global:   rate.NewLimiter(rate.Limit(globalRPS), globalBurst),
+		peers:    make(map[string]*list.Element),
+		lru:      list.New(),
 	}
 }
 
-// allow takes one token from key's bucket.
-func (l *peerLimiter) allow(key string) bool {
+// Which bucket ran dry; the value goes into the error's metadata.
+const (
+	limitedByPeer   = "peer"
+	limitedByServer = "server"
+)
+
+// allow takes one token from key's bucket, then one from the server's. It
+// returns "" when both had one, else which one ran dry. A peer refused by
+// the server's bucket has still spent its own token: it was asking for
+// more than its share of a server that is already busy.
+func (l *peerLimiter) allow(key string) string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	if now.Sub(l.swept) >= l.idle {
-		l.sweep(now)
+	for e := l.lru.Back(); e != nil && now.Sub(e.Value.(*peerBucket).seen) >= l.idle; e = l.lru.Back() {
+		l.remove(e)
 	}
-	b, ok := l.peers[key]
-	if !ok {
-		if len(l.peers) >= l.maxPeers {
-			l.sweep(now)
+	e, ok := l.peers[key]
+	if ok {
+		l.lru.MoveToFront(e)
+	} else {
+		if l.lru.Len() >= l.maxPeers {
+			l.remove(l.lru.Back())
 		}
-		if len(l.peers) >= l.maxPeers {
-			l.evictOldest()
-		}
-		b = &peerBucket{limiter: rate.NewLimiter(l.limit, l.burst)}
-		l.peers[key] = b
+		e = l.lru.PushFront(&peerBucket{key: key, limiter: rate.NewLimiter(l.limit, l.burst)})
+		l.peers[key] = e
 	}
+	b := e.Value.(*peerBucket)
 	b.seen = now
-	return b.limiter.AllowN(now, 1)
-}
-
-func (l *peerLimiter) sweep(now time.Time) {
-	l.swept = now
-	for key, b := range l.peers {
-		if now.Sub(b.seen) >= l.idle {
-			delete(l.peers, key)
-		}
+	if !b.limiter.AllowN(now, 1) {
+		return limitedByPeer
 	}
-}
-
-// evictOldest is linear, but it runs only when maxPeers distinct peers were
-// all active within the idle timeout.
-func (l *peerLimiter) evictOldest() {
-	var oldestKey string
-	var oldest time.Time
-	for key, b := range l.peers {
-		if oldestKey == "" || b.seen.Before(oldest) {
-			oldestKey, oldest = key, b.seen
-		}
+	if !l.global.AllowN(now, 1) {
+		return limitedByServer
 	}
-	delete(l.peers, oldestKey)
+	return ""
 }
 
-func (l *peerLimiter) size() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.peers)
+func (l *peerLimiter) remove(e *list.Element) {
+	delete(l.peers, e.Value.(*peerBucket).key)
+	l.lru.Remove(e)
 }
 
 func (l *peerLimiter) check(ctx context.Context) error {
-	if !l.allow(PeerIdentity(ctx)) {
-		return status.Error(codes.ResourceExhausted, "rate limit exceeded, retry later")
+	if scope := l.allow(limitKey(ctx)); scope != "" {
+		return Error(codes.ResourceExhausted, ReasonRateLimited, "rate limit exceeded, retry later", map[string]string{"limit": scope})
 	}
 	return nil
 }
 
 func (l *peerLimiter) unary() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if err := l.check(ctx); err != nil {
-			return nil, err
+		if !tapChecked(ctx) {
+			if err := l.check(ctx); err != nil {
+				return nil, err
+			}
 		}
 		return handler(ctx, req)
 	}
@@ -166,8 +202,10 @@ func (l *peerLimiter) unary() grpc.UnaryServerInterceptor {
 // call, and its messages are bounded by flow control.
 func (l *peerLimiter) stream() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		if err := l.check(ss.Context()); err != nil {
-			return err
+		if !tapChecked(ss.Context()) {
+			if err := l.check(ss.Context()); err != nil {
+				return err
+			}
 		}
 		return handler(srv, ss)
 	}

@@ -8,8 +8,6 @@ package grpcx
 import (
 	"errors"
 	"fmt"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -41,8 +39,36 @@ var serverParameters = keepalive.ServerParameters{
 	Timeout:               20 * time.Second,
 }
 
-// ServerConfig configures NewServer. CertFile, KeyFile and Token are
-// required: a server never runs without TLS or authentication.
+// Limits on what one connection may ask of a server before the handlers
+// run; see the ServerConfig fields of the same names.
+const (
+	// DefaultMaxRecvMsgSize holds the largest legal IngestSignals batch
+	// with room to spare. A Signal whose bounded fields are all at their
+	// limits (libs/signals: description 4096 bytes, value and threshold
+	// 64 each; kind and namespace 63, name 253, a 36-byte UID, the longest
+	// type, source and severity, a timestamp, and the protobuf tags and
+	// lengths) is 4,787 bytes on the wire, so the batch limit of 1000
+	// signals (grpcserver.MaxIngestBatch) makes 4.6 MiB, over grpc's 4 MiB
+	// default. 8 MiB leaves each signal about 3.6 KiB for its labels, which
+	// nothing bounds. TestDefaultMaxRecvMsgSizeHoldsTheLargestIngestBatch
+	// recomputes the figure.
+	DefaultMaxRecvMsgSize = 8 << 20
+	// DefaultMaxConcurrentStreams is HTTP/2's recommended minimum (RFC 9113
+	// section 5.1.2); grpc's default is unlimited. Calls over it wait in the
+	// client for a free stream rather than fail.
+	DefaultMaxConcurrentStreams = 100
+	// DefaultMaxHeaderListSize fits the token, grpc's own headers and W3C
+	// trace context with an 8 KiB baggage; grpc's default is 16 MiB.
+	DefaultMaxHeaderListSize = 16 << 10
+	// DefaultConnectionTimeout bounds the TLS handshake and HTTP/2 preface
+	// of a new connection; in-cluster they take milliseconds, and grpc's
+	// default of 120 s lets slow clients hold connections open for free.
+	DefaultConnectionTimeout = 10 * time.Second
+)
+
+// ServerConfig configures NewServer. CertFile, KeyFile and Token (or
+// TokenFunc) are required: a server never runs without TLS or
+// authentication.
 type ServerConfig struct {
 	// CertFile and KeyFile are the PEM server certificate (chain) and key.
 	// They are re-read when their contents change, without a restart.
@@ -56,24 +82,43 @@ type ServerConfig struct {
 	CertReloadInterval time.Duration
 
 	// Token is the bearer token every call must carry in the
-	// "authorization: Bearer <token>" metadata. grpc.health.v1 Check and
-	// Watch are exempt so that probes need no secret. TokenFunc, when set,
-	// is asked on every call instead, so that a rotated token (see
-	// WatchTokenFile) takes effect without a restart.
+	// "authorization: Bearer <token>" metadata; it must pass ValidateToken.
+	// grpc.health.v1 Check is exempt so that probes need no secret.
+	// TokenFunc, when set, is asked on every call instead and both its
+	// Current and Next tokens are accepted, so that a rotated token file
+	// (see WatchTokenFile) takes effect without a restart or a gap.
 	Token     string
-	TokenFunc func() string
+	TokenFunc func() Tokens
 
 	// RateLimitRPS and RateLimitBurst size the token bucket of each peer
-	// (see PeerIdentity); zero means DefaultRateLimitRPS and
-	// DefaultRateLimitBurst.
+	// (see PeerIdentity; IPv6 peers count by their /64); zero means
+	// DefaultRateLimitRPS and DefaultRateLimitBurst.
 	RateLimitRPS   float64
 	RateLimitBurst int
+	// GlobalRateLimitRPS and GlobalRateLimitBurst size the server-wide
+	// bucket that a call takes a token from after its peer's; zero means
+	// DefaultGlobalRateLimitRPS and DefaultGlobalRateLimitBurst.
+	GlobalRateLimitRPS   float64
+	GlobalRateLimitBurst int
 	// MaxPeers bounds how many peers are tracked; zero means
 	// DefaultMaxPeers. PeerIdleTimeout is how long an idle peer is kept;
 	// zero means DefaultPeerIdleTimeout, and it is never shorter than the
 	// time a bucket takes to refill.
 	MaxPeers        int
 	PeerIdleTimeout time.Duration
+
+	// MaxRecvMsgSize is the largest request message, in bytes; zero means
+	// DefaultMaxRecvMsgSize. Larger ones fail with ResourceExhausted.
+	MaxRecvMsgSize int
+	// MaxConcurrentStreams bounds the calls open at once on one connection;
+	// zero means DefaultMaxConcurrentStreams.
+	MaxConcurrentStreams uint32
+	// MaxHeaderListSize bounds a call's headers (metadata), in bytes; zero
+	// means DefaultMaxHeaderListSize.
+	MaxHeaderListSize uint32
+	// ConnectionTimeout bounds the setup of a new connection; zero means
+	// DefaultConnectionTimeout.
+	ConnectionTimeout time.Duration
 
 	// Registerer receives the server metrics; pass controller-runtime's
 	// metrics.Registry. Registering on the same registry twice reuses the
@@ -84,9 +129,11 @@ type ServerConfig struct {
 	Logger logr.Logger
 
 	// Options are appended after the package's own server options, so they
-	// can override keepalive or message-size settings, or add interceptors
-	// with grpc.ChainUnaryInterceptor / ChainStreamInterceptor, which then
-	// run innermost, after auth.
+	// can override keepalive or the limits above, or add interceptors with
+	// grpc.ChainUnaryInterceptor / ChainStreamInterceptor, which then run
+	// innermost, after auth. A grpc.InTapHandle here would replace the
+	// package's own: the interceptors would still check every call, but
+	// only once its body is decoded.
 	Options []grpc.ServerOption
 }
 
@@ -112,9 +159,15 @@ func (s *Server) Stop() {
 	s.Server.Stop()
 }
 
-// NewServer builds a gRPC server from cfg. Interceptors run in this order,
-// outermost first: panic recovery, metrics, audit log, rate limit, auth. So
-// metrics and the audit log see every outcome, including rejections, and an
+// NewServer builds a gRPC server from cfg.
+//
+// A call meets the rate limits and the token check first in grpc's tap
+// handle, when its headers arrive and before its body is read, so a caller
+// without a token or out of tokens costs no message decode. Then the
+// interceptors run, outermost first: panic recovery, metrics, audit log,
+// rate limit, auth. Metrics and the audit log see every outcome, including
+// the tap's refusals; the last two interceptors check only calls the tap
+// did not (grpc.Server.ServeHTTP), rate limits before tokens, so that an
 // unauthenticated flood is throttled before tokens are compared.
 func NewServer(cfg ServerConfig) (*Server, error) {
 	if cfg.CertFile == "" || cfg.KeyFile == "" {
@@ -122,6 +175,14 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	if cfg.Token == "" && cfg.TokenFunc == nil {
 		return nil, errors.New("gRPC server needs a Token: it never runs without authentication")
+	}
+	tokenFunc := cfg.TokenFunc
+	if tokenFunc == nil {
+		if err := ValidateToken(cfg.Token); err != nil {
+			return nil, fmt.Errorf("gRPC server token: %w", err)
+		}
+		tokens := Tokens{Current: cfg.Token}
+		tokenFunc = func() Tokens { return tokens }
 	}
 	log := cfg.Logger.WithName("grpc")
 	tlsConfig, err := serverTLSConfig(cfg, logReloads(log, "certificate"))
@@ -133,18 +194,19 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		return nil, err
 	}
 	audit := auditLogger{log: log.WithName("audit")}
-	limiter := newPeerLimiter(cfg.RateLimitRPS, cfg.RateLimitBurst, cfg.MaxPeers, cfg.PeerIdleTimeout)
-	tokenFunc := cfg.TokenFunc
-	if tokenFunc == nil {
-		token := cfg.Token
-		tokenFunc = func() string { return token }
-	}
+	limiter := newPeerLimiter(cfg.RateLimitRPS, cfg.RateLimitBurst, cfg.MaxPeers, cfg.PeerIdleTimeout, cfg.GlobalRateLimitRPS, cfg.GlobalRateLimitBurst)
 	auth := newTokenAuth(tokenFunc)
+	g := &gate{limiter: limiter, auth: auth, metrics: metrics, audit: audit}
 
 	opts := []grpc.ServerOption{
 		grpc.Creds(credentials.NewTLS(tlsConfig)),
 		grpc.KeepaliveEnforcementPolicy(serverEnforcement),
 		grpc.KeepaliveParams(serverParameters),
+		grpc.MaxRecvMsgSize(orDefault(cfg.MaxRecvMsgSize, DefaultMaxRecvMsgSize)),
+		grpc.MaxConcurrentStreams(orDefault(cfg.MaxConcurrentStreams, DefaultMaxConcurrentStreams)),
+		grpc.MaxHeaderListSize(orDefault(cfg.MaxHeaderListSize, DefaultMaxHeaderListSize)),
+		grpc.ConnectionTimeout(orDefault(cfg.ConnectionTimeout, DefaultConnectionTimeout)),
+		grpc.InTapHandle(g.tap),
 		grpc.ChainUnaryInterceptor(
 			recoveryUnary(log),
 			metrics.unary(),
@@ -161,43 +223,16 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		),
 	}
 	gs := grpc.NewServer(append(opts, cfg.Options...)...)
+	g.server = gs
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)
 	return &Server{Server: gs, Health: hs}, nil
 }
 
-// WatchTokenFile reads a bearer token from a file, like ReadToken, and
-// returns a function that answers the file's current token: it re-reads
-// the file at most once a second and, when the new content is empty or
-// unreadable, keeps the last good token; log hears of each reload and
-// each new failure. A Secret rotated in its volume thus takes effect
-// without a restart.
-func WatchTokenFile(path string, log logr.Logger) (func() string, error) {
-	r, err := newFileReloader(DefaultCertReloadInterval, parseToken, logReloads(log, "token"), path)
-	if err != nil {
-		return nil, fmt.Errorf("read token file: %w", err)
+// orDefault is v, or def when v is zero or negative.
+func orDefault[T int | uint32 | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
 	}
-	return r.get, nil
-}
-
-func parseToken(contents [][]byte) (string, error) {
-	token := strings.TrimSpace(string(contents[0]))
-	if token == "" {
-		return "", errors.New("token file is empty")
-	}
-	return token, nil
-}
-
-// ReadToken reads a bearer token from a file, such as a mounted Secret, and
-// trims surrounding whitespace (Secrets often end with a newline).
-func ReadToken(path string) (string, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("read token file: %w", err)
-	}
-	token := strings.TrimSpace(string(data))
-	if token == "" {
-		return "", fmt.Errorf("token file %s is empty", path)
-	}
-	return token, nil
+	return v
 }

@@ -224,46 +224,72 @@ func TestServerAuditLog(t *testing.T) {
 }
 
 // TestServerPicksUpARotatedToken rotates the token file under a running
-// server: the new token is accepted and the old one refused, without a
-// restart; an emptied file keeps the last good token rather than locking
+// server through the three steps Tokens documents: while the file holds a
+// next token both are accepted, so no caller is refused at any step; once
+// the old token leaves the file it is refused, without a restart. An
+// emptied or invalid file keeps the last good tokens rather than locking
 // every caller out.
 func TestServerPicksUpARotatedToken(t *testing.T) {
 	pki := newPKI(t)
+	oldToken, newToken := longToken("old"), longToken("new")
 	tokenFile := filepath.Join(t.TempDir(), "token")
-	writeToken := func(token string) {
-		t.Helper()
-		// Write and rename, as the kubelet swaps a Secret volume.
-		tmp := tokenFile + ".new"
-		if err := os.WriteFile(tmp, []byte(token), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(tmp, tokenFile); err != nil {
-			t.Fatal(err)
-		}
-	}
-	writeToken("first-token\n")
-	token, err := grpcx.WatchTokenFile(tokenFile, logr.Discard())
+	writeFile(t, tokenFile, oldToken+"\n")
+	tokens, err := grpcx.WatchTokenFile(tokenFile, logr.Discard())
 	if err != nil {
 		t.Fatalf("WatchTokenFile: %v", err)
 	}
-	ts := startServer(t, pki, func(c *grpcx.ServerConfig) { c.Token, c.TokenFunc = "", token })
-	callWith := func(tok string) error {
-		return call(dial(t, ts.addr, grpcx.ClientConfig{CAFile: pki.CAFile, Token: tok}), pingMethod)
+	ts := startServer(t, pki, func(c *grpcx.ServerConfig) { c.Token, c.TokenFunc = "", tokens })
+	callWith := func(tok string) codes.Code {
+		return status.Code(call(dial(t, ts.addr, grpcx.ClientConfig{CAFile: pki.CAFile, Token: tok}), pingMethod))
 	}
-	if err := callWith("first-token"); err != nil {
-		t.Fatalf("first token: %v", err)
+	accepted := func(want map[string]codes.Code) func() bool {
+		return func() bool {
+			for tok, code := range want {
+				if callWith(tok) != code {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	if got := callWith(oldToken); got != codes.OK {
+		t.Fatalf("old token before rotation: %s", got)
 	}
 
-	writeToken("second-token")
-	eventually(t, "the rotated token is accepted", func() bool { return callWith("second-token") == nil })
-	if got := status.Code(callWith("first-token")); got != codes.Unauthenticated {
-		t.Errorf("old token after rotation: %s, want Unauthenticated", got)
+	steps := []struct {
+		reason  string
+		content string
+		want    map[string]codes.Code
+	}{
+		{reason: "step 1: the next token is accepted next to the current one", content: oldToken + "\n" + newToken + "\n",
+			want: map[string]codes.Code{oldToken: codes.OK, newToken: codes.OK}},
+		{reason: "step 2: swapped, both are still accepted", content: newToken + "\n" + oldToken + "\n",
+			want: map[string]codes.Code{oldToken: codes.OK, newToken: codes.OK}},
+		{reason: "step 3: the old token is refused", content: newToken,
+			want: map[string]codes.Code{oldToken: codes.Unauthenticated, newToken: codes.OK}},
+	}
+	before := map[string]codes.Code{oldToken: codes.OK}
+	for _, s := range steps {
+		writeFile(t, tokenFile, s.content)
+		// No gap: a token accepted before and after the step works at
+		// once, whether the server has read the new file yet or not.
+		for tok, code := range s.want {
+			if was, ok := before[tok]; ok && was == codes.OK && code == codes.OK {
+				if got := callWith(tok); got != codes.OK {
+					t.Errorf("%s: a token accepted on both sides of the step was refused: %s", s.reason, got)
+				}
+			}
+		}
+		eventually(t, s.reason, accepted(s.want))
+		before = s.want
 	}
 
-	writeToken("\n")
-	time.Sleep(2 * grpcx.DefaultCertReloadInterval)
-	if err := callWith("second-token"); err != nil {
-		t.Errorf("an empty token file must keep the last good token: %v", err)
+	for _, broken := range []string{"\n", "short\n"} {
+		writeFile(t, tokenFile, broken)
+		time.Sleep(2 * grpcx.DefaultCertReloadInterval)
+		if got := callWith(newToken); got != codes.OK {
+			t.Errorf("a token file holding %q must keep the last good token: %s", broken, got)
+		}
 	}
 }
 
@@ -271,7 +297,7 @@ func TestServerPicksUpARotatedToken(t *testing.T) {
 // its token must not let a bare "Bearer " through.
 func TestServerRefusesEveryoneWhenTheTokenIsEmpty(t *testing.T) {
 	pki := newPKI(t)
-	ts := startServer(t, pki, func(c *grpcx.ServerConfig) { c.Token, c.TokenFunc = "", func() string { return "" } })
+	ts := startServer(t, pki, func(c *grpcx.ServerConfig) { c.Token, c.TokenFunc = "", func() grpcx.Tokens { return grpcx.Tokens{} } })
 	for _, header := range []string{"Bearer  ", "Bearer x"} {
 		conn := dial(t, ts.addr, grpcx.ClientConfig{CAFile: pki.CAFile, Options: []grpc.DialOption{grpc.WithPerRPCCredentials(rawAuthorization(header))}})
 		if got := status.Code(call(conn, pingMethod)); got != codes.Unauthenticated {

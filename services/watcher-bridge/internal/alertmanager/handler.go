@@ -2,7 +2,6 @@ package alertmanager
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/go-logr/logr"
 
+	"github.com/chatcli/aiops/libs/grpcx"
 	"github.com/chatcli/aiops/libs/signals"
 )
 
@@ -29,11 +29,13 @@ const futureSkew = time.Minute
 
 // HandlerConfig configures the webhook endpoint.
 type HandlerConfig struct {
-	// Token is the bearer token Alertmanager must send. TokenFunc, when set,
-	// is used instead and read on every request, so that a rotated Secret
-	// takes effect without a restart. One of them is required.
+	// Token is the bearer token Alertmanager must send; it must pass
+	// grpcx.ValidateToken. TokenFunc, when set, is used instead and read on
+	// every request, and both its Current and Next tokens are accepted, so
+	// that a rotated Secret (see grpcx.WatchTokenFile) takes effect without
+	// a restart or a gap. One of them is required.
 	Token     string
-	TokenFunc func() string
+	TokenFunc func() grpcx.Tokens
 	// MaxBodyBytes bounds the request body; 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	Mapper       *Mapper
@@ -70,8 +72,11 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.TokenFunc == nil {
-		token := cfg.Token
-		cfg.TokenFunc = func() string { return token }
+		if err := grpcx.ValidateToken(cfg.Token); err != nil {
+			return nil, fmt.Errorf("alertmanager handler: %w", err)
+		}
+		tokens := grpcx.Tokens{Current: cfg.Token}
+		cfg.TokenFunc = func() grpcx.Tokens { return tokens }
 	}
 	return &Handler{cfg: cfg}, nil
 }
@@ -181,28 +186,22 @@ func (h *Handler) ingest(ctx context.Context, log logr.Logger, w http.ResponseWr
 	writeJSON(w, http.StatusOK, sum)
 }
 
-// authenticate returns 0 when the request carries the expected token, or
-// the status and message to refuse it with. The comparison takes constant
-// time so that the token cannot be guessed byte by byte.
+// authenticate returns 0 when the request carries an accepted token, or
+// the status and message to refuse it with. grpcx.Tokens.Check compares in
+// constant time, as the gRPC servers do, so that the token cannot be
+// guessed byte by byte.
 func (h *Handler) authenticate(r *http.Request) (int, string) {
-	want := h.cfg.TokenFunc()
-	if want == "" {
+	err := h.cfg.TokenFunc().Check(r.Header.Get("Authorization"))
+	switch {
+	case err == nil:
+		return 0, ""
+	case errors.Is(err, grpcx.ErrNoTokenConfigured):
 		// A server without a token fails closed; 503 lets Alertmanager
 		// retry once the Secret is mounted.
 		return http.StatusServiceUnavailable, "webhook token is not configured"
+	default:
+		return http.StatusUnauthorized, err.Error()
 	}
-	auth := r.Header.Get("Authorization")
-	if auth == "" {
-		return http.StatusUnauthorized, "missing bearer token"
-	}
-	scheme, got, ok := strings.Cut(auth, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return http.StatusUnauthorized, "authorization must use the Bearer scheme"
-	}
-	if subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(want)) != 1 {
-		return http.StatusUnauthorized, "invalid bearer token"
-	}
-	return 0, ""
 }
 
 // checkContentType accepts application/json and any +json type.

@@ -17,10 +17,15 @@ import (
 	"github.com/go-logr/logr/funcr"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/chatcli/aiops/libs/grpcx"
 	"github.com/chatcli/aiops/libs/signals"
 )
 
-const testToken = "s3cret-token-for-tests"
+// testToken and nextToken pass grpcx.ValidateToken: 32 bytes or more.
+const (
+	testToken = "s3cret-token-for-tests-32-bytes-or-more"
+	nextToken = "next-token-for-tests-32-bytes-or-more"
+)
 
 // memorySink stores signals by dedup key, the way the real pipeline does,
 // so tests can assert what was stored rather than what was called.
@@ -181,7 +186,7 @@ func TestHandlerRefusals(t *testing.T) {
 		body      io.Reader
 		header    map[string]string
 		sinkErr   error
-		token     func() string
+		token     func() grpcx.Tokens
 		want      int
 		wantError string
 		wantAuth  string
@@ -198,13 +203,22 @@ func TestHandlerRefusals(t *testing.T) {
 			header: map[string]string{"Authorization": "Bearer " + testToken + "x"}, want: http.StatusUnauthorized,
 			wantError: "invalid bearer token", wantAuth: `Bearer realm="watcher-bridge", error="invalid_token"`,
 		},
+		"OldTokenAfterRotation": {
+			reason: "Once the next token became the only one, the old one is refused.",
+			token:  func() grpcx.Tokens { return grpcx.Tokens{Current: nextToken} }, want: http.StatusUnauthorized,
+			wantError: "invalid bearer token", wantAuth: `Bearer realm="watcher-bridge", error="invalid_token"`,
+		},
+		"BearerWithoutToken": {
+			header: map[string]string{"Authorization": "Bearer"}, want: http.StatusUnauthorized,
+			wantError: "authorization must use the Bearer scheme", wantAuth: `Bearer realm="watcher-bridge", error="invalid_token"`,
+		},
 		"BasicAuth": {
 			header: map[string]string{"Authorization": "Basic dXNlcjpwYXNz"}, want: http.StatusUnauthorized,
 			wantError: "authorization must use the Bearer scheme", wantAuth: `Bearer realm="watcher-bridge", error="invalid_token"`,
 		},
 		"NoServerToken": {
 			reason: "A server without a token refuses everything, retryably.",
-			token:  func() string { return "" }, want: http.StatusServiceUnavailable,
+			token:  func() grpcx.Tokens { return grpcx.Tokens{} }, want: http.StatusServiceUnavailable,
 			wantError: "webhook token is not configured",
 		},
 		"TextPlain": {
@@ -293,10 +307,11 @@ func TestNewHandlerChecksConfig(t *testing.T) {
 		cfg  HandlerConfig
 		want string
 	}{
-		"NoToken":  {HandlerConfig{Mapper: m, Sink: &memorySink{}}, "alertmanager handler: a token or a token func is required"},
-		"NoMapper": {HandlerConfig{Token: "t", Sink: &memorySink{}}, "alertmanager handler: a mapper is required"},
-		"NoSink":   {HandlerConfig{Token: "t", Mapper: m}, "alertmanager handler: a sink is required"},
-		"Negative": {HandlerConfig{Token: "t", Mapper: m, Sink: &memorySink{}, MaxBodyBytes: -1}, "alertmanager handler: max body bytes -1 is negative"},
+		"NoToken":    {HandlerConfig{Mapper: m, Sink: &memorySink{}}, "alertmanager handler: a token or a token func is required"},
+		"NoMapper":   {HandlerConfig{Token: testToken, Sink: &memorySink{}}, "alertmanager handler: a mapper is required"},
+		"NoSink":     {HandlerConfig{Token: testToken, Mapper: m}, "alertmanager handler: a sink is required"},
+		"Negative":   {HandlerConfig{Token: testToken, Mapper: m, Sink: &memorySink{}, MaxBodyBytes: -1}, "alertmanager handler: max body bytes -1 is negative"},
+		"ShortToken": {HandlerConfig{Token: "s3cret", Mapper: m, Sink: &memorySink{}}, "alertmanager handler: token is 6 bytes, shorter than the minimum of 32: generate one with `openssl rand -hex 32`"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -305,5 +320,20 @@ func TestNewHandlerChecksConfig(t *testing.T) {
 				t.Errorf("NewHandler: got %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestHandlerAcceptsTheNextTokenDuringRotation: while the token file holds
+// a next token, Alertmanagers configured with either token get in, so the
+// Secret can be rotated without refusing a single webhook.
+func TestHandlerAcceptsTheNextTokenDuringRotation(t *testing.T) {
+	h := newTestHandler(t, &memorySink{}, &logBuffer{}, func(c *HandlerConfig) {
+		c.TokenFunc = func() grpcx.Tokens { return grpcx.Tokens{Current: testToken, Next: nextToken} }
+	})
+	for _, token := range []string{testToken, nextToken} {
+		rec := post(h, strings.NewReader(`{"version":"4","status":"firing","alerts":[]}`), map[string]string{"Authorization": "Bearer " + token})
+		if rec.Code != http.StatusOK {
+			t.Errorf("token %.8s...: status %d, body %s", token, rec.Code, rec.Body)
+		}
 	}
 }
