@@ -95,7 +95,7 @@ var serviceAPIs = map[string]struct {
 func serviceArgs(t *testing.T, name, dir string) []string {
 	if name == "watcher-bridge" {
 		webhookToken := filepath.Join(dir, "webhook-token")
-		if err := os.WriteFile(webhookToken, []byte("alertmanager-token\n"), 0o600); err != nil {
+		if err := os.WriteFile(webhookToken, []byte("alertmanager-token-of-32-bytes-or-more\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		return []string{"--webhook-bind-address=" + freeAddr(t), "--webhook-token-file=" + webhookToken, "--anomaly-namespace=chatcli-system"}
@@ -126,7 +126,7 @@ func testAllStartAndStopCleanly(t *testing.T, bins string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const token = "startup-test-token"
+	const token = "startup-test-token-of-32-bytes-or-more"
 	tokenFile := filepath.Join(dir, "token")
 	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
 		t.Fatal(err)

@@ -43,7 +43,7 @@ func TestMain(m *testing.M) { testenv.Run(m, &env, testenv.Options{}) }
 func TestExactlyOnceAcrossProcesses(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
-	fx := newFixture(t, "exactly-once")
+	fx := newFixture(t, "exactly-once-token-of-32-bytes-or-more")
 
 	ns := env.NewNamespace(t, "exactly-once", map[string]string{"aiops": "watched"})
 	start := func(name string) *watcherProcess {
@@ -87,7 +87,7 @@ func TestExactlyOnceAcrossProcesses(t *testing.T) {
 
 	// The correlator ends the incident: Issue Resolved, then InvalidateDedup.
 	endIncident(t, ns, first.Name)
-	cc, err := grpcx.Dial(a.grpcAddr, grpcx.ClientConfig{CAFile: fx.pki.CAFile, Token: "exactly-once"})
+	cc, err := grpcx.Dial(a.grpcAddr, grpcx.ClientConfig{CAFile: fx.pki.CAFile, Token: "exactly-once-token-of-32-bytes-or-more"})
 	g.Expect(err).NotTo(HaveOccurred())
 	defer cc.Close()
 	resp, err := watcherv1.NewWatcherServiceClient(cc).InvalidateDedup(ctx, &watcherv1.InvalidateDedupRequest{

@@ -20,7 +20,7 @@ import (
 func TestRedisOutageKeepsReadinessWhileCreationGoesOn(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
-	fx := newFixture(t, "outage")
+	fx := newFixture(t, "outage-token-of-32-bytes-or-more")
 	redis, err := testenv.StartLocalRedis(ctx, "", t.TempDir())
 	g.Expect(err).NotTo(HaveOccurred())
 	t.Cleanup(redis.Stop)

@@ -26,9 +26,9 @@ import (
 func TestAlertmanagerWebhookEndToEnd(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
-	fx := newFixture(t, "grpc-token")
+	fx := newFixture(t, "grpc-token-of-32-bytes-or-more-too")
 	webhookTokenFile := filepath.Join(fx.dir, "webhook-token")
-	g.Expect(os.WriteFile(webhookTokenFile, []byte("alertmanager-token"), 0o600)).To(Succeed())
+	g.Expect(os.WriteFile(webhookTokenFile, []byte("alertmanager-token-of-32-bytes-or-more"), 0o600)).To(Succeed())
 	// The captured payload's alerts are about namespace shop; each run
 	// moves them to a namespace of its own, so that a rerun starts clean.
 	shop := env.NewNamespace(t, "shop", nil)
@@ -68,11 +68,11 @@ func TestAlertmanagerWebhookEndToEnd(t *testing.T) {
 	g.Expect(status).To(Equal(http.StatusUnauthorized), "%v", body)
 	status, body = post("wrong")
 	g.Expect(status).To(Equal(http.StatusUnauthorized), "%v", body)
-	status, body = post("grpc-token")
+	status, body = post("grpc-token-of-32-bytes-or-more-too")
 	g.Expect(status).To(Equal(http.StatusUnauthorized), "the gRPC token must not open the webhook: %v", body)
 	g.Expect(anomalies()).To(BeEmpty())
 
-	status, body = post("alertmanager-token")
+	status, body = post("alertmanager-token-of-32-bytes-or-more")
 	g.Expect(status).To(Equal(http.StatusOK), "%v", body)
 	g.Expect(body).To(HaveKeyWithValue("created", BeNumerically("==", 2)))
 	g.Expect(body).To(HaveKeyWithValue("resolved", BeNumerically("==", 1)))
@@ -86,24 +86,24 @@ func TestAlertmanagerWebhookEndToEnd(t *testing.T) {
 		ConsistOf(platformv1alpha1.SignalErrorRate, platformv1alpha1.SignalLatency))
 
 	// Alertmanager repeats a group until it resolves: no new Anomaly.
-	status, body = post("alertmanager-token")
+	status, body = post("alertmanager-token-of-32-bytes-or-more")
 	g.Expect(status).To(Equal(http.StatusOK), "%v", body)
 	g.Expect(body).To(HaveKeyWithValue("duplicate", BeNumerically("==", 2)))
 	g.Expect(anomalies()).To(HaveLen(2))
 
 	// The token's Secret is rotated in its volume: no restart needed.
 	rotated := webhookTokenFile + ".new"
-	g.Expect(os.WriteFile(rotated, []byte("rotated-token\n"), 0o600)).To(Succeed())
+	g.Expect(os.WriteFile(rotated, []byte("rotated-token-of-32-bytes-or-more\n"), 0o600)).To(Succeed())
 	g.Expect(os.Rename(rotated, webhookTokenFile)).To(Succeed())
-	g.Eventually(func() int { code, _ := post("rotated-token"); return code }).WithTimeout(10 * time.Second).Should(Equal(http.StatusOK))
-	status, body = post("alertmanager-token")
+	g.Eventually(func() int { code, _ := post("rotated-token-of-32-bytes-or-more"); return code }).WithTimeout(10 * time.Second).Should(Equal(http.StatusOK))
+	status, body = post("alertmanager-token-of-32-bytes-or-more")
 	g.Expect(status).To(Equal(http.StatusUnauthorized), "the old token after rotation: %v", body)
 }
 
 // TestTheWebhookNeedsATokenOfItsOwn: enabling the webhook without its own
 // token file stops the start with a message that says why.
 func TestTheWebhookNeedsATokenOfItsOwn(t *testing.T) {
-	fx := newFixture(t, "grpc-token")
+	fx := newFixture(t, "grpc-token-of-32-bytes-or-more-too")
 	// Should a regression let it start, the deadline fails the test rather
 	// than hanging the package.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

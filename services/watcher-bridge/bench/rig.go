@@ -118,7 +118,7 @@ func (r *rig) prepare(ctx context.Context) error {
 	if r.pki, err = testenv.NewPKI(r.dir); err != nil {
 		return err
 	}
-	r.token = "bench-token"
+	r.token = "bench-token-of-32-bytes-or-more-too"
 	if err := os.WriteFile(filepath.Join(r.dir, "token"), []byte(r.token), 0o600); err != nil {
 		return err
 	}

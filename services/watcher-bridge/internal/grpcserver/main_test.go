@@ -28,7 +28,7 @@ func TestMain(m *testing.M) {
 	testenv.Run(m, &env, testenv.Options{WithoutRedis: true})
 }
 
-const testToken = "watcher-bridge-grpc-test-token"
+const testToken = "watcher-bridge-grpc-test-token-of-32-bytes"
 
 // The compile-time proof that a controller-runtime informer fits.
 var _ Informer = cache.Informer(nil)
