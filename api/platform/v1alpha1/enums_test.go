@@ -2,6 +2,7 @@ package v1alpha1_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -45,6 +46,8 @@ func TestEnumsMatchTheCatalogue(t *testing.T) {
 	}
 	anomaly := schema("platform.chatcli.io_anomalies.yaml")
 	plan := schema("platform.chatcli.io_remediationplans.yaml")
+	issue := schema("platform.chatcli.io_issues.yaml")
+	postMortem := schema("platform.chatcli.io_postmortems.yaml")
 	tests := map[string]struct {
 		got   []string
 		want  []string
@@ -58,6 +61,10 @@ func TestEnumsMatchTheCatalogue(t *testing.T) {
 			want:  append(asStrings(platformv1alpha1.ExecutableActions), string(platformv1alpha1.ActionCustom)),
 			count: 55,
 		},
+		"ActionOutcomesOfPlans":       {got: enum(plan, "status", "actionResults", "[]", "result"), want: asStrings(platformv1alpha1.ActionOutcomes), count: 4},
+		"ActionOutcomesOfRollbacks":   {got: enum(plan, "status", "rollbackResults", "[]", "result"), want: asStrings(platformv1alpha1.ActionOutcomes), count: 4},
+		"ActionOutcomesOfPostMortems": {got: enum(postMortem, "status", "actionsExecuted", "[]", "result"), want: asStrings(platformv1alpha1.ActionOutcomes), count: 4},
+		"AttemptOutcomes":             {got: enum(issue, "status", "attempts", "[]", "outcome"), want: asStrings(platformv1alpha1.AttemptOutcomes), count: 5},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -69,6 +76,45 @@ func TestEnumsMatchTheCatalogue(t *testing.T) {
 				t.Errorf("CRD enum %v != Go list %v", got, want)
 			}
 		})
+	}
+}
+
+// TestAnomalyKindsMatchTheCRD checks the kind allowlist of the Anomaly
+// CRD's CEL rule against AnomalyResourceKinds, which the watcher-bridge
+// uses to decide what an Anomaly may name.
+func TestAnomalyKindsMatchTheCRD(t *testing.T) {
+	data, err := crds.FS.ReadFile("platform.chatcli.io_anomalies.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	crd := apiextensionsv1.CustomResourceDefinition{}
+	if err := yaml.Unmarshal(data, &crd); err != nil {
+		t.Fatal(err)
+	}
+	resource := crd.Spec.Versions[0].Schema.OpenAPIV3Schema.Properties["spec"].Properties["resource"]
+	var got []string
+	for _, rule := range resource.XValidations {
+		list, ok := strings.CutPrefix(rule.Rule, "self.kind in [")
+		if !ok || !strings.HasPrefix(rule.Message, "kind is not one the platform watches") {
+			continue
+		}
+		for _, kind := range strings.Split(strings.TrimSuffix(list, "]"), ",") {
+			got = append(got, strings.Trim(strings.TrimSpace(kind), "'"))
+		}
+	}
+	if len(got) == 0 {
+		t.Fatal("no kind allowlist rule on spec.resource")
+	}
+	if !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(platformv1alpha1.AnomalyResourceKinds))) {
+		t.Errorf("CRD kinds %v != AnomalyResourceKinds %v", got, platformv1alpha1.AnomalyResourceKinds)
+	}
+	for _, kind := range got {
+		if !platformv1alpha1.IsAnomalyResourceKind(kind) {
+			t.Errorf("IsAnomalyResourceKind(%q) = false", kind)
+		}
+	}
+	if platformv1alpha1.IsAnomalyResourceKind("Secret") {
+		t.Error("IsAnomalyResourceKind(Secret) = true")
 	}
 }
 

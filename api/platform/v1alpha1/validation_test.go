@@ -63,19 +63,7 @@ spec:
 // TestInvalidObjectsAreRefused proves that the schema refuses bad objects
 // with a message that names the offending field.
 func TestInvalidObjectsAreRefused(t *testing.T) {
-	ns := env.NewNamespace(t, "validation", nil)
-	tests := map[string]struct {
-		reason string
-		base   string
-		// spec or status patch merged into base, as YAML.
-		patch string
-		// status is set through the status subresource after a valid create.
-		status string
-		// update changes the spec of the created object.
-		update      string
-		wantField   string
-		wantMessage string
-	}{
+	expectRefused(t, map[string]refusal{
 		"UnknownSignalType": {
 			reason: "signal types are a closed set of 24",
 			base:   validAnomaly, patch: `spec: {signalType: disk_full}`,
@@ -226,21 +214,54 @@ func TestInvalidObjectsAreRefused(t *testing.T) {
 			base:   validRunbook, patch: `spec: {trigger: {signalType: vibes, severity: high, resourceKind: Deployment}}`,
 			wantField: "spec.trigger.signalType", wantMessage: `Unsupported value: "vibes"`,
 		},
-	}
+	})
+}
+
+// refusal is an object the API server must refuse: base with patch is
+// created, then before (status) and status, or update (spec), are applied;
+// the last step must fail.
+type refusal struct {
+	reason string
+	base   string
+	// patch is merged into base before the create, as YAML.
+	patch string
+	// before is a valid status, set through the status subresource before
+	// status; it gives transition rules an old value.
+	before string
+	// status is set through the status subresource after a valid create.
+	status string
+	// update changes the spec of the created object.
+	update      string
+	wantField   string
+	wantMessage string
+}
+
+// expectRefused runs each refusal in a namespace of its own test and checks
+// that the error names the field and carries the message.
+func expectRefused(t *testing.T, tests map[string]refusal) {
+	t.Helper()
+	ns := env.NewNamespace(t, "validation", nil)
 	ctx := context.Background()
+	statusOpts := &client.SubResourceUpdateOptions{UpdateOptions: client.UpdateOptions{FieldValidation: "Strict"}}
 	i := 0
 	for name, tc := range tests {
 		i++
 		t.Run(name, func(t *testing.T) {
 			obj := buildObject(t, tc.base, tc.patch, ns, fmt.Sprintf("invalid-%d", i))
 			err := env.Client.Create(ctx, obj, client.FieldValidation("Strict"))
+			if err == nil && tc.before != "" {
+				mergeYAML(t, obj.Object, tc.before)
+				if err := env.Client.Status().Update(ctx, obj, statusOpts); err != nil {
+					t.Fatalf("set valid status %s: %v", tc.before, err)
+				}
+			}
 			switch {
 			case tc.status != "":
 				if err != nil {
 					t.Fatalf("create valid base: %v", err)
 				}
 				mergeYAML(t, obj.Object, tc.status)
-				err = env.Client.Status().Update(ctx, obj, &client.SubResourceUpdateOptions{UpdateOptions: client.UpdateOptions{FieldValidation: "Strict"}})
+				err = env.Client.Status().Update(ctx, obj, statusOpts)
 			case tc.update != "":
 				if err != nil {
 					t.Fatalf("create valid base: %v", err)
@@ -272,15 +293,7 @@ func TestInvalidObjectsAreRefused(t *testing.T) {
 // TestLegitimateObjectsAreAccepted guards against rules that are too strict
 // for what the services and people write.
 func TestLegitimateObjectsAreAccepted(t *testing.T) {
-	ns := env.NewNamespace(t, "validation", nil)
-	ctx := context.Background()
-	tests := map[string]struct {
-		reason string
-		base   string
-		patch  string
-		status string
-		then   string
-	}{
+	expectAccepted(t, map[string]acceptance{
 		"TLSWithoutEnabled":     {reason: "a Go writer omits enabled: false", base: validInstance, patch: `spec: {server: {tls: {}}}`},
 		"TLSSecretBeforeEnable": {reason: "the Secret may be named before TLS is turned on", base: validInstance, patch: `spec: {server: {tls: {secretName: chatcli-tls}}}`},
 		"EscalateAfterMaxLowered": {
@@ -289,7 +302,25 @@ func TestLegitimateObjectsAreAccepted(t *testing.T) {
 			then: `status: {state: Escalated, remediationAttempts: 3, maxRemediationAttempts: 2}`,
 		},
 		"ZeroRiskAndConfidence": {reason: "zero is a value, not an absence", base: validIssue, patch: `spec: {riskScore: 0}`},
-	}
+	})
+}
+
+// acceptance is an object the API server must accept: base with patch is
+// created, then update (spec), status and then (status) are applied, and
+// each must pass.
+type acceptance struct {
+	reason string
+	base   string
+	patch  string
+	update string
+	status string
+	then   string
+}
+
+func expectAccepted(t *testing.T, tests map[string]acceptance) {
+	t.Helper()
+	ns := env.NewNamespace(t, "validation", nil)
+	ctx := context.Background()
 	i := 0
 	for name, tc := range tests {
 		i++
@@ -298,12 +329,18 @@ func TestLegitimateObjectsAreAccepted(t *testing.T) {
 			if err := env.Client.Create(ctx, obj, client.FieldValidation("Strict")); err != nil {
 				t.Fatalf("%s: create refused: %v", tc.reason, err)
 			}
+			if tc.update != "" {
+				mergeYAML(t, obj.Object, tc.update)
+				if err := env.Client.Update(ctx, obj, client.FieldValidation("Strict")); err != nil {
+					t.Fatalf("%s: update %s refused: %v", tc.reason, tc.update, err)
+				}
+			}
 			for _, status := range []string{tc.status, tc.then} {
 				if status == "" {
 					continue
 				}
 				mergeYAML(t, obj.Object, status)
-				if err := env.Client.Status().Update(ctx, obj); err != nil {
+				if err := env.Client.Status().Update(ctx, obj, &client.SubResourceUpdateOptions{UpdateOptions: client.UpdateOptions{FieldValidation: "Strict"}}); err != nil {
 					t.Fatalf("%s: status %s refused: %v", tc.reason, status, err)
 				}
 			}
