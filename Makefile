@@ -42,10 +42,11 @@ verify: generate ## Regenerate, then fail if anything generated is stale.
 	GO=$(GO) hack/buf-breaking.sh
 
 .PHONY: lint
-lint: ## Run gofmt, go vet, buf lint and helm lint.
+lint: ## Run gofmt, go vet, golangci-lint, buf lint and helm lint.
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^hack/')); \
 		if [[ -n "$$unformatted" ]]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	$(LINT_TOOL) golangci-lint run ./...
 	$(TOOL) buf lint
 	GO=$(GO) hack/buf-breaking.sh
 	$(TOOL) helm lint --strict charts/chatcli-aiops

@@ -124,7 +124,7 @@ func (o *Options) Validate(svc Service) error {
 	if svc.Redis == RedisRequired && o.RedisURL == "" {
 		problems = append(problems, "--redis-url is required: "+svc.Name+" does nothing without Redis")
 	}
-	if o.LeaderElect && !(o.RetryPeriod > 0 && o.RetryPeriod < o.RenewDeadline && o.RenewDeadline < o.LeaseDuration) {
+	if o.LeaderElect && (o.RetryPeriod <= 0 || o.RetryPeriod >= o.RenewDeadline || o.RenewDeadline >= o.LeaseDuration) {
 		problems = append(problems, "leader election needs 0 < --leader-election-retry-period < --leader-election-renew-deadline < --leader-election-lease-duration")
 	}
 	if o.LogFormat != "json" && o.LogFormat != "console" {

@@ -76,7 +76,7 @@ func Run(ctx context.Context, svc Service, opts *Options, log logr.Logger) error
 		if err != nil {
 			return fmt.Errorf("configure redis: %w", err)
 		}
-		defer rt.Redis.Close()
+		defer func() { _ = rt.Redis.Close() }()
 	}
 	if err := addHealthChecks(mgr, svc, rt.Redis, log); err != nil {
 		return err

@@ -2,9 +2,10 @@ package grpcx
 
 import (
 	"context"
-	"github.com/chatcli/aiops/libs/collectors"
 	"strings"
 	"time"
+
+	"github.com/chatcli/aiops/libs/collectors"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"

@@ -26,14 +26,6 @@ end
 return 0
 `)
 
-// releaseDedupScript deletes a claim only if it still holds the caller's value.
-var releaseDedupScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-`)
-
 // ConfirmDedup gives a claim made by DedupResource its final value and
 // full TTL. It reports whether the claim still existed; when it had
 // expired, nothing is stored and the next sighting claims afresh.
@@ -57,7 +49,7 @@ func (c *Client) ReleaseDedup(ctx context.Context, hash, value string) error {
 	if err := validateToken("dedup hash", hash); err != nil {
 		return err
 	}
-	if err := releaseDedupScript.Run(ctx, c.rdb, []string{DedupKey(hash)}, value).Err(); err != nil {
+	if err := compareAndDeleteScript.Run(ctx, c.rdb, []string{DedupKey(hash)}, value).Err(); err != nil {
 		return wrapErr("release dedup "+hash, err)
 	}
 	return nil

@@ -76,9 +76,10 @@ end
 return 0
 `)
 
-// releaseScript deletes KEYS[1] only while it holds ARGV[1], so a holder
-// whose lock expired cannot delete its successor's lock.
-var releaseScript = redis.NewScript(`
+// compareAndDeleteScript deletes KEYS[1] only while it holds ARGV[1], so a
+// lock holder whose lock expired cannot delete its successor's lock, and a
+// replica cannot release a dedup claim another replica has since made.
+var compareAndDeleteScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
@@ -220,7 +221,7 @@ func (l *Lock) Release(ctx context.Context) error {
 	// race with the delete.
 	l.stopRenew()
 	<-l.renewDone
-	n, err := releaseScript.Run(ctx, l.c.rdb, []string{l.key}, l.token).Int()
+	n, err := compareAndDeleteScript.Run(ctx, l.c.rdb, []string{l.key}, l.token).Int()
 	if err != nil {
 		return wrapErr("release lock "+l.key, err)
 	}

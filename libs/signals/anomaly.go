@@ -8,19 +8,6 @@ import (
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 )
 
-// Labels the watcher-bridge puts on every Anomaly. They are part of the
-// API and declared there; these aliases remain for the packages that have
-// not switched yet.
-//
-// Deprecated: use the platformv1alpha1 Label constants.
-const (
-	LabelDedupKey     = platformv1alpha1.LabelDedupKey
-	LabelSignalType   = platformv1alpha1.LabelSignalType
-	LabelResourceKind = platformv1alpha1.LabelResourceKind
-	LabelResourceName = platformv1alpha1.LabelResourceName
-	LabelGeneration   = platformv1alpha1.LabelGeneration
-)
-
 // Anomaly builds the Anomaly for the signal. Cluster-scoped resources (Nodes)
 // have their Anomalies in fallbackNamespace.
 func (s Signal) Anomaly(name, fallbackNamespace string, generation int) *platformv1alpha1.Anomaly {

@@ -51,8 +51,8 @@ type Signal struct {
 
 // Limits on free text, matching the Anomaly schema.
 const (
-	maxDescription = 4096
-	maxValue       = 64
+	maxDescription = platformv1alpha1.MaxDescriptionLength
+	maxValue       = platformv1alpha1.MaxMeasurementLength
 )
 
 // kindPattern is the shape of a kind name, as the Anomaly schema has it.

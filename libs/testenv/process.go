@@ -124,7 +124,7 @@ func freePort() (int, error) {
 			return 0, fmt.Errorf("find free port: %w", err)
 		}
 		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
+		_ = l.Close()
 		if !portsGiven[port] {
 			portsGiven[port] = true
 			return port, nil

@@ -10,9 +10,12 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -37,10 +40,9 @@ type ServiceIdentity struct {
 	// Client acts as the ServiceAccount.
 	Client client.Client
 
-	env      *Environment
-	service  string
-	rules    []rbacv1.PolicyRule
-	suffix   string
+	env    *Environment
+	suffix string
+	// instance are the rules for namespaces that hold an Instance.
 	instance []rbacv1.PolicyRule
 }
 
@@ -51,7 +53,7 @@ type ServiceIdentity struct {
 func (e *Environment) AsService(t testing.TB, service, platformNamespace string, instanceNamespaces ...string) *ServiceIdentity {
 	t.Helper()
 	ctx := context.Background()
-	id := &ServiceIdentity{Namespace: platformNamespace, Name: "chatcli-" + service, env: e, service: service, suffix: strings.ToLower(rand.Text()[:6])}
+	id := &ServiceIdentity{Namespace: platformNamespace, Name: "chatcli-" + service, env: e, suffix: strings.ToLower(rand.Text()[:6])}
 	docs, err := readGeneratedRBAC(service)
 	if err != nil {
 		t.Fatal(err)
@@ -68,6 +70,7 @@ func (e *Environment) AsService(t testing.TB, service, platformNamespace string,
 				Subjects:   []rbacv1.Subject{subject},
 			}
 			e.createAll(t, ctx, role, binding)
+			e.waitAllowed(t, ctx, subject, "", doc.Rules)
 		case doc.Kind == "Role" && doc.Metadata.Namespace == rbacPlatformNamespace:
 			e.grantRole(t, ctx, platformNamespace, name, doc.Rules, subject)
 		case doc.Kind == "Role" && doc.Metadata.Namespace == rbacInstancesNamespace:
@@ -112,6 +115,39 @@ func (e *Environment) grantRole(t testing.TB, ctx context.Context, namespace, na
 		Subjects:   []rbacv1.Subject{subject},
 	}
 	e.createAll(t, ctx, role, binding)
+	e.waitAllowed(t, ctx, subject, namespace, rules)
+}
+
+// waitAllowed waits until the authorizer, which learns of new bindings
+// through its informers, allows the subject the first rule: otherwise the
+// first request of a test could be Forbidden.
+func (e *Environment) waitAllowed(t testing.TB, ctx context.Context, subject rbacv1.Subject, namespace string, rules []rbacv1.PolicyRule) {
+	t.Helper()
+	if len(rules) == 0 || len(rules[0].Verbs) == 0 || len(rules[0].Resources) == 0 {
+		return
+	}
+	rule := rules[0]
+	group := ""
+	if len(rule.APIGroups) > 0 {
+		group = rule.APIGroups[0]
+	}
+	user := "system:serviceaccount:" + subject.Namespace + ":" + subject.Name
+	err := wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+		review := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+			User:   user,
+			Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + subject.Namespace, "system:authenticated"},
+			ResourceAttributes: &authorizationv1.ResourceAttributes{
+				Namespace: namespace, Verb: rule.Verbs[0], Group: group, Resource: rule.Resources[0],
+			},
+		}}
+		if err := e.Client.Create(ctx, review); err != nil {
+			return false, err
+		}
+		return review.Status.Allowed, nil
+	})
+	if err != nil {
+		t.Fatalf("RBAC for %s never took effect: %v", user, err)
+	}
 }
 
 func (e *Environment) createAll(t testing.TB, ctx context.Context, objs ...client.Object) {

@@ -1,6 +1,11 @@
 // Command analyzer answers AIInsights with a root-cause analysis from an LLM or the offline analyzer.
 package main
 
-import "github.com/chatcli/aiops/services/analyzer/internal/app"
+import (
+	"os"
 
-func main() { app.Main() }
+	"github.com/chatcli/aiops/libs/bootstrap"
+	"github.com/chatcli/aiops/services/analyzer/internal/app"
+)
+
+func main() { os.Exit(bootstrap.Main(app.Service())) }

@@ -1,6 +1,11 @@
 // Command correlator correlates Anomalies into Issues and moves each Issue from detection to resolution.
 package main
 
-import "github.com/chatcli/aiops/services/correlator/internal/app"
+import (
+	"os"
 
-func main() { app.Main() }
+	"github.com/chatcli/aiops/libs/bootstrap"
+	"github.com/chatcli/aiops/services/correlator/internal/app"
+)
+
+func main() { os.Exit(bootstrap.Main(app.Service())) }

@@ -1,6 +1,11 @@
 // Command postmortem-writer writes the PostMortem of a resolved Issue and promotes its fix to a Runbook.
 package main
 
-import "github.com/chatcli/aiops/services/postmortem-writer/internal/app"
+import (
+	"os"
 
-func main() { app.Main() }
+	"github.com/chatcli/aiops/libs/bootstrap"
+	"github.com/chatcli/aiops/services/postmortem-writer/internal/app"
+)
+
+func main() { os.Exit(bootstrap.Main(app.Service())) }

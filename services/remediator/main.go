@@ -1,6 +1,11 @@
 // Command remediator plans, checks against the action policy, executes, verifies and rolls back RemediationPlans.
 package main
 
-import "github.com/chatcli/aiops/services/remediator/internal/app"
+import (
+	"os"
 
-func main() { app.Main() }
+	"github.com/chatcli/aiops/libs/bootstrap"
+	"github.com/chatcli/aiops/services/remediator/internal/app"
+)
+
+func main() { os.Exit(bootstrap.Main(app.Service())) }

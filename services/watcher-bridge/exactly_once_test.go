@@ -173,7 +173,8 @@ func (p *watcherProcess) metric(t *testing.T, name, labelPart string) float64 {
 	}
 	total := 0.0
 	for _, line := range strings.Split(string(body), "\n") {
-		if !(strings.HasPrefix(line, name+"{") || strings.HasPrefix(line, name+" ")) || !strings.Contains(line, labelPart) {
+		sample := strings.HasPrefix(line, name+"{") || strings.HasPrefix(line, name+" ")
+		if !sample || !strings.Contains(line, labelPart) {
 			continue
 		}
 		fields := strings.Fields(line)

@@ -2,6 +2,11 @@
 // alerts and ingested signals into Anomalies, exactly once.
 package main
 
-import "github.com/chatcli/aiops/services/watcher-bridge/internal/app"
+import (
+	"os"
 
-func main() { app.Main() }
+	"github.com/chatcli/aiops/libs/bootstrap"
+	"github.com/chatcli/aiops/services/watcher-bridge/internal/app"
+)
+
+func main() { os.Exit(bootstrap.Main(app.Service())) }

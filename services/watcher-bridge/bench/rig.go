@@ -129,7 +129,7 @@ func (r *rig) prepare(ctx context.Context) error {
 // stopWatcher ends the watcher-bridge process.
 func (r *rig) stopWatcher() {
 	if r.grpc != nil {
-		r.grpc.Close()
+		_ = r.grpc.Close()
 		r.grpc = nil
 	}
 	if r.cmd != nil && r.cmd.Process != nil {

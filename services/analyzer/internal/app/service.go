@@ -3,7 +3,6 @@ package app
 
 import (
 	"context"
-	"os"
 
 	"github.com/chatcli/aiops/libs/bootstrap"
 	analyzerv1 "github.com/chatcli/aiops/proto/chatcli/platform/analyzer/v1"
@@ -14,9 +13,6 @@ import (
 func Service() bootstrap.Service {
 	return bootstrap.Service{Name: "analyzer", GRPC: true, Redis: bootstrap.RedisDegraded, Setup: setup}
 }
-
-// Main runs the analyzer and exits.
-func Main() { os.Exit(bootstrap.Main(Service())) }
 
 // setup registers the service API, which answers Unimplemented until its
 // issue lands.

@@ -3,7 +3,6 @@ package app
 
 import (
 	"context"
-	"os"
 
 	"github.com/chatcli/aiops/libs/bootstrap"
 	correlatorv1 "github.com/chatcli/aiops/proto/chatcli/platform/correlator/v1"
@@ -13,9 +12,6 @@ import (
 func Service() bootstrap.Service {
 	return bootstrap.Service{Name: "correlator", GRPC: true, Redis: bootstrap.RedisDegraded, Setup: setup}
 }
-
-// Main runs the correlator and exits.
-func Main() { os.Exit(bootstrap.Main(Service())) }
 
 // setup registers the service API, which answers Unimplemented until its
 // issue lands.

@@ -3,7 +3,6 @@ package app
 
 import (
 	"context"
-	"os"
 
 	"github.com/chatcli/aiops/libs/bootstrap"
 )
@@ -12,9 +11,6 @@ import (
 func Service() bootstrap.Service {
 	return bootstrap.Service{Name: "instance-operator", GRPC: false, Redis: bootstrap.RedisUnused, Setup: setup}
 }
-
-// Main runs the instance-operator and exits.
-func Main() { os.Exit(bootstrap.Main(Service())) }
 
 // setup registers nothing until the Instance reconciler lands.
 func setup(context.Context, *bootstrap.Runtime) error {

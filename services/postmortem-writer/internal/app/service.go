@@ -3,7 +3,6 @@ package app
 
 import (
 	"context"
-	"os"
 
 	"github.com/chatcli/aiops/libs/bootstrap"
 	postmortemv1 "github.com/chatcli/aiops/proto/chatcli/platform/postmortem/v1"
@@ -13,9 +12,6 @@ import (
 func Service() bootstrap.Service {
 	return bootstrap.Service{Name: "postmortem-writer", GRPC: true, Redis: bootstrap.RedisUnused, Setup: setup}
 }
-
-// Main runs the postmortem-writer and exits.
-func Main() { os.Exit(bootstrap.Main(Service())) }
 
 // setup registers the service API, which answers Unimplemented until its
 // issue lands.

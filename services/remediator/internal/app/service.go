@@ -3,7 +3,6 @@ package app
 
 import (
 	"context"
-	"os"
 
 	"github.com/chatcli/aiops/libs/bootstrap"
 	remediatorv1 "github.com/chatcli/aiops/proto/chatcli/platform/remediator/v1"
@@ -13,9 +12,6 @@ import (
 func Service() bootstrap.Service {
 	return bootstrap.Service{Name: "remediator", GRPC: true, Redis: bootstrap.RedisRequired, Setup: setup}
 }
-
-// Main runs the remediator and exits.
-func Main() { os.Exit(bootstrap.Main(Service())) }
 
 // setup registers the service API, which answers Unimplemented until its
 // issue lands.

@@ -15,8 +15,8 @@ const SignalTypeLabel = "signal_type"
 
 // Limits of the Anomaly schema, which signals.Signal.Validate enforces.
 const (
-	maxDescriptionBytes = 4096
-	maxValueBytes       = 64
+	maxDescriptionBytes = platformv1alpha1.MaxDescriptionLength
+	maxValueBytes       = platformv1alpha1.MaxMeasurementLength
 )
 
 // ResolvedAlert records an alert that Alertmanager reports as resolved.

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
 	"time"
 
 	"k8s.io/apimachinery/pkg/labels"
@@ -24,9 +23,6 @@ func Service() bootstrap.Service {
 		AddFlags: o.AddFlags, Validate: o.Validate, Setup: o.Setup,
 	}
 }
-
-// Main runs the watcher-bridge and exits.
-func Main() { os.Exit(bootstrap.Main(Service())) }
 
 // Options are the watcher-bridge's own settings.
 type Options struct {

@@ -156,7 +156,10 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatalf("NewPKI: %v", err)
 	}
-	mgr, err := manager.New(env.Config, manager.Options{
+	// The poller acts as the watcher-bridge's ServiceAccount under its
+	// generated role, which may read Secrets only in Instance namespaces.
+	wb := env.AsService(t, "watcher-bridge", env.NewNamespace(t, "platform", nil), ns)
+	mgr, err := manager.New(wb.Config, manager.Options{
 		Scheme:  env.Scheme,
 		Logger:  logr.Discard(),
 		Metrics: metricsserver.Options{BindAddress: "0"},

@@ -25,37 +25,7 @@ type Alert struct {
 }
 
 // Limits of the Anomaly schema, which signals.Signal.Validate enforces.
-const maxDescriptionBytes = 4096
-
-// alertKind is what an alert type means: its signal type and the kind of
-// object a bare (kind-less) object name refers to.
-type alertKind struct {
-	signal platformv1alpha1.SignalType
-	kind   string
-}
-
-// alertTypes is keyed by the lower-cased alert type, so "OOMKilled" and
-// "oomkilled" are the same alert.
-var alertTypes = map[string]alertKind{
-	"highrestartcount":       {platformv1alpha1.SignalPodRestart, "Pod"},
-	"oomkilled":              {platformv1alpha1.SignalOOMKill, "Pod"},
-	"podnotready":            {platformv1alpha1.SignalPodNotReady, "Pod"},
-	"crashloopbackoff":       {platformv1alpha1.SignalCrashLoopBackOff, "Pod"},
-	"imagepullbackoff":       {platformv1alpha1.SignalImagePullError, "Pod"},
-	"errimagepull":           {platformv1alpha1.SignalImagePullError, "Pod"},
-	"deploymentfailing":      {platformv1alpha1.SignalDeployFailing, "Deployment"},
-	"jobfailed":              {platformv1alpha1.SignalJobFailed, "Job"},
-	"cronjobmissed":          {platformv1alpha1.SignalCronJobMissed, "CronJob"},
-	"nodenotready":           {platformv1alpha1.SignalNodeNotReady, "Node"},
-	"diskpressure":           {platformv1alpha1.SignalDiskPressure, "Node"},
-	"nodediskpressure":       {platformv1alpha1.SignalDiskPressure, "Node"},
-	"pidpressure":            {platformv1alpha1.SignalPIDPressure, "Node"},
-	"nodepidpressure":        {platformv1alpha1.SignalPIDPressure, "Node"},
-	"networkunavailable":     {platformv1alpha1.SignalNetworkUnavailable, "Node"},
-	"nodenetworkunavailable": {platformv1alpha1.SignalNetworkUnavailable, "Node"},
-	"memorypressure":         {platformv1alpha1.SignalMemoryHigh, "Node"},
-	"nodememorypressure":     {platformv1alpha1.SignalMemoryHigh, "Node"},
-}
+const maxDescriptionBytes = platformv1alpha1.MaxDescriptionLength
 
 // objectKinds maps the kind part of a "kind/name" object, as kubectl
 // spells it (singular, plural or short), to the API kind.
@@ -81,7 +51,7 @@ const maxSkew = 5 * time.Minute
 // not name a valid object.
 func MapAlert(a Alert, now time.Time) (signals.Signal, error) {
 	alertType := strings.TrimSpace(a.Type)
-	k, ok := alertTypes[strings.ToLower(alertType)]
+	k, ok := alertKinds[strings.ToLower(alertType)]
 	if !ok {
 		return signals.Signal{}, fmt.Errorf("unknown ChatCLI alert type %q", a.Type)
 	}

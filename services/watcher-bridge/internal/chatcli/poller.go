@@ -99,13 +99,13 @@ var (
 func New(cfg Config) (*Poller, error) {
 	var missing []error
 	if cfg.Cache == nil {
-		missing = append(missing, errors.New("Cache is required"))
+		missing = append(missing, errors.New("config: Cache is required"))
 	}
 	if cfg.APIReader == nil {
-		missing = append(missing, errors.New("APIReader is required"))
+		missing = append(missing, errors.New("config: APIReader is required"))
 	}
 	if cfg.Sink == nil {
-		missing = append(missing, errors.New("Sink is required"))
+		missing = append(missing, errors.New("config: Sink is required"))
 	}
 	if err := errors.Join(missing...); err != nil {
 		return nil, fmt.Errorf("configure GetAlerts poller: %w", err)

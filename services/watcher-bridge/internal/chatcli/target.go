@@ -154,7 +154,7 @@ func secretValue(ctx context.Context, r client.Reader, namespace, name, key stri
 	}
 	v := s.Data[key]
 	if len(v) == 0 {
-		return nil, fmt.Errorf("Secret %s/%s has no key %q", namespace, name, key)
+		return nil, fmt.Errorf("the Secret %s/%s has no key %q", namespace, name, key)
 	}
 	return v, nil
 }

@@ -41,9 +41,10 @@ package detect
 
 import (
 	"fmt"
-	"github.com/chatcli/aiops/libs/signals"
 	"strings"
 	"time"
+
+	"github.com/chatcli/aiops/libs/signals"
 
 	// A distroless image has no zoneinfo; CronJob spec.timeZone needs it.
 	_ "time/tzdata"
@@ -126,11 +127,11 @@ const (
 	medium   = platformv1alpha1.SignalSeverity(platformv1alpha1.SeverityMedium)
 )
 
-// Limits of the Anomaly schema (libs/signals), and how much of a
-// controller-written message a description quotes.
+// Limits of the Anomaly schema, and how much of a controller-written
+// message a description quotes.
 const (
-	maxDescription = 4096
-	maxValue       = 64
+	maxDescription = platformv1alpha1.MaxDescriptionLength
+	maxValue       = platformv1alpha1.MaxMeasurementLength
 	maxMessage     = 512
 )
 

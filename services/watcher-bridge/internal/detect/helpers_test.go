@@ -1,9 +1,10 @@
 package detect
 
 import (
-	"github.com/chatcli/aiops/libs/signals"
 	"testing"
 	"time"
+
+	"github.com/chatcli/aiops/libs/signals"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"

@@ -2,9 +2,10 @@ package detect
 
 import (
 	"fmt"
-	"github.com/chatcli/aiops/libs/signals"
 	"strconv"
 	"time"
+
+	"github.com/chatcli/aiops/libs/signals"
 
 	corev1 "k8s.io/api/core/v1"
 

@@ -14,6 +14,7 @@ import (
 
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 	chatcliv1 "github.com/chatcli/aiops/proto/chatcli/v1"
+	"github.com/chatcli/aiops/services/watcher-bridge/internal/chatcli"
 )
 
 // DefaultAlertWindow is how far back GetAlerts looks by default.
@@ -102,7 +103,7 @@ func selectAlerts(items []platformv1alpha1.Anomaly, req *chatcliv1.GetAlertsRequ
 	}
 	slices.SortFunc(kept, func(x, y *platformv1alpha1.Anomaly) int {
 		return cmp.Or(
-			y.Spec.DetectedAt.Time.Compare(x.Spec.DetectedAt.Time),
+			y.Spec.DetectedAt.Compare(x.Spec.DetectedAt.Time),
 			cmp.Compare(x.Namespace, y.Namespace),
 			cmp.Compare(x.Name, y.Name),
 		)
@@ -115,31 +116,6 @@ func selectAlerts(items []platformv1alpha1.Anomaly, req *chatcliv1.GetAlertsRequ
 		alerts = append(alerts, alertFromAnomaly(a))
 	}
 	return alerts
-}
-
-// alertTypes are the ChatCLI watcher's names for the signal types it
-// knows; other signal types are sent under their own name.
-var alertTypes = map[platformv1alpha1.SignalType]string{
-	platformv1alpha1.SignalPodRestart:         "HighRestartCount",
-	platformv1alpha1.SignalOOMKill:            "OOMKilled",
-	platformv1alpha1.SignalPodNotReady:        "PodNotReady",
-	platformv1alpha1.SignalDeployFailing:      "DeploymentFailing",
-	platformv1alpha1.SignalJobFailed:          "JobFailed",
-	platformv1alpha1.SignalCronJobMissed:      "CronJobMissed",
-	platformv1alpha1.SignalNodeNotReady:       "NodeNotReady",
-	platformv1alpha1.SignalDiskPressure:       "DiskPressure",
-	platformv1alpha1.SignalPIDPressure:        "PIDPressure",
-	platformv1alpha1.SignalNetworkUnavailable: "NetworkUnavailable",
-	platformv1alpha1.SignalCrashLoopBackOff:   "CrashLoopBackOff",
-	platformv1alpha1.SignalImagePullError:     "ImagePullBackOff",
-}
-
-// alertType is the ChatCLI alert type of a signal type.
-func alertType(t platformv1alpha1.SignalType) string {
-	if name, ok := alertTypes[t]; ok {
-		return name
-	}
-	return string(t)
 }
 
 // alertSeverity maps a signal severity onto the three words a ChatCLI
@@ -164,7 +140,7 @@ func alertSeverity(s platformv1alpha1.SignalSeverity) string {
 func alertFromAnomaly(a *platformv1alpha1.Anomaly) *chatcliv1.WatcherAlert {
 	res := a.Spec.Resource
 	alert := &chatcliv1.WatcherAlert{
-		Type:          alertType(a.Spec.SignalType),
+		Type:          chatcli.AlertType(a.Spec.SignalType),
 		Severity:      alertSeverity(a.Spec.Severity),
 		Message:       a.Spec.Description,
 		Object:        res.Kind + "/" + res.Name,

@@ -15,6 +15,7 @@ import (
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 	"github.com/chatcli/aiops/libs/signals"
 	chatcliv1 "github.com/chatcli/aiops/proto/chatcli/v1"
+	"github.com/chatcli/aiops/services/watcher-bridge/internal/chatcli"
 )
 
 func TestGetAlerts(t *testing.T) {
@@ -170,8 +171,8 @@ func TestAlertMapping(t *testing.T) {
 		if !ok {
 			want = string(typ)
 		}
-		if got := alertType(typ); got != want {
-			t.Errorf("alertType(%s) = %q, want %q", typ, got, want)
+		if got := chatcli.AlertType(typ); got != want {
+			t.Errorf("AlertType(%s) = %q, want %q", typ, got, want)
 		}
 	}
 

@@ -13,7 +13,6 @@ import (
 
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 	"github.com/chatcli/aiops/libs/grpcx"
-	"github.com/chatcli/aiops/libs/signals"
 	commonv1 "github.com/chatcli/aiops/proto/chatcli/platform/common/v1"
 	watcherv1 "github.com/chatcli/aiops/proto/chatcli/platform/watcher/v1"
 )
@@ -230,7 +229,7 @@ func anomalyToProto(a *platformv1alpha1.Anomaly) *watcherv1.Anomaly {
 		Name:      a.Name,
 		Namespace: a.Namespace,
 		Signal:    sig,
-		DedupKey:  a.Labels[signals.LabelDedupKey],
+		DedupKey:  a.Labels[platformv1alpha1.LabelDedupKey],
 	}
 	if !a.CreationTimestamp.IsZero() {
 		out.CreatedAt = timestamppb.New(a.CreationTimestamp.Time)

@@ -47,10 +47,19 @@ func redisURL(t *testing.T, down bool) string {
 	return private.URL
 }
 
+// asWatcherBridge is a client that acts as the watcher-bridge's
+// ServiceAccount under its generated role, so that a missing permission
+// fails the test.
+func asWatcherBridge(t *testing.T) client.Client {
+	t.Helper()
+	return env.AsService(t, "watcher-bridge", env.NewNamespace(t, "platform", nil)).Client
+}
+
 func newCreator(t *testing.T, r *redisx.Client) *Creator {
 	t.Helper()
+	wb := asWatcherBridge(t)
 	c, err := NewCreator(Config{
-		Client: env.Client, APIReader: env.Client, Redis: r,
+		Client: wb, APIReader: wb, Redis: r,
 		FallbackNamespace: "default", Logger: testr.New(t),
 	})
 	if err != nil {
@@ -360,8 +369,9 @@ func (f *failingCreates) Create(ctx context.Context, obj client.Object, opts ...
 
 func TestAnAPIFailureLosesNothing(t *testing.T) {
 	ns := env.NewNamespace(t, "ingest", nil)
+	wb := asWatcherBridge(t)
 	c, err := NewCreator(Config{
-		Client: &failingCreates{Client: env.Client, failures: 1}, APIReader: env.Client,
+		Client: &failingCreates{Client: wb, failures: 1}, APIReader: wb,
 		Redis: newRedis(t, env.Redis.URL), FallbackNamespace: "default",
 	})
 	if err != nil {
@@ -467,7 +477,8 @@ func TestAFreshProcessResumesAtTheLatestIncident(t *testing.T) {
 	if err := redis.Redis().Del(ctx, redisx.DedupKey(restartSignal(ns).DedupKey())).Err(); err != nil {
 		t.Fatal(err)
 	}
-	fresh, err := NewCreator(Config{Client: env.Client, APIReader: env.Client, Cache: env.Client, Redis: redis, FallbackNamespace: "default"})
+	wb := asWatcherBridge(t)
+	fresh, err := NewCreator(Config{Client: wb, APIReader: wb, Cache: wb, Redis: redis, FallbackNamespace: "default"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -580,7 +591,8 @@ func TestAReplicaThatFellBehindDoesNotReopenADeletedGeneration(t *testing.T) {
 	ns := env.NewNamespace(t, "ingest", nil)
 	redis := newRedis(t, env.Redis.URL)
 	replica := func() *Creator {
-		c, err := NewCreator(Config{Client: env.Client, APIReader: env.Client, Cache: env.Client, Redis: redis, FallbackNamespace: "default"})
+		wb := asWatcherBridge(t)
+		c, err := NewCreator(Config{Client: wb, APIReader: wb, Cache: wb, Redis: redis, FallbackNamespace: "default"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,8 +1,9 @@
 package ingest
 
 import (
-	"github.com/chatcli/aiops/libs/collectors"
 	"time"
+
+	"github.com/chatcli/aiops/libs/collectors"
 
 	"github.com/prometheus/client_golang/prometheus"
 

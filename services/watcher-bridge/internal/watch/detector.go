@@ -8,10 +8,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/chatcli/aiops/libs/collectors"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/chatcli/aiops/libs/collectors"
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"

@@ -56,13 +56,16 @@ func newHarness(t *testing.T, cfg detect.Config, watchNodes bool, targets []plat
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { redis.Close() })
+	// The detector and the creator act as the watcher-bridge's
+	// ServiceAccount under its generated role: a missing permission fails.
+	wb := env.AsService(t, "watcher-bridge", env.NewNamespace(t, "platform", nil))
 	creator, err := ingest.NewCreator(ingest.Config{
-		Client: env.Client, APIReader: env.Client, Redis: redis, FallbackNamespace: ns, Logger: testr.New(t),
+		Client: wb.Client, APIReader: wb.Client, Redis: redis, FallbackNamespace: ns, Logger: testr.New(t),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	kube := kubernetes.NewForConfigOrDie(env.Config)
+	kube := kubernetes.NewForConfigOrDie(wb.Config)
 	d, err := NewDetector(Config{Kube: kube, Sink: creator, Detect: cfg, WatchNodes: watchNodes, Logger: testr.New(t)})
 	if err != nil {
 		t.Fatal(err)
