@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/go-logr/logr"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
@@ -53,11 +52,10 @@ type ClientConfig struct {
 	// TokenFile, instead of Token, is a token file (see Tokens) whose
 	// current token is sent. It is re-read on a call when it changed, so a
 	// rotated Secret is used without a redial or a restart; a file that
-	// becomes empty or invalid keeps the last good token.
+	// becomes empty or invalid keeps the last good token. Reloads are not
+	// logged; to hear of them, pass BearerTokenFile's credentials in
+	// Options instead (PeerConfig.Dial does).
 	TokenFile string
-	// Logger hears of TokenFile reloads and failed reloads. The zero
-	// Logger discards.
-	Logger logr.Logger
 	// Options are appended after the package's own dial options, so they
 	// can add interceptors or a context dialer, or override settings.
 	Options []grpc.DialOption
@@ -88,7 +86,7 @@ func Dial(target string, cfg ClientConfig) (*grpc.ClientConn, error) {
 	case cfg.Token != "":
 		opts = append(opts, grpc.WithPerRPCCredentials(BearerToken(cfg.Token)))
 	case cfg.TokenFile != "":
-		creds, err := newTokenFileCredentials(cfg.TokenFile, cfg.CertReloadInterval, logReloads(cfg.Logger.WithName("grpc"), "token"))
+		creds, err := newTokenFileCredentials(cfg.TokenFile, cfg.CertReloadInterval, nil)
 		if err != nil {
 			return nil, fmt.Errorf("gRPC client for %q: %w", target, err)
 		}

@@ -109,13 +109,15 @@ func (p *PeerConfig) Dial(log logr.Logger, opts ...grpc.DialOption) (*grpc.Clien
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
+	creds, err := BearerTokenFile(p.TokenFile, log.WithValues("peer", p.Peer))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p.Peer, err)
+	}
 	conn, err := Dial(p.Address, ClientConfig{
-		CAFile:    p.CAFile,
-		CertFile:  p.CertFile,
-		KeyFile:   p.KeyFile,
-		TokenFile: p.TokenFile,
-		Logger:    log.WithValues("peer", p.Peer),
-		Options:   opts,
+		CAFile:   p.CAFile,
+		CertFile: p.CertFile,
+		KeyFile:  p.KeyFile,
+		Options:  append([]grpc.DialOption{grpc.WithPerRPCCredentials(creds)}, opts...),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p.Peer, err)

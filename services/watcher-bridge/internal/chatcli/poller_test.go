@@ -24,15 +24,15 @@ func TestPollsEveryReadyInstance(t *testing.T) {
 	g := NewWithT(t)
 	h := newHarness(t)
 	unknown := &chatcliv1.WatcherAlert{Type: "DiskFull", Object: "pod/x", Namespace: "shop"}
-	srvA := startAlertServer(t, h.pki, "token-a", restartAlert("api-a"), unknown)
-	srvB := startAlertServer(t, h.pki, "token-b", restartAlert("api-b"))
-	srvNotReady := startAlertServer(t, h.pki, "token-c", restartAlert("api-c"))
-	srvOff := startAlertServer(t, h.pki, "token-d", restartAlert("api-d"))
+	srvA := startAlertServer(t, h.pki, "token-a-32-bytes-or-more-for-tests", restartAlert("api-a"), unknown)
+	srvB := startAlertServer(t, h.pki, "token-b-32-bytes-or-more-for-tests", restartAlert("api-b"))
+	srvNotReady := startAlertServer(t, h.pki, "token-c-32-bytes-or-more-for-tests", restartAlert("api-c"))
+	srvOff := startAlertServer(t, h.pki, "token-d-32-bytes-or-more-for-tests", restartAlert("api-d"))
 
-	h.instance("a", "token-a", true, srvA.endpoint(), nil)
-	h.instance("b", "token-b", true, srvB.endpoint(), nil)
-	h.instance("not-ready", "token-c", false, srvNotReady.endpoint(), nil)
-	h.instance("off", "token-d", true, srvOff.endpoint(), func(i *platformv1alpha1.Instance) {
+	h.instance("a", "token-a-32-bytes-or-more-for-tests", true, srvA.endpoint(), nil)
+	h.instance("b", "token-b-32-bytes-or-more-for-tests", true, srvB.endpoint(), nil)
+	h.instance("not-ready", "token-c-32-bytes-or-more-for-tests", false, srvNotReady.endpoint(), nil)
+	h.instance("off", "token-d-32-bytes-or-more-for-tests", true, srvOff.endpoint(), func(i *platformv1alpha1.Instance) {
 		i.Spec.Watcher.Enabled = false
 	})
 
@@ -46,8 +46,8 @@ func TestPollsEveryReadyInstance(t *testing.T) {
 	g.Expect(h.poller.polled()).To(Equal([]string{h.key("a"), h.key("b")}))
 	g.Expect(srvNotReady.count()).To(BeZero(), "the Instance that is not Ready was polled")
 	g.Expect(srvOff.count()).To(BeZero(), "the Instance with the watcher off was polled")
-	g.Expect(srvA.authorizations()).To(ConsistOf("Bearer token-a"))
-	g.Expect(srvB.authorizations()).To(ConsistOf("Bearer token-b"))
+	g.Expect(srvA.authorizations()).To(ConsistOf("Bearer token-a-32-bytes-or-more-for-tests"))
+	g.Expect(srvB.authorizations()).To(ConsistOf("Bearer token-b-32-bytes-or-more-for-tests"))
 	g.Expect(counterValue(t, h.poller.metrics.unmapped, h.key("a"))).To(BeNumerically(">=", 1), "the unknown alert was not counted")
 	g.Expect(counterValue(t, h.poller.metrics.alerts, h.key("a"))).To(BeNumerically(">=", 2))
 	g.Expect(h.polls("a", ResultOK)).To(BeNumerically(">=", 5), "an unmappable alert spoiled the poll")
@@ -72,9 +72,9 @@ func TestPollsEveryReadyInstance(t *testing.T) {
 func TestFollowsInstanceChanges(t *testing.T) {
 	g := NewWithT(t)
 	h := newHarness(t)
-	srv1 := startAlertServer(t, h.pki, "token-x", restartAlert("api-1"))
-	srv2 := startAlertServer(t, h.pki, "token-x", restartAlert("api-2"))
-	inst := h.instance("x", "token-x", false, srv1.endpoint(), nil)
+	srv1 := startAlertServer(t, h.pki, "token-x-32-bytes-or-more-for-tests", restartAlert("api-1"))
+	srv2 := startAlertServer(t, h.pki, "token-x-32-bytes-or-more-for-tests", restartAlert("api-2"))
+	inst := h.instance("x", "token-x-32-bytes-or-more-for-tests", false, srv1.endpoint(), nil)
 
 	h.setStatus(inst, true, srv1.endpoint())
 	g.Eventually(srv1.count).WithTimeout(waitFor).WithPolling(pollEvery).Should(BeNumerically(">=", 2))
@@ -106,9 +106,9 @@ func TestFollowsInstanceChanges(t *testing.T) {
 func TestWrongTokenIsUnauthenticated(t *testing.T) {
 	g := NewWithT(t)
 	h := newHarness(t)
-	srvGood := startAlertServer(t, h.pki, "token-good", restartAlert("api-good"))
-	srvBad := startAlertServer(t, h.pki, "token-bad", restartAlert("api-bad"))
-	h.instance("good", "token-good", true, srvGood.endpoint(), nil)
+	srvGood := startAlertServer(t, h.pki, "token-good-32-bytes-or-more-for-tests", restartAlert("api-good"))
+	srvBad := startAlertServer(t, h.pki, "token-bad-32-bytes-or-more-for-tests", restartAlert("api-bad"))
+	h.instance("good", "token-good-32-bytes-or-more-for-tests", true, srvGood.endpoint(), nil)
 	h.instance("bad", "not-the-token", true, srvBad.endpoint(), nil)
 
 	g.Eventually(func(g Gomega) {
@@ -128,14 +128,14 @@ func TestWrongTokenIsUnauthenticated(t *testing.T) {
 	if err := env.Client.Get(context.Background(), types.NamespacedName{Namespace: h.ns, Name: "bad-token"}, &s); err != nil {
 		t.Fatal(err)
 	}
-	s.Data["token"] = []byte("token-bad")
+	s.Data["token"] = []byte("token-bad-32-bytes-or-more-for-tests")
 	if err := env.Client.Update(context.Background(), &s); err != nil {
 		t.Fatalf("fix token Secret: %v", err)
 	}
 	g.Eventually(func() bool {
 		return h.sink.has(h.key("bad"), restartSignal, "Deployment/shop/api-bad")
 	}).WithTimeout(waitFor).WithPolling(pollEvery).Should(BeTrue(), "the fixed token was not picked up")
-	g.Expect(srvBad.authorizations()).To(ConsistOf("Bearer token-bad"))
+	g.Expect(srvBad.authorizations()).To(ConsistOf("Bearer token-bad-32-bytes-or-more-for-tests"))
 }
 
 // TestRefusesInstanceWithoutTLS: the platform never sends a token in clear
@@ -143,12 +143,12 @@ func TestWrongTokenIsUnauthenticated(t *testing.T) {
 func TestRefusesInstanceWithoutTLS(t *testing.T) {
 	g := NewWithT(t)
 	h := newHarness(t)
-	srvNoTLS := startAlertServer(t, h.pki, "token-n", restartAlert("api-n"))
-	srvTLSOff := startAlertServer(t, h.pki, "token-o", restartAlert("api-o"))
-	h.instance("no-tls", "token-n", true, srvNoTLS.endpoint(), func(i *platformv1alpha1.Instance) {
+	srvNoTLS := startAlertServer(t, h.pki, "token-n-32-bytes-or-more-for-tests", restartAlert("api-n"))
+	srvTLSOff := startAlertServer(t, h.pki, "token-o-32-bytes-or-more-for-tests", restartAlert("api-o"))
+	h.instance("no-tls", "token-n-32-bytes-or-more-for-tests", true, srvNoTLS.endpoint(), func(i *platformv1alpha1.Instance) {
 		i.Spec.Server.TLS = nil
 	})
-	h.instance("tls-off", "token-o", true, srvTLSOff.endpoint(), func(i *platformv1alpha1.Instance) {
+	h.instance("tls-off", "token-o-32-bytes-or-more-for-tests", true, srvTLSOff.endpoint(), func(i *platformv1alpha1.Instance) {
 		i.Spec.Server.TLS.Enabled = false
 	})
 
@@ -167,8 +167,8 @@ func TestSinkErrorIsRetried(t *testing.T) {
 	g := NewWithT(t)
 	h := newHarness(t)
 	h.sink.fail.Store(true)
-	srv := startAlertServer(t, h.pki, "token-s", restartAlert("api-s"))
-	h.instance("s", "token-s", true, srv.endpoint(), nil)
+	srv := startAlertServer(t, h.pki, "token-s-32-bytes-or-more-for-tests", restartAlert("api-s"))
+	h.instance("s", "token-s-32-bytes-or-more-for-tests", true, srv.endpoint(), nil)
 
 	g.Eventually(func() float64 { return h.polls("s", ResultSinkError) }).
 		WithTimeout(waitFor).WithPolling(pollEvery).Should(BeNumerically(">=", 2))
