@@ -180,9 +180,16 @@ func (l *peerLimiter) remove(e *list.Element) {
 	l.lru.Remove(e)
 }
 
+// The refusals are built once: under a flood they are answered from the
+// connection's reader goroutine, which must not marshal details each time.
+var limitedErrors = map[string]error{
+	limitedByPeer:   Error(codes.ResourceExhausted, ReasonRateLimited, "rate limit exceeded, retry later", map[string]string{"limit": limitedByPeer}),
+	limitedByServer: Error(codes.ResourceExhausted, ReasonRateLimited, "server busy: rate limit exceeded, retry later", map[string]string{"limit": limitedByServer}),
+}
+
 func (l *peerLimiter) check(ctx context.Context) error {
 	if scope := l.allow(limitKey(ctx)); scope != "" {
-		return Error(codes.ResourceExhausted, ReasonRateLimited, "rate limit exceeded, retry later", map[string]string{"limit": scope})
+		return limitedErrors[scope]
 	}
 	return nil
 }

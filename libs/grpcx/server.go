@@ -1,8 +1,13 @@
 // Package grpcx holds the gRPC server and client settings every service
 // shares: TLS 1.3 with certificates reloaded from disk, optional mTLS,
-// bearer-token auth, keepalive, grpc.health.v1, Prometheus metrics, an audit
-// log, panic recovery and per-peer rate limits on the server; the matching
-// TLS, token, keepalive and round_robin settings on the client.
+// bearer-token auth (current and next token, checked with the request
+// headers, before the body is read), keepalive, explicit message, stream
+// and header limits, grpc.health.v1, Prometheus metrics, an audit log,
+// panic recovery and per-peer plus server-wide rate limits on the server;
+// the matching TLS, token-file, keepalive and round_robin settings on the
+// client, with PeerConfig for each peer's flags. Tokens is also the bearer
+// check of the services' HTTP endpoints, and Error and Reason carry
+// machine-readable google.rpc.ErrorInfo details.
 package grpcx
 
 import (
@@ -47,10 +52,10 @@ const (
 	// limits (libs/signals: description 4096 bytes, value and threshold
 	// 64 each; kind and namespace 63, name 253, a 36-byte UID, the longest
 	// type, source and severity, a timestamp, and the protobuf tags and
-	// lengths) is 4,787 bytes on the wire, so the batch limit of 1000
-	// signals (grpcserver.MaxIngestBatch) makes 4.6 MiB, over grpc's 4 MiB
-	// default. 8 MiB leaves each signal about 3.6 KiB for its labels, which
-	// nothing bounds. TestDefaultMaxRecvMsgSizeHoldsTheLargestIngestBatch
+	// lengths) is 4,723 bytes on the wire, so the batch limit of 1000
+	// signals (grpcserver.MaxIngestBatch) makes 4,723,000 bytes (4.5 MiB),
+	// over grpc's 4 MiB default. 8 MiB (8,388,608 bytes) leaves each signal
+	// 3,665 bytes for its labels, which nothing bounds. TestDefaultMaxRecvMsgSizeHoldsTheLargestIngestBatch
 	// recomputes the figure.
 	DefaultMaxRecvMsgSize = 8 << 20
 	// DefaultMaxConcurrentStreams is HTTP/2's recommended minimum (RFC 9113
