@@ -37,16 +37,17 @@ verify: generate ## Regenerate, then fail if anything generated is stale.
 		git status --porcelain -- api proto charts; \
 		git --no-pager diff --stat -- api proto charts; \
 		echo "generated files are stale: run 'make generate' and commit"; exit 1; fi
-	@for mod in . e2e hack/tools hack/tools/protoc-gen hack/tools/golangci; do (cd $$mod && GOWORK=off $(GO) mod tidy -diff) || { echo "go.mod of $$mod is not tidy"; exit 1; }; done
+	@for mod in . e2e hack/tools hack/tools/protoc-gen hack/tools/golangci hack/tools/kal; do (cd $$mod && GOWORK=off $(GO) mod tidy -diff) || { echo "go.mod of $$mod is not tidy"; exit 1; }; done
 	GOWORK=off $(GO) build ./...
 	GO=$(GO) hack/buf-breaking.sh
 
 .PHONY: lint
-lint: ## Run gofmt, go vet, golangci-lint, buf lint and helm lint.
+lint: ## Run gofmt, go vet, golangci-lint, kube-api-linter, buf lint and helm lint.
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^hack/')); \
 		if [[ -n "$$unformatted" ]]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(LINT_TOOL) golangci-lint run ./...
+	GOWORK=off $(GO) run -modfile=hack/tools/kal/go.mod ./hack/tools/kal/main.go -test=false ./api/...
 	$(TOOL) buf lint
 	GO=$(GO) hack/buf-breaking.sh
 	$(TOOL) helm lint --strict charts/chatcli-aiops

@@ -12,6 +12,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/chatcli/aiops/libs/grpcx"
 )
 
 // EnvPrefix prefixes the environment variable of every flag:
@@ -92,7 +94,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet, svc Service) {
 		fs.StringVar(&o.GRPCCertFile, "grpc-tls-cert-file", o.GRPCCertFile, "PEM certificate of the gRPC server; reloaded when it changes. Required.")
 		fs.StringVar(&o.GRPCKeyFile, "grpc-tls-key-file", o.GRPCKeyFile, "PEM private key of the gRPC server. Required.")
 		fs.StringVar(&o.GRPCClientCAFile, "grpc-tls-client-ca-file", o.GRPCClientCAFile, "PEM CA bundle; when set, clients must present a certificate it signed (mTLS).")
-		fs.StringVar(&o.GRPCTokenFile, "grpc-token-file", o.GRPCTokenFile, "File holding the bearer token gRPC clients must send; re-read when it changes. Required.")
+		fs.StringVar(&o.GRPCTokenFile, "grpc-token-file", o.GRPCTokenFile, "File holding the bearer token gRPC clients must send; re-read when it changes. "+grpcx.TokenFileHelp+" Required.")
 		fs.Float64Var(&o.GRPCRateLimitRPS, "grpc-rate-limit-rps", o.GRPCRateLimitRPS, "Sustained gRPC requests per second allowed per peer.")
 		fs.IntVar(&o.GRPCRateLimitBurst, "grpc-rate-limit-burst", o.GRPCRateLimitBurst, "gRPC request burst allowed per peer.")
 	}

@@ -61,8 +61,9 @@ type Service struct {
 // until SIGTERM or SIGINT, and returns the exit code: 2 for bad flags, 1
 // for a failure while running.
 func Main(svc Service) int {
-	fs := flag.NewFlagSet(svc.Name, flag.ContinueOnError)
-	opts, err := ParseCommandLine(svc, fs, os.Args[1:])
+	// flag.CommandLine, because controller-runtime registers --kubeconfig
+	// there.
+	opts, err := ParseCommandLine(svc, flag.CommandLine, os.Args[1:])
 	if err != nil {
 		if err == flag.ErrHelp {
 			return 0

@@ -38,7 +38,7 @@ func TestAlertmanagerWebhookEndToEnd(t *testing.T) {
 		"--anomaly-namespace="+shop, "--watch-nodes=false", "--redis-url="+env.Redis.URL,
 		"--webhook-bind-address="+webhook, "--webhook-token-file="+webhookTokenFile)...)
 
-	payload, err := os.ReadFile("alertmanager/testdata/webhook-v4-checkout.json")
+	payload, err := os.ReadFile("internal/alertmanager/testdata/webhook-v4-checkout.json")
 	g.Expect(err).NotTo(HaveOccurred())
 	payload = bytes.ReplaceAll(payload, []byte(`"namespace": "shop"`), []byte(`"namespace": "`+shop+`"`))
 	httpClient := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{

@@ -158,5 +158,5 @@ type AIInsightList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&AIInsight{}, &AIInsightList{})
+	register(&AIInsight{}, &AIInsightList{})
 }

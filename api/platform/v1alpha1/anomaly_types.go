@@ -159,5 +159,5 @@ type AnomalyList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&Anomaly{}, &AnomalyList{})
+	register(&Anomaly{}, &AnomalyList{})
 }

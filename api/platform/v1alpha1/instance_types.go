@@ -314,5 +314,5 @@ type InstanceList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&Instance{}, &InstanceList{})
+	register(&Instance{}, &InstanceList{})
 }

@@ -247,5 +247,5 @@ type IssueList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&Issue{}, &IssueList{})
+	register(&Issue{}, &IssueList{})
 }

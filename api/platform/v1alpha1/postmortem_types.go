@@ -170,5 +170,5 @@ type PostMortemList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&PostMortem{}, &PostMortemList{})
+	register(&PostMortem{}, &PostMortemList{})
 }

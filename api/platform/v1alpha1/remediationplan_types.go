@@ -381,5 +381,5 @@ type RemediationPlanList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&RemediationPlan{}, &RemediationPlanList{})
+	register(&RemediationPlan{}, &RemediationPlanList{})
 }

@@ -174,5 +174,5 @@ type RunbookList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&Runbook{}, &RunbookList{})
+	register(&Runbook{}, &RunbookList{})
 }

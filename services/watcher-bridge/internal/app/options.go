@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/chatcli/aiops/libs/bootstrap"
+	"github.com/chatcli/aiops/libs/grpcx"
 
 	"github.com/chatcli/aiops/services/watcher-bridge/internal/detect"
 	"github.com/chatcli/aiops/services/watcher-bridge/internal/ingest"
@@ -70,7 +71,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.Detect.DeployGrace, "deploy-grace", o.Detect.DeployGrace, "How long a workload may lack available replicas before deploy_failing.")
 	fs.DurationVar(&o.Detect.PVCPendingGrace, "pvc-pending-grace", o.Detect.PVCPendingGrace, "How long a PVC may stay Pending before pvc_pending.")
 	fs.StringVar(&o.WebhookBindAddress, "webhook-bind-address", o.WebhookBindAddress, "HTTPS address of the Alertmanager webhook (/alertmanager), for example :9443; empty disables it. Needs --webhook-token-file.")
-	fs.StringVar(&o.WebhookTokenFile, "webhook-token-file", o.WebhookTokenFile, "File with the bearer token Alertmanager must send, distinct from the gRPC token; re-read when it changes.")
+	fs.StringVar(&o.WebhookTokenFile, "webhook-token-file", o.WebhookTokenFile, "File with the bearer token Alertmanager must send, distinct from the gRPC token; re-read when it changes. "+grpcx.TokenFileHelp)
 	fs.Int64Var(&o.WebhookMaxBodyBytes, "webhook-max-body-bytes", o.WebhookMaxBodyBytes, "Largest Alertmanager payload accepted.")
 	fs.StringVar(&o.AlertmanagerRules, "alertmanager-rules-file", o.AlertmanagerRules, "YAML file of alertname-to-signal-type rules added before the defaults.")
 	fs.DurationVar(&o.AlertWindow, "alert-window", o.AlertWindow, "How recent an Anomaly must be to be returned by chatcli.v1 GetAlerts.")

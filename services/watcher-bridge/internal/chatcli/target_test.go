@@ -163,7 +163,7 @@ func TestDialConfig(t *testing.T) {
 		"CAAndToken": {want: grpcx.ClientConfig{CAPEM: []byte("PEM"), Token: "s3cret"}},
 		"NoToken":    {mutate: func(t *target) { t.tokenSecret = "" }, want: grpcx.ClientConfig{CAPEM: []byte("PEM")}},
 		"NoTLS":      {mutate: func(t *target) { t.tls = false }, wantErr: errTLSDisabled.Error()},
-		"NoCA":       {mutate: func(t *target) { t.tlsSecret = "tls-no-ca" }, wantErr: `read the CA: Secret ` + ns + `/tls-no-ca has no key "ca.crt"`},
+		"NoCA":       {mutate: func(t *target) { t.tlsSecret = "tls-no-ca" }, wantErr: `read the CA: the Secret ` + ns + `/tls-no-ca has no key "ca.crt"`},
 		"NoSecret":   {mutate: func(t *target) { t.tokenSecret = "missing" }, wantErr: "read the token: get Secret " + ns + "/missing"},
 		"BlankToken": {mutate: func(t *target) { t.tokenKey = "blank" }, wantErr: `read the token: key "blank" of Secret ` + ns + "/token is blank"},
 	}
