@@ -8,7 +8,7 @@ GO ?= go
 # hack/controlplane/go.mod; changing them rebuilds the binaries.
 BIN := $(CURDIR)/bin
 SERVICES := instance-operator watcher-bridge correlator analyzer remediator postmortem-writer
-GO_TEST_FLAGS ?= -count=1 -timeout=30m
+GO_TEST_FLAGS ?= -race -count=1 -timeout=30m
 # The code generators, Helm and golangci-lint are pinned in modules of their
 # own under hack/tools, so their dependencies never reach the services.
 TOOL := GOWORK=off $(GO) tool -modfile=hack/tools/go.mod

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 )
 
 // DedupResult is the outcome of a dedup claim.
@@ -68,11 +70,11 @@ func (c *Client) Dedup(ctx context.Context, hash, value string, ttl time.Duratio
 
 // DedupResource is Dedup that also lists hash under res, so that
 // InvalidateDedup(res) clears it when the resource's incident resolves.
-func (c *Client) DedupResource(ctx context.Context, res Resource, hash, value string, ttl time.Duration) (DedupResult, error) {
+func (c *Client) DedupResource(ctx context.Context, res platformv1alpha1.ResourceReference, hash, value string, ttl time.Duration) (DedupResult, error) {
 	if err := validateDedup(hash, value, ttl); err != nil {
 		return DedupResult{}, err
 	}
-	if err := res.Validate(); err != nil {
+	if err := validateResource(res); err != nil {
 		return DedupResult{}, fmt.Errorf("dedup %s: %w", hash, err)
 	}
 	return c.dedup(ctx, []string{DedupKey(hash), DedupIndexKey(res)}, hash, value, ttl)
@@ -98,8 +100,8 @@ func (c *Client) dedup(ctx context.Context, keys []string, hash, value string, t
 // InvalidateDedup deletes every dedup key listed for res and the index
 // itself, in one atomic step, and returns how many dedup keys it cleared
 // (hashes that had already expired are not counted).
-func (c *Client) InvalidateDedup(ctx context.Context, res Resource) (int, error) {
-	if err := res.Validate(); err != nil {
+func (c *Client) InvalidateDedup(ctx context.Context, res platformv1alpha1.ResourceReference) (int, error) {
+	if err := validateResource(res); err != nil {
 		return 0, fmt.Errorf("invalidate dedup: %w", err)
 	}
 	n, err := invalidateScript.Run(ctx, c.rdb, []string{DedupIndexKey(res)}, DedupKey("")).Int()

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 )
 
 // confirmScript turns a short claim into the full dedup entry: it stores
@@ -29,11 +31,11 @@ return 0
 // ConfirmDedup gives a claim made by DedupResource its final value and
 // full TTL. It reports whether the claim still existed; when it had
 // expired, nothing is stored and the next sighting claims afresh.
-func (c *Client) ConfirmDedup(ctx context.Context, res Resource, hash, value string, ttl time.Duration) (bool, error) {
+func (c *Client) ConfirmDedup(ctx context.Context, res platformv1alpha1.ResourceReference, hash, value string, ttl time.Duration) (bool, error) {
 	if err := validateDedup(hash, value, ttl); err != nil {
 		return false, err
 	}
-	if err := res.Validate(); err != nil {
+	if err := validateResource(res); err != nil {
 		return false, fmt.Errorf("confirm dedup %s: %w", hash, err)
 	}
 	n, err := confirmScript.Run(ctx, c.rdb, []string{DedupKey(hash), DedupIndexKey(res)}, value, ttl.Milliseconds()).Int()

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 	"github.com/chatcli/aiops/libs/redisx"
 )
 
@@ -149,14 +150,14 @@ func TestDedupRejectsBadInput(t *testing.T) {
 		hash   string
 		value  string
 		ttl    time.Duration
-		res    redisx.Resource
+		res    platformv1alpha1.ResourceReference
 	}{
-		"EmptyValue":   {reason: "Existing must be able to name the first claimant.", hash: "h", ttl: time.Minute, res: redisx.Resource{Kind: "Pod", Name: "p"}},
-		"EmptyHash":    {reason: "A hash is required.", value: "v", ttl: time.Minute, res: redisx.Resource{Kind: "Pod", Name: "p"}},
-		"ColonInHash":  {reason: "A ':' could spell an index key.", hash: "res:x", value: "v", ttl: time.Minute, res: redisx.Resource{Kind: "Pod", Name: "p"}},
-		"ZeroTTL":      {reason: "A dedup key must expire.", hash: "h", value: "v", res: redisx.Resource{Kind: "Pod", Name: "p"}},
-		"NoKind":       {reason: "A resource needs a kind.", hash: "h", value: "v", ttl: time.Minute, res: redisx.Resource{Name: "p"}},
-		"WhitespaceNS": {reason: "Whitespace only comes from a bug.", hash: "h", value: "v", ttl: time.Minute, res: redisx.Resource{Kind: "Pod", Namespace: "a b", Name: "p"}},
+		"EmptyValue":   {reason: "Existing must be able to name the first claimant.", hash: "h", ttl: time.Minute, res: platformv1alpha1.ResourceReference{Kind: "Pod", Name: "p"}},
+		"EmptyHash":    {reason: "A hash is required.", value: "v", ttl: time.Minute, res: platformv1alpha1.ResourceReference{Kind: "Pod", Name: "p"}},
+		"ColonInHash":  {reason: "A ':' could spell an index key.", hash: "res:x", value: "v", ttl: time.Minute, res: platformv1alpha1.ResourceReference{Kind: "Pod", Name: "p"}},
+		"ZeroTTL":      {reason: "A dedup key must expire.", hash: "h", value: "v", res: platformv1alpha1.ResourceReference{Kind: "Pod", Name: "p"}},
+		"NoKind":       {reason: "A resource needs a kind.", hash: "h", value: "v", ttl: time.Minute, res: platformv1alpha1.ResourceReference{Name: "p"}},
+		"WhitespaceNS": {reason: "Whitespace only comes from a bug.", hash: "h", value: "v", ttl: time.Minute, res: platformv1alpha1.ResourceReference{Kind: "Pod", Namespace: "a b", Name: "p"}},
 	}
 	c := newClient(t, redisx.Config{})
 	for name, tc := range tests {

@@ -5,26 +5,15 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 )
 
 // Prefix starts every key this package writes.
 const Prefix = "aiops:"
 
-// Resource names one Kubernetes object. Namespace is empty for cluster-scoped
-// kinds.
-type Resource struct {
-	Kind      string
-	Namespace string
-	Name      string
-}
-
-// String returns "<kind>/<ns>/<name>", the form used inside keys.
-func (r Resource) String() string {
-	return r.Kind + "/" + r.Namespace + "/" + r.Name
-}
-
-// Validate rejects resources that would make ambiguous keys.
-func (r Resource) Validate() error {
+// validateResource rejects resources that would make ambiguous keys.
+func validateResource(r platformv1alpha1.ResourceReference) error {
 	if r.Kind == "" || r.Name == "" {
 		return fmt.Errorf("resource %q: kind and name are required", r.String())
 	}
@@ -40,16 +29,18 @@ func (r Resource) Validate() error {
 func DedupKey(hash string) string { return Prefix + "dedup:" + hash }
 
 // DedupIndexKey is aiops:dedup:res:<kind>/<ns>/<name>.
-func DedupIndexKey(r Resource) string { return Prefix + "dedup:res:" + r.String() }
+func DedupIndexKey(r platformv1alpha1.ResourceReference) string {
+	return Prefix + "dedup:res:" + r.String()
+}
 
 // LockKey is aiops:lock:<purpose>:<kind>/<ns>/<name>.
-func LockKey(purpose string, r Resource) string {
+func LockKey(purpose string, r platformv1alpha1.ResourceReference) string {
 	return Prefix + "lock:" + purpose + ":" + r.String()
 }
 
 // FenceKey is aiops:fence:<purpose>:<kind>/<ns>/<name>, the fencing counter
 // of the lock LockKey(purpose, r).
-func FenceKey(purpose string, r Resource) string {
+func FenceKey(purpose string, r platformv1alpha1.ResourceReference) string {
 	return Prefix + "fence:" + purpose + ":" + r.String()
 }
 

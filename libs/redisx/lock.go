@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 )
 
 // DefaultLockTTL is long enough to ride out a slow Redis call or a GC pause
@@ -103,7 +105,7 @@ type Lock struct {
 // Acquire takes the lock purpose on res without waiting. It returns an
 // error matching ErrLockHeld when another owner holds it, and one matching
 // ErrUnavailable when Redis does not answer (locks fail closed).
-func (c *Client) Acquire(ctx context.Context, purpose string, res Resource, opts LockOptions) (*Lock, error) {
+func (c *Client) Acquire(ctx context.Context, purpose string, res platformv1alpha1.ResourceReference, opts LockOptions) (*Lock, error) {
 	opts = opts.withDefaults()
 	if err := validateLock(purpose, res, opts); err != nil {
 		return nil, err
@@ -114,7 +116,7 @@ func (c *Client) Acquire(ctx context.Context, purpose string, res Resource, opts
 
 // AcquireWait is Acquire that retries while the lock is held, until ctx is
 // done. On timeout its error matches both ErrLockHeld and ctx.Err().
-func (c *Client) AcquireWait(ctx context.Context, purpose string, res Resource, opts LockOptions) (*Lock, error) {
+func (c *Client) AcquireWait(ctx context.Context, purpose string, res platformv1alpha1.ResourceReference, opts LockOptions) (*Lock, error) {
 	opts = opts.withDefaults()
 	if err := validateLock(purpose, res, opts); err != nil {
 		return nil, err
@@ -152,7 +154,7 @@ func (c *Client) AcquireWait(ctx context.Context, purpose string, res Resource, 
 
 // tryAcquire returns the lock, or ErrLockHeld with the holder's remaining
 // TTL, or another error.
-func (c *Client) tryAcquire(ctx context.Context, purpose string, res Resource, opts LockOptions) (*Lock, time.Duration, error) {
+func (c *Client) tryAcquire(ctx context.Context, purpose string, res platformv1alpha1.ResourceReference, opts LockOptions) (*Lock, time.Duration, error) {
 	key := LockKey(purpose, res)
 	token := rand.Text()
 	start := time.Now()
@@ -231,11 +233,11 @@ func (l *Lock) Release(ctx context.Context) error {
 	return nil
 }
 
-func validateLock(purpose string, res Resource, opts LockOptions) error {
+func validateLock(purpose string, res platformv1alpha1.ResourceReference, opts LockOptions) error {
 	if err := validateToken("lock purpose", purpose); err != nil {
 		return err
 	}
-	if err := res.Validate(); err != nil {
+	if err := validateResource(res); err != nil {
 		return fmt.Errorf("lock %s: %w", purpose, err)
 	}
 	if opts.TTL < time.Millisecond {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/onsi/gomega"
 
+	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 	"github.com/chatcli/aiops/libs/redisx"
 )
 
@@ -250,14 +251,14 @@ func TestLockRejectsBadInput(t *testing.T) {
 	tests := map[string]struct {
 		reason  string
 		purpose string
-		res     redisx.Resource
+		res     platformv1alpha1.ResourceReference
 		opts    redisx.LockOptions
 	}{
-		"EmptyPurpose":      {reason: "The purpose is part of the key.", res: redisx.Resource{Kind: "Pod", Namespace: "a", Name: "b"}},
-		"ColonInPurpose":    {reason: "A ':' would make keys ambiguous.", purpose: "a:b", res: redisx.Resource{Kind: "Pod", Namespace: "a", Name: "b"}},
-		"NoName":            {reason: "A resource needs a name.", purpose: "p", res: redisx.Resource{Kind: "Pod", Namespace: "a"}},
-		"SlashInName":       {reason: "A '/' would make keys ambiguous.", purpose: "p", res: redisx.Resource{Kind: "Pod", Namespace: "a", Name: "b/c"}},
-		"SubMillisecondTTL": {reason: "PX needs at least 1ms.", purpose: "p", res: redisx.Resource{Kind: "Pod", Namespace: "a", Name: "b"}, opts: redisx.LockOptions{TTL: time.Microsecond}},
+		"EmptyPurpose":      {reason: "The purpose is part of the key.", res: platformv1alpha1.ResourceReference{Kind: "Pod", Namespace: "a", Name: "b"}},
+		"ColonInPurpose":    {reason: "A ':' would make keys ambiguous.", purpose: "a:b", res: platformv1alpha1.ResourceReference{Kind: "Pod", Namespace: "a", Name: "b"}},
+		"NoName":            {reason: "A resource needs a name.", purpose: "p", res: platformv1alpha1.ResourceReference{Kind: "Pod", Namespace: "a"}},
+		"SlashInName":       {reason: "A '/' would make keys ambiguous.", purpose: "p", res: platformv1alpha1.ResourceReference{Kind: "Pod", Namespace: "a", Name: "b/c"}},
+		"SubMillisecondTTL": {reason: "PX needs at least 1ms.", purpose: "p", res: platformv1alpha1.ResourceReference{Kind: "Pod", Namespace: "a", Name: "b"}, opts: redisx.LockOptions{TTL: time.Microsecond}},
 	}
 	c := newClient(t, redisx.Config{})
 	for name, tc := range tests {

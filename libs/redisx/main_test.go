@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 	"github.com/chatcli/aiops/libs/redisx"
 	"github.com/chatcli/aiops/libs/testenv"
 )
@@ -61,8 +62,8 @@ func unique(t *testing.T) string {
 }
 
 // uniqueResource is a Deployment in a namespace of its own.
-func uniqueResource(t *testing.T) redisx.Resource {
-	return redisx.Resource{Kind: "Deployment", Namespace: unique(t), Name: "api"}
+func uniqueResource(t *testing.T) platformv1alpha1.ResourceReference {
+	return platformv1alpha1.ResourceReference{Kind: "Deployment", Namespace: unique(t), Name: "api"}
 }
 
 func testContext(t *testing.T) context.Context {

@@ -12,32 +12,21 @@ import (
 	"strings"
 	"time"
 
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 )
 
-// Resource is the object a signal is about, after attribution to its top
-// owner (a Pod's signal names its Deployment).
-type Resource struct {
-	Kind      string
-	Namespace string
-	Name      string
-	// UID tells a recreated object from its predecessor; it may be empty
-	// when the source does not know it (Alertmanager labels).
-	UID types.UID
-}
-
-// String is kind/namespace/name, the form used in Redis keys and logs.
-func (r Resource) String() string { return r.Kind + "/" + r.Namespace + "/" + r.Name }
-
 // Signal is one detected problem.
 type Signal struct {
-	Type        platformv1alpha1.SignalType
-	Source      platformv1alpha1.Source
-	Severity    platformv1alpha1.SignalSeverity
-	Resource    Resource
+	Type     platformv1alpha1.SignalType
+	Source   platformv1alpha1.Source
+	Severity platformv1alpha1.SignalSeverity
+	// Resource is the object the signal is about, after attribution to
+	// its top owner (a Pod's signal names its Deployment). Its UID tells a
+	// recreated object from its predecessor; it is empty when the source
+	// does not know it (Alertmanager labels).
+	Resource    platformv1alpha1.ResourceReference
 	Description string
 	DetectedAt  time.Time
 	// Value and Threshold are what was measured and the limit it crossed,

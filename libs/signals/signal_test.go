@@ -15,7 +15,7 @@ func valid() Signal {
 	return Signal{
 		Type: platformv1alpha1.SignalOOMKill, Source: platformv1alpha1.SourceWatcher,
 		Severity:   platformv1alpha1.SignalSeverity(platformv1alpha1.SeverityCritical),
-		Resource:   Resource{Kind: "Deployment", Namespace: "prod", Name: "api", UID: "u1"},
+		Resource:   platformv1alpha1.ResourceReference{Kind: "Deployment", Namespace: "prod", Name: "api", UID: "u1"},
 		DetectedAt: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC),
 	}
 }
@@ -33,7 +33,7 @@ func TestValidate(t *testing.T) {
 		"NoName":          {reason: "a signal is about something", change: func(s *Signal) { s.Resource.Name = "" }, want: "kind and name are required"},
 		"GroupInKind":     {reason: "a kind is a kind, not a path", change: func(s *Signal) { s.Resource.Kind = "apps/v1/Deployment" }, want: "is not a Kubernetes kind"},
 		"NoNamespace":     {reason: "namespaced kinds need one", change: func(s *Signal) { s.Resource.Namespace = "" }, want: "namespace is required"},
-		"NodeNoNamespace": {reason: "nodes are cluster-scoped", change: func(s *Signal) { s.Resource = Resource{Kind: "Node", Name: "worker-1"} }},
+		"NodeNoNamespace": {reason: "nodes are cluster-scoped", change: func(s *Signal) { s.Resource = platformv1alpha1.ResourceReference{Kind: "Node", Name: "worker-1"} }},
 		"BadName":         {reason: "names are DNS subdomains", change: func(s *Signal) { s.Resource.Name = "Api Gateway" }, want: "not a valid object name"},
 		"NoTime":          {reason: "a signal has a time", change: func(s *Signal) { s.DetectedAt = time.Time{} }, want: "detectedAt is required"},
 		"LongDescription": {reason: "the Anomaly schema caps descriptions", change: func(s *Signal) { s.Description = strings.Repeat("x", 4097) }, want: "description is longer"},

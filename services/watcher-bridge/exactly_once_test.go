@@ -72,7 +72,7 @@ func TestExactlyOnceAcrossProcesses(t *testing.T) {
 	a.stop(t)
 	b.stop(t)
 	key := signals.Signal{Type: platformv1alpha1.SignalDeployFailing,
-		Resource: signals.Resource{Kind: "Deployment", Namespace: ns, Name: "checkout", UID: deploy.UID}}.DedupKey()
+		Resource: platformv1alpha1.ResourceReference{Kind: "Deployment", Namespace: ns, Name: "checkout", UID: deploy.UID}}.DedupKey()
 	redis, err := redisx.New(env.Redis.URL, redisx.Config{})
 	g.Expect(err).NotTo(HaveOccurred())
 	defer redis.Close()

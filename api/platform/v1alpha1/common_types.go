@@ -171,3 +171,6 @@ type TimelineEntry struct {
 	// +optional
 	Object string `json:"object,omitempty"`
 }
+
+// String is kind/namespace/name, the form used in Redis keys and logs.
+func (r ResourceReference) String() string { return r.Kind + "/" + r.Namespace + "/" + r.Name }

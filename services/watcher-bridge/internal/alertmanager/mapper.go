@@ -27,7 +27,7 @@ type ResolvedAlert struct {
 	Alertname   string
 	Fingerprint string
 	SignalType  platformv1alpha1.SignalType
-	Resource    signals.Resource
+	Resource    platformv1alpha1.ResourceReference
 	StartsAt    time.Time
 	EndsAt      time.Time
 }
@@ -154,7 +154,7 @@ func (m *Mapper) SignalType(a Alert) (platformv1alpha1.SignalType, error) {
 // ResourceFromLabels finds the object an alert is about. A pod label gives
 // kind Pod; attribution to the pod's top owner is the caller's job. Nodes
 // are cluster-scoped and get no namespace.
-func ResourceFromLabels(labels map[string]string, t platformv1alpha1.SignalType) (signals.Resource, bool) {
+func ResourceFromLabels(labels map[string]string, t platformv1alpha1.SignalType) (platformv1alpha1.ResourceReference, bool) {
 	candidates := resourceLabels
 	if p, ok := preferredLabel[t]; ok {
 		candidates = append([]resourceLabel{p}, resourceLabels...)
@@ -164,13 +164,13 @@ func ResourceFromLabels(labels map[string]string, t platformv1alpha1.SignalType)
 		if name == "" {
 			continue
 		}
-		r := signals.Resource{Kind: c.kind, Name: name}
+		r := platformv1alpha1.ResourceReference{Kind: c.kind, Name: name}
 		if c.kind != "Node" {
 			r.Namespace = strings.TrimSpace(labels["namespace"])
 		}
 		return r, true
 	}
-	return signals.Resource{}, false
+	return platformv1alpha1.ResourceReference{}, false
 }
 
 func resourceLabelNames() string {
@@ -199,7 +199,7 @@ func Severity(label string) platformv1alpha1.SignalSeverity {
 
 // description prefers the alert's own prose (summary, then description,
 // both when both are set) and falls back to "<alertname> on <name>".
-func description(a Alert, r signals.Resource) string {
+func description(a Alert, r platformv1alpha1.ResourceReference) string {
 	summary := strings.TrimSpace(a.Annotations["summary"])
 	desc := strings.TrimSpace(a.Annotations["description"])
 	var text string

@@ -29,7 +29,7 @@ func firingAlert(labels map[string]string) Alert {
 
 // wantCheckoutSignals are the signals of the testdata payload.
 func wantCheckoutSignals() []signals.Signal {
-	checkout := signals.Resource{Kind: "Deployment", Namespace: "shop", Name: "checkout"}
+	checkout := platformv1alpha1.ResourceReference{Kind: "Deployment", Namespace: "shop", Name: "checkout"}
 	return []signals.Signal{{
 		Type:        platformv1alpha1.SignalErrorRate,
 		Source:      platformv1alpha1.SourcePrometheus,
@@ -64,7 +64,7 @@ func TestMapTestdata(t *testing.T) {
 		Alertname:   "KubeDeploymentReplicasMismatch",
 		Fingerprint: "0f7d2c85a3e61b94",
 		SignalType:  platformv1alpha1.SignalDeployFailing,
-		Resource:    signals.Resource{Kind: "Deployment", Namespace: "shop", Name: "checkout"},
+		Resource:    platformv1alpha1.ResourceReference{Kind: "Deployment", Namespace: "shop", Name: "checkout"},
 		StartsAt:    time.Date(2025, 3, 14, 8, 41, 8, 451e6, time.UTC),
 		EndsAt:      time.Date(2025, 3, 14, 9, 12, 38, 451e6, time.UTC),
 	}}
@@ -160,29 +160,29 @@ func TestResourceFromLabels(t *testing.T) {
 		reason string
 		labels map[string]string
 		typ    platformv1alpha1.SignalType
-		want   signals.Resource
+		want   platformv1alpha1.ResourceReference
 		ok     bool
 	}{
-		"Deployment":  {labels: map[string]string{"namespace": "a", "deployment": "web", "pod": "web-1"}, want: signals.Resource{Kind: "Deployment", Namespace: "a", Name: "web"}, ok: true, reason: "A workload label beats pod."},
-		"StatefulSet": {labels: map[string]string{"namespace": "a", "statefulset": "db", "pod": "db-0"}, want: signals.Resource{Kind: "StatefulSet", Namespace: "a", Name: "db"}, ok: true},
-		"DaemonSet":   {labels: map[string]string{"namespace": "a", "daemonset": "agent"}, want: signals.Resource{Kind: "DaemonSet", Namespace: "a", Name: "agent"}, ok: true},
-		"CronJob":     {labels: map[string]string{"namespace": "a", "cronjob": "nightly", "job_name": "nightly-123"}, want: signals.Resource{Kind: "CronJob", Namespace: "a", Name: "nightly"}, ok: true},
-		"Job":         {labels: map[string]string{"namespace": "a", "job_name": "migrate", "job": "kube-state-metrics"}, want: signals.Resource{Kind: "Job", Namespace: "a", Name: "migrate"}, ok: true},
+		"Deployment":  {labels: map[string]string{"namespace": "a", "deployment": "web", "pod": "web-1"}, want: platformv1alpha1.ResourceReference{Kind: "Deployment", Namespace: "a", Name: "web"}, ok: true, reason: "A workload label beats pod."},
+		"StatefulSet": {labels: map[string]string{"namespace": "a", "statefulset": "db", "pod": "db-0"}, want: platformv1alpha1.ResourceReference{Kind: "StatefulSet", Namespace: "a", Name: "db"}, ok: true},
+		"DaemonSet":   {labels: map[string]string{"namespace": "a", "daemonset": "agent"}, want: platformv1alpha1.ResourceReference{Kind: "DaemonSet", Namespace: "a", Name: "agent"}, ok: true},
+		"CronJob":     {labels: map[string]string{"namespace": "a", "cronjob": "nightly", "job_name": "nightly-123"}, want: platformv1alpha1.ResourceReference{Kind: "CronJob", Namespace: "a", Name: "nightly"}, ok: true},
+		"Job":         {labels: map[string]string{"namespace": "a", "job_name": "migrate", "job": "kube-state-metrics"}, want: platformv1alpha1.ResourceReference{Kind: "Job", Namespace: "a", Name: "migrate"}, ok: true},
 		"ScrapeJob":   {labels: map[string]string{"namespace": "a", "job": "kube-state-metrics"}, ok: false, reason: "Prometheus' job label is the scrape job, not a Job."},
-		"Pod":         {labels: map[string]string{"namespace": "a", "pod": "web-5d9c-x2"}, want: signals.Resource{Kind: "Pod", Namespace: "a", Name: "web-5d9c-x2"}, ok: true, reason: "A pod alone stays a Pod; the caller finds its owner."},
-		"Node":        {labels: map[string]string{"namespace": "monitoring", "node": "worker-1"}, want: signals.Resource{Kind: "Node", Name: "worker-1"}, ok: true, reason: "Nodes are cluster-scoped."},
-		"PVC":         {labels: map[string]string{"namespace": "a", "persistentvolumeclaim": "data"}, want: signals.Resource{Kind: "PersistentVolumeClaim", Namespace: "a", Name: "data"}, ok: true},
-		"HPA":         {labels: map[string]string{"namespace": "a", "horizontalpodautoscaler": "web"}, want: signals.Resource{Kind: "HorizontalPodAutoscaler", Namespace: "a", Name: "web"}, ok: true},
+		"Pod":         {labels: map[string]string{"namespace": "a", "pod": "web-5d9c-x2"}, want: platformv1alpha1.ResourceReference{Kind: "Pod", Namespace: "a", Name: "web-5d9c-x2"}, ok: true, reason: "A pod alone stays a Pod; the caller finds its owner."},
+		"Node":        {labels: map[string]string{"namespace": "monitoring", "node": "worker-1"}, want: platformv1alpha1.ResourceReference{Kind: "Node", Name: "worker-1"}, ok: true, reason: "Nodes are cluster-scoped."},
+		"PVC":         {labels: map[string]string{"namespace": "a", "persistentvolumeclaim": "data"}, want: platformv1alpha1.ResourceReference{Kind: "PersistentVolumeClaim", Namespace: "a", Name: "data"}, ok: true},
+		"HPA":         {labels: map[string]string{"namespace": "a", "horizontalpodautoscaler": "web"}, want: platformv1alpha1.ResourceReference{Kind: "HorizontalPodAutoscaler", Namespace: "a", Name: "web"}, ok: true},
 		"NodeTypePrefersNode": {
 			reason: "A node alert scraped through kube-state-metrics' pod is about the node.",
 			labels: map[string]string{"namespace": "monitoring", "pod": "kube-state-metrics-0", "node": "worker-2"},
 			typ:    platformv1alpha1.SignalNodeNotReady,
-			want:   signals.Resource{Kind: "Node", Name: "worker-2"}, ok: true,
+			want:   platformv1alpha1.ResourceReference{Kind: "Node", Name: "worker-2"}, ok: true,
 		},
 		"HPATypePrefersHPA": {
 			labels: map[string]string{"namespace": "a", "deployment": "web", "horizontalpodautoscaler": "web-hpa"},
 			typ:    platformv1alpha1.SignalHPAMaxed,
-			want:   signals.Resource{Kind: "HorizontalPodAutoscaler", Namespace: "a", Name: "web-hpa"}, ok: true,
+			want:   platformv1alpha1.ResourceReference{Kind: "HorizontalPodAutoscaler", Namespace: "a", Name: "web-hpa"}, ok: true,
 		},
 		"Nothing": {labels: map[string]string{"namespace": "a", "service": "web"}, ok: false},
 	}

@@ -18,6 +18,7 @@ import (
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 	"github.com/chatcli/aiops/libs/bootstrap"
 	"github.com/chatcli/aiops/libs/grpcx"
+	"github.com/chatcli/aiops/libs/k8sctx"
 	"github.com/chatcli/aiops/libs/signals"
 	"github.com/chatcli/aiops/services/watcher-bridge/internal/alertmanager"
 	"github.com/chatcli/aiops/services/watcher-bridge/internal/chatcli"
@@ -61,7 +62,7 @@ func (o *Options) Setup(ctx context.Context, rt *bootstrap.Runtime) error {
 	detector, err := watch.NewDetector(watch.Config{
 		Kube: kube, Sink: creator, Detect: o.Detect, Workers: o.DetectionWorkers,
 		WatchNodes: o.WatchNodes, Logger: rt.Log.WithName("detect"), Registerer: metrics.Registry,
-		OwnerFallback: ingest.ReaderLookup(mgr.GetAPIReader()),
+		OwnerFallback: k8sctx.ReaderLookup(mgr.GetAPIReader()),
 	})
 	if err != nil {
 		return err
@@ -171,8 +172,8 @@ func (f onShutdown) Start(ctx context.Context) error {
 // instanceTTL returns the dedup TTL an Instance sets for a resource it
 // watches. It reads the Instances from the cache on every replica, since
 // the gRPC and webhook paths run on all of them, not only on the leader.
-func instanceTTL(reader client.Reader, fallback time.Duration) func(signals.Resource) time.Duration {
-	return func(r signals.Resource) time.Duration {
+func instanceTTL(reader client.Reader, fallback time.Duration) func(platformv1alpha1.ResourceReference) time.Duration {
+	return func(r platformv1alpha1.ResourceReference) time.Duration {
 		list := &platformv1alpha1.InstanceList{}
 		if err := reader.List(context.Background(), list); err != nil {
 			return 0

@@ -79,32 +79,32 @@ func MapAlert(a Alert, now time.Time) (signals.Signal, error) {
 
 // resource picks the object: the node for node conditions, else the
 // watched Deployment when the alert names one, else the alert's object.
-func resource(a Alert, k alertKind) (signals.Resource, error) {
+func resource(a Alert, k alertKind) (platformv1alpha1.ResourceReference, error) {
 	namespace := strings.TrimSpace(a.Namespace)
 	if k.kind == "Node" {
 		if strings.TrimSpace(a.Object) == "" {
-			return signals.Resource{}, errors.New("no object names the node")
+			return platformv1alpha1.ResourceReference{}, errors.New("no object names the node")
 		}
 		kind, name, err := parseObject(a.Object, "Node")
 		if err != nil {
-			return signals.Resource{}, err
+			return platformv1alpha1.ResourceReference{}, err
 		}
 		if kind != "Node" {
-			return signals.Resource{}, fmt.Errorf("object %q is not a node", a.Object)
+			return platformv1alpha1.ResourceReference{}, fmt.Errorf("object %q is not a node", a.Object)
 		}
-		return signals.Resource{Kind: "Node", Name: name}, nil
+		return platformv1alpha1.ResourceReference{Kind: "Node", Name: name}, nil
 	}
 	if d := strings.TrimSpace(a.Deployment); d != "" {
-		return signals.Resource{Kind: "Deployment", Namespace: namespace, Name: d}, nil
+		return platformv1alpha1.ResourceReference{Kind: "Deployment", Namespace: namespace, Name: d}, nil
 	}
 	if strings.TrimSpace(a.Object) == "" {
-		return signals.Resource{}, errors.New("neither deployment nor object is set")
+		return platformv1alpha1.ResourceReference{}, errors.New("neither deployment nor object is set")
 	}
 	kind, name, err := parseObject(a.Object, k.kind)
 	if err != nil {
-		return signals.Resource{}, err
+		return platformv1alpha1.ResourceReference{}, err
 	}
-	r := signals.Resource{Kind: kind, Name: name, Namespace: namespace}
+	r := platformv1alpha1.ResourceReference{Kind: kind, Name: name, Namespace: namespace}
 	if kind == "Node" {
 		r.Namespace = ""
 	}

@@ -57,7 +57,7 @@ func TestMapAlert(t *testing.T) {
 			want: signals.Signal{
 				Type: platformv1alpha1.SignalPodRestart, Source: platformv1alpha1.SourceWatcher,
 				Severity:    platformv1alpha1.SignalSeverity(platformv1alpha1.SeverityCritical),
-				Resource:    signals.Resource{Kind: "Deployment", Namespace: "prod", Name: "api-gateway"},
+				Resource:    platformv1alpha1.ResourceReference{Kind: "Deployment", Namespace: "prod", Name: "api-gateway"},
 				Description: "HighRestartCount on api-gateway: container app restarted 8 times",
 				DetectedAt:  time.Unix(1741944000, 0).UTC(),
 				Labels:      map[string]string{"alertType": "HighRestartCount", "object": "pod/api-gateway-7d9f-x2"},
@@ -69,7 +69,7 @@ func TestMapAlert(t *testing.T) {
 			want: signals.Signal{
 				Type: platformv1alpha1.SignalOOMKill, Source: platformv1alpha1.SourceWatcher,
 				Severity:    platformv1alpha1.SignalSeverityWarning,
-				Resource:    signals.Resource{Kind: "Pod", Namespace: "batch", Name: "worker-5c8d-q1"},
+				Resource:    platformv1alpha1.ResourceReference{Kind: "Pod", Namespace: "batch", Name: "worker-5c8d-q1"},
 				Description: "OOMKilled on worker-5c8d-q1",
 				DetectedAt:  now,
 				Labels:      map[string]string{"alertType": "OOMKilled", "object": "worker-5c8d-q1"},
@@ -81,7 +81,7 @@ func TestMapAlert(t *testing.T) {
 			want: signals.Signal{
 				Type: platformv1alpha1.SignalJobFailed, Source: platformv1alpha1.SourceWatcher,
 				Severity:    platformv1alpha1.SignalSeverityInfo,
-				Resource:    signals.Resource{Kind: "CronJob", Namespace: "batch", Name: "nightly"},
+				Resource:    platformv1alpha1.ResourceReference{Kind: "CronJob", Namespace: "batch", Name: "nightly"},
 				Description: "JobFailed on nightly",
 				DetectedAt:  now,
 				Labels:      map[string]string{"alertType": "JobFailed", "object": "cronjobs/nightly"},
@@ -93,7 +93,7 @@ func TestMapAlert(t *testing.T) {
 			want: signals.Signal{
 				Type: platformv1alpha1.SignalJobFailed, Source: platformv1alpha1.SourceWatcher,
 				Severity:    platformv1alpha1.SignalSeverityWarning,
-				Resource:    signals.Resource{Kind: "Job", Namespace: "batch", Name: "migrate"},
+				Resource:    platformv1alpha1.ResourceReference{Kind: "Job", Namespace: "batch", Name: "migrate"},
 				Description: "JobFailed on migrate",
 				DetectedAt:  now,
 				Labels:      map[string]string{"alertType": "JobFailed", "object": "migrate"},
@@ -105,7 +105,7 @@ func TestMapAlert(t *testing.T) {
 			want: signals.Signal{
 				Type: platformv1alpha1.SignalDiskPressure, Source: platformv1alpha1.SourceWatcher,
 				Severity:    platformv1alpha1.SignalSeverity(platformv1alpha1.SeverityCritical),
-				Resource:    signals.Resource{Kind: "Node", Name: "worker-1"},
+				Resource:    platformv1alpha1.ResourceReference{Kind: "Node", Name: "worker-1"},
 				Description: "NodeDiskPressure on worker-1: ephemeral storage 93% full",
 				DetectedAt:  now,
 				Labels:      map[string]string{"alertType": "NodeDiskPressure", "object": "node/worker-1"},

@@ -31,22 +31,22 @@ func TestGetAlerts(t *testing.T) {
 	client := chatcliv1.NewChatCLIServiceClient(serve(t, nil, compat).dial(t))
 	nsA, nsB := createNamespace(t, "alerts-a"), createNamespace(t, "alerts-b")
 
-	anomaly := func(name, fallback string, typ platformv1alpha1.SignalType, sev platformv1alpha1.SignalSeverity, res signals.Resource, age time.Duration) {
+	anomaly := func(name, fallback string, typ platformv1alpha1.SignalType, sev platformv1alpha1.SignalSeverity, res platformv1alpha1.ResourceReference, age time.Duration) {
 		createAnomaly(t, signals.Signal{
 			Type: typ, Source: platformv1alpha1.SourceWatcher, Severity: sev, Resource: res,
 			Description: fmt.Sprintf("%s on %s", typ, res.Name), DetectedAt: base.Add(-age),
 		}, name, fallback)
 	}
-	deployment := func(ns, name string) signals.Resource {
-		return signals.Resource{Kind: "Deployment", Namespace: ns, Name: name}
+	deployment := func(ns, name string) platformv1alpha1.ResourceReference {
+		return platformv1alpha1.ResourceReference{Kind: "Deployment", Namespace: ns, Name: name}
 	}
 	anomaly("restart-api", nsA, platformv1alpha1.SignalPodRestart, "high", deployment(nsA, "api"), 5*time.Minute)
 	anomaly("oom-web", nsA, platformv1alpha1.SignalOOMKill, "critical", deployment(nsA, "web"), time.Minute)
 	anomaly("errors-api", nsA, platformv1alpha1.SignalErrorRate, "warning", deployment(nsA, "api"), 10*time.Minute)
 	anomaly("old-api", nsA, platformv1alpha1.SignalCrashLoopBackOff, "medium", deployment(nsA, "api"), 31*time.Minute)
 	anomaly("notready-db", nsB, platformv1alpha1.SignalPodNotReady, "low",
-		signals.Resource{Kind: "StatefulSet", Namespace: nsB, Name: "db"}, 3*time.Minute)
-	anomaly("node-1", nsB, platformv1alpha1.SignalNodeNotReady, "info", signals.Resource{Kind: "Node", Name: "node-1"}, 4*time.Minute)
+		platformv1alpha1.ResourceReference{Kind: "StatefulSet", Namespace: nsB, Name: "db"}, 3*time.Minute)
+	anomaly("node-1", nsB, platformv1alpha1.SignalNodeNotReady, "info", platformv1alpha1.ResourceReference{Kind: "Node", Name: "node-1"}, 4*time.Minute)
 	anomaly("pull-api", nsB, platformv1alpha1.SignalImagePullError, "medium", deployment(nsB, "api"), 7*time.Minute)
 
 	alert := func(typ, sev, object, ns, deploy, desc string, age time.Duration) *chatcliv1.WatcherAlert {

@@ -98,7 +98,7 @@ func signalFromProto(p *watcherv1.Signal) (signals.Signal, error) {
 		Labels:      maps.Clone(p.GetLabels()),
 	}
 	if r := p.GetResource(); r != nil {
-		s.Resource = signals.Resource{Kind: r.GetKind(), Namespace: r.GetNamespace(), Name: r.GetName(), UID: types.UID(r.GetUid())}
+		s.Resource = platformv1alpha1.ResourceReference{Kind: r.GetKind(), Namespace: r.GetNamespace(), Name: r.GetName(), UID: types.UID(r.GetUid())}
 	}
 
 	// probe is s with valid placeholders in the missing fields, so that

@@ -80,14 +80,14 @@ func TestIngestSignalsMixedBatch(t *testing.T) {
 	apiSignal := signals.Signal{
 		Type: platformv1alpha1.SignalOOMKill, Source: platformv1alpha1.SourcePrometheus,
 		Severity:    platformv1alpha1.SignalSeverity(platformv1alpha1.SeverityCritical),
-		Resource:    signals.Resource{Kind: "Deployment", Namespace: "shop", Name: "api", UID: "uid-api"},
+		Resource:    platformv1alpha1.ResourceReference{Kind: "Deployment", Namespace: "shop", Name: "api", UID: "uid-api"},
 		Description: "OOMKilled on api", DetectedAt: detected, Value: "3", Threshold: "1",
 		Labels: map[string]string{"alertname": "KubeOOM"},
 	}
 	nodeSignal := signals.Signal{
 		Type: platformv1alpha1.SignalNodeNotReady, Source: platformv1alpha1.SourceWatcher,
 		Severity:    platformv1alpha1.SignalSeverityWarning,
-		Resource:    signals.Resource{Kind: "Node", Name: "node-1", UID: "uid-node-1"},
+		Resource:    platformv1alpha1.ResourceReference{Kind: "Node", Name: "node-1", UID: "uid-node-1"},
 		Description: "OOMKilled on node-1", DetectedAt: detected, Value: "3", Threshold: "1",
 		Labels: map[string]string{"condition": "Ready"},
 	}

@@ -22,7 +22,7 @@ import (
 // none) and an error wrapping redisx.ErrUnavailable when Redis cannot be
 // reached.
 type Invalidator interface {
-	InvalidateDedup(ctx context.Context, r signals.Resource) (int, error)
+	InvalidateDedup(ctx context.Context, r platformv1alpha1.ResourceReference) (int, error)
 }
 
 // InvalidateDedup clears the dedup keys of the resource the request names.
@@ -39,7 +39,7 @@ func (w *WatcherServer) InvalidateDedup(ctx context.Context, req *watcherv1.Inva
 	if ref == nil {
 		return nil, status.Error(codes.InvalidArgument, "resource is required")
 	}
-	r := signals.Resource{Kind: ref.GetKind(), Namespace: ref.GetNamespace(), Name: ref.GetName(), UID: types.UID(ref.GetUid())}
+	r := platformv1alpha1.ResourceReference{Kind: ref.GetKind(), Namespace: ref.GetNamespace(), Name: ref.GetName(), UID: types.UID(ref.GetUid())}
 	if err := validateResource(r); err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
@@ -62,7 +62,7 @@ func (w *WatcherServer) InvalidateDedup(ctx context.Context, req *watcherv1.Inva
 // The namespace and name rules are those of signals.Signal.Validate, which
 // holds the platform's one list of cluster-scoped kinds: r is checked as the
 // resource of an otherwise valid signal.
-func validateResource(r signals.Resource) error {
+func validateResource(r platformv1alpha1.ResourceReference) error {
 	var problems []string
 	if r.Kind == "" {
 		problems = append(problems, "resource.kind is required")

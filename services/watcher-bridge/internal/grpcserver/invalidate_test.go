@@ -32,20 +32,20 @@ type recordingInvalidator struct {
 	err     error
 
 	mu    sync.Mutex
-	calls []signals.Resource
+	calls []platformv1alpha1.ResourceReference
 }
 
-func (r *recordingInvalidator) InvalidateDedup(_ context.Context, res signals.Resource) (int, error) {
+func (r *recordingInvalidator) InvalidateDedup(_ context.Context, res platformv1alpha1.ResourceReference) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.calls = append(r.calls, res)
 	return r.cleared, r.err
 }
 
-func (r *recordingInvalidator) recorded() []signals.Resource {
+func (r *recordingInvalidator) recorded() []platformv1alpha1.ResourceReference {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]signals.Resource(nil), r.calls...)
+	return append([]platformv1alpha1.ResourceReference(nil), r.calls...)
 }
 
 func TestInvalidateDedup(t *testing.T) {
@@ -59,21 +59,21 @@ func TestInvalidateDedup(t *testing.T) {
 		wantCode    codes.Code
 		wantMessage string
 		wantCleared int32
-		wantCalls   []signals.Resource
+		wantCalls   []platformv1alpha1.ResourceReference
 	}{
 		"Deployment": {
 			reason:   "the keys of a namespaced resource are cleared and counted",
 			inv:      &recordingInvalidator{cleared: 3},
 			req:      &watcherv1.InvalidateDedupRequest{Resource: &commonv1.ResourceRef{Kind: "Deployment", Namespace: "shop", Name: "api"}},
 			wantCode: codes.OK, wantCleared: 3,
-			wantCalls: []signals.Resource{{Kind: "Deployment", Namespace: "shop", Name: "api"}},
+			wantCalls: []platformv1alpha1.ResourceReference{{Kind: "Deployment", Namespace: "shop", Name: "api"}},
 		},
 		"WithUID": {
 			reason:   "the uid of the Issue's resource reaches the Invalidator",
 			inv:      &recordingInvalidator{cleared: 1},
 			req:      &watcherv1.InvalidateDedupRequest{Resource: &commonv1.ResourceRef{Kind: "Deployment", Namespace: "shop", Name: "api", Uid: "0b5c6f1e-8d1c-4c1a-9f3e-2a7d5e9b1c40"}},
 			wantCode: codes.OK, wantCleared: 1,
-			wantCalls: []signals.Resource{{Kind: "Deployment", Namespace: "shop", Name: "api", UID: "0b5c6f1e-8d1c-4c1a-9f3e-2a7d5e9b1c40"}},
+			wantCalls: []platformv1alpha1.ResourceReference{{Kind: "Deployment", Namespace: "shop", Name: "api", UID: "0b5c6f1e-8d1c-4c1a-9f3e-2a7d5e9b1c40"}},
 		},
 		"MissingResource": {
 			reason:   "a request without a resource names the field",
@@ -86,7 +86,7 @@ func TestInvalidateDedup(t *testing.T) {
 			inv:      &recordingInvalidator{},
 			req:      &watcherv1.InvalidateDedupRequest{Resource: &commonv1.ResourceRef{Kind: "Node", Name: "node-1"}},
 			wantCode: codes.OK, wantCleared: 0,
-			wantCalls: []signals.Resource{{Kind: "Node", Name: "node-1"}},
+			wantCalls: []platformv1alpha1.ResourceReference{{Kind: "Node", Name: "node-1"}},
 		},
 		"MissingKind": {
 			reason:   "the field is named",
@@ -111,14 +111,14 @@ func TestInvalidateDedup(t *testing.T) {
 			inv:      &recordingInvalidator{err: redisDown},
 			req:      &watcherv1.InvalidateDedupRequest{Resource: &commonv1.ResourceRef{Kind: "Deployment", Namespace: "shop", Name: "api"}},
 			wantCode: codes.Unavailable, wantMessage: "Redis is unavailable",
-			wantCalls: []signals.Resource{{Kind: "Deployment", Namespace: "shop", Name: "api"}},
+			wantCalls: []platformv1alpha1.ResourceReference{{Kind: "Deployment", Namespace: "shop", Name: "api"}},
 		},
 		"OtherFailure": {
 			reason:   "anything else is an internal error",
 			inv:      &recordingInvalidator{err: errors.New("WRONGTYPE Operation against a key holding the wrong kind of value")},
 			req:      &watcherv1.InvalidateDedupRequest{Resource: &commonv1.ResourceRef{Kind: "Deployment", Namespace: "shop", Name: "api"}},
 			wantCode: codes.Internal, wantMessage: "WRONGTYPE",
-			wantCalls: []signals.Resource{{Kind: "Deployment", Namespace: "shop", Name: "api"}},
+			wantCalls: []platformv1alpha1.ResourceReference{{Kind: "Deployment", Namespace: "shop", Name: "api"}},
 		},
 	}
 	for name, tc := range cases {
@@ -174,17 +174,17 @@ func TestInvalidateDedupAgainstRedis(t *testing.T) {
 
 	// Two incarnations of shop/api (a re-created Deployment) and another
 	// Deployment have each seen one fault.
-	api := signals.Resource{Kind: "Deployment", Namespace: "shop", Name: "api"}
-	other := signals.Resource{Kind: "Deployment", Namespace: "shop", Name: "web", UID: "uid-web"}
+	api := platformv1alpha1.ResourceReference{Kind: "Deployment", Namespace: "shop", Name: "api"}
+	other := platformv1alpha1.ResourceReference{Kind: "Deployment", Namespace: "shop", Name: "web", UID: "uid-web"}
 	var apiKeys, otherKeys []string
-	for _, r := range []signals.Resource{withUID(api, "uid-old"), withUID(api, "uid-new"), other} {
+	for _, r := range []platformv1alpha1.ResourceReference{withUID(api, "uid-old"), withUID(api, "uid-new"), other} {
 		s := signals.Signal{
 			Type: platformv1alpha1.SignalPodRestart, Source: platformv1alpha1.SourceWatcher,
 			Severity: platformv1alpha1.SignalSeverity(platformv1alpha1.SeverityMedium),
 			Resource: r, DetectedAt: time.Now().UTC(),
 		}
 		hash := s.DedupKey()
-		res := redisx.Resource{Kind: r.Kind, Namespace: r.Namespace, Name: r.Name}
+		res := platformv1alpha1.ResourceReference{Kind: r.Kind, Namespace: r.Namespace, Name: r.Name}
 		if _, err := rc.DedupResource(ctx, res, hash, "anomaly-"+hash[:8], time.Hour); err != nil {
 			t.Fatalf("DedupResource: %v", err)
 		}
@@ -218,7 +218,7 @@ func TestInvalidateDedupAgainstRedis(t *testing.T) {
 	g.Expect(status.Convert(err).Message()).To(ContainSubstring("Redis is unavailable"))
 }
 
-func withUID(r signals.Resource, uid string) signals.Resource {
+func withUID(r platformv1alpha1.ResourceReference, uid string) platformv1alpha1.ResourceReference {
 	r.UID = types.UID(uid)
 	return r
 }

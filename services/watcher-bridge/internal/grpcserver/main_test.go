@@ -151,7 +151,9 @@ func (nopSink) Ingest(context.Context, []signals.Signal) ([]signals.IngestResult
 
 type nopInvalidator struct{}
 
-func (nopInvalidator) InvalidateDedup(context.Context, signals.Resource) (int, error) { return 0, nil }
+func (nopInvalidator) InvalidateDedup(context.Context, platformv1alpha1.ResourceReference) (int, error) {
+	return 0, nil
+}
 
 // recordingSink stores nothing: it records each batch and answers created
 // for a dedup key it has not seen yet, duplicate for one it has.

@@ -30,7 +30,7 @@ func crashSignal(namespace, name string) signals.Signal {
 		Type:        platformv1alpha1.SignalCrashLoopBackOff,
 		Source:      platformv1alpha1.SourceWatcher,
 		Severity:    platformv1alpha1.SignalSeverity(platformv1alpha1.SeverityHigh),
-		Resource:    signals.Resource{Kind: "Deployment", Namespace: namespace, Name: name, UID: types.UID("uid-" + name)},
+		Resource:    platformv1alpha1.ResourceReference{Kind: "Deployment", Namespace: namespace, Name: name, UID: types.UID("uid-" + name)},
 		Description: "CrashLoopBackOff on " + name,
 		DetectedAt:  time.Now().UTC().Truncate(time.Second),
 		Value:       "5",

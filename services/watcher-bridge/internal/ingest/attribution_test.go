@@ -12,7 +12,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/chatcli/aiops/libs/signals"
+	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 )
 
 // TestExternalSignalsNameTheWorkloadAboveThem checks that a signal from
@@ -57,18 +57,18 @@ func TestExternalSignalsNameTheWorkloadAboveThem(t *testing.T) {
 	rollout := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: "canary"}}
 
 	tests := map[string]struct {
-		named signals.Resource
+		named platformv1alpha1.ResourceReference
 		want  client.Object
 		kind  string
 	}{
-		"PodNamedByPrometheus":         {named: signals.Resource{Kind: "Pod", Name: pod.GetName()}, want: deploy, kind: "Deployment"},
-		"PodWithAUIDFromIngestSignals": {named: signals.Resource{Kind: "Pod", Name: pod.GetName(), UID: pod.GetUID()}, want: deploy, kind: "Deployment"},
-		"ReplicaSet":                   {named: signals.Resource{Kind: "ReplicaSet", Name: rs.GetName()}, want: deploy, kind: "Deployment"},
-		"JobOfACronJob":                {named: signals.Resource{Kind: "Job", Name: job.GetName()}, want: cron, kind: "CronJob"},
-		"HPAAtItsMaximum":              {named: signals.Resource{Kind: "HorizontalPodAutoscaler", Name: "ledger"}, want: deploy, kind: "Deployment"},
-		"HPANamingAnOldAppsVersion":    {named: signals.Resource{Kind: "HorizontalPodAutoscaler", Name: "ledger-legacy"}, want: deploy, kind: "Deployment"},
-		"HPAOfAKindNotServed":          {named: signals.Resource{Kind: "HorizontalPodAutoscaler", Name: "canary"}, want: rollout, kind: "Rollout"},
-		"DeploymentStaysItself":        {named: signals.Resource{Kind: "Deployment", Name: "ledger"}, want: deploy, kind: "Deployment"},
+		"PodNamedByPrometheus":         {named: platformv1alpha1.ResourceReference{Kind: "Pod", Name: pod.GetName()}, want: deploy, kind: "Deployment"},
+		"PodWithAUIDFromIngestSignals": {named: platformv1alpha1.ResourceReference{Kind: "Pod", Name: pod.GetName(), UID: pod.GetUID()}, want: deploy, kind: "Deployment"},
+		"ReplicaSet":                   {named: platformv1alpha1.ResourceReference{Kind: "ReplicaSet", Name: rs.GetName()}, want: deploy, kind: "Deployment"},
+		"JobOfACronJob":                {named: platformv1alpha1.ResourceReference{Kind: "Job", Name: job.GetName()}, want: cron, kind: "CronJob"},
+		"HPAAtItsMaximum":              {named: platformv1alpha1.ResourceReference{Kind: "HorizontalPodAutoscaler", Name: "ledger"}, want: deploy, kind: "Deployment"},
+		"HPANamingAnOldAppsVersion":    {named: platformv1alpha1.ResourceReference{Kind: "HorizontalPodAutoscaler", Name: "ledger-legacy"}, want: deploy, kind: "Deployment"},
+		"HPAOfAKindNotServed":          {named: platformv1alpha1.ResourceReference{Kind: "HorizontalPodAutoscaler", Name: "canary"}, want: rollout, kind: "Rollout"},
+		"DeploymentStaysItself":        {named: platformv1alpha1.ResourceReference{Kind: "Deployment", Name: "ledger"}, want: deploy, kind: "Deployment"},
 	}
 	c := newCreator(t, nil)
 	for name, tc := range tests {
@@ -80,7 +80,7 @@ func TestExternalSignalsNameTheWorkloadAboveThem(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := signals.Resource{Kind: tc.kind, Namespace: ns, Name: tc.want.GetName(), UID: tc.want.GetUID()}
+			want := platformv1alpha1.ResourceReference{Kind: tc.kind, Namespace: ns, Name: tc.want.GetName(), UID: tc.want.GetUID()}
 			if got.Resource != want {
 				t.Errorf("attributed to %+v, want %+v", got.Resource, want)
 			}

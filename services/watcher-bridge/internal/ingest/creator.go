@@ -26,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
+	"github.com/chatcli/aiops/libs/k8sctx"
 	"github.com/chatcli/aiops/libs/redisx"
 	"github.com/chatcli/aiops/libs/signals"
 )
@@ -55,10 +56,10 @@ type Config struct {
 	Cache client.Reader
 	// Owners looks up the owners of pods named by external sources; nil
 	// uses APIReader.
-	Owners OwnerLookup
+	Owners k8sctx.OwnerLookup
 	// TTL returns the dedup TTL for a resource (per Instance); nil uses
 	// DefaultTTL.
-	TTL        func(signals.Resource) time.Duration
+	TTL        func(platformv1alpha1.ResourceReference) time.Duration
 	DefaultTTL time.Duration
 	// FallbackNamespace holds the Anomalies of cluster-scoped resources.
 	FallbackNamespace string
@@ -115,7 +116,7 @@ func NewCreator(cfg Config) (*Creator, error) {
 		cfg.DefaultTTL = DefaultDedupTTL
 	}
 	if cfg.Owners == nil {
-		cfg.Owners = ReaderLookup(cfg.APIReader)
+		cfg.Owners = k8sctx.ReaderLookup(cfg.APIReader)
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics, _ = NewMetrics(nil)
@@ -207,7 +208,7 @@ const pendingPrefix = "~pending:"
 // (or our own, replayed after a lost reply) is not trusted as a duplicate:
 // its Anomaly may never come, so the caller goes on and the deterministic
 // names settle it.
-func (c *Creator) claim(ctx context.Context, res redisx.Resource, key string) (claim string, redisUp bool, existing string, err error) {
+func (c *Creator) claim(ctx context.Context, res platformv1alpha1.ResourceReference, key string) (claim string, redisUp bool, existing string, err error) {
 	if c.cfg.Redis == nil {
 		return "", false, "", nil
 	}
@@ -359,7 +360,7 @@ func (c *Creator) attribute(ctx context.Context, s signals.Signal) (signals.Sign
 	if s.Resource.UID != "" && !ownedKinds[s.Resource.Kind] {
 		return s, nil
 	}
-	apiVersion, known := apiVersions[s.Resource.Kind]
+	apiVersion, known := k8sctx.APIVersion(s.Resource.Kind)
 	if !known {
 		return s, nil
 	}
@@ -379,7 +380,7 @@ func (c *Creator) attribute(ctx context.Context, s signals.Signal) (signals.Sign
 
 // resolve reads the named object: its UID, and for a pod its top owner. An
 // object that does not exist (or may not be read) stays as named.
-func (c *Creator) resolve(ctx context.Context, r signals.Resource, apiVersion string) (signals.Resource, error) {
+func (c *Creator) resolve(ctx context.Context, r platformv1alpha1.ResourceReference, apiVersion string) (platformv1alpha1.ResourceReference, error) {
 	if r.Kind == "HorizontalPodAutoscaler" {
 		return c.resolveHPA(ctx, r)
 	}
@@ -394,12 +395,12 @@ func (c *Creator) resolve(ctx context.Context, r signals.Resource, apiVersion st
 	if !ownedKinds[r.Kind] {
 		return r, nil
 	}
-	return TopOwner(ctx, r, meta.OwnerReferences, c.cfg.Owners)
+	return k8sctx.TopOwner(ctx, r, meta.OwnerReferences, c.cfg.Owners)
 }
 
 // resolveHPA moves an HPA's signal to the workload it scales, as the
 // detectors attribute an HPA at its maximum.
-func (c *Creator) resolveHPA(ctx context.Context, r signals.Resource) (signals.Resource, error) {
+func (c *Creator) resolveHPA(ctx context.Context, r platformv1alpha1.ResourceReference) (platformv1alpha1.ResourceReference, error) {
 	hpa := &autoscalingv2.HorizontalPodAutoscaler{}
 	if err := c.cfg.APIReader.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: r.Name}, hpa); err != nil {
 		if apierrors.IsNotFound(err) || apierrors.IsForbidden(err) {
@@ -415,24 +416,17 @@ func (c *Creator) resolveHPA(ctx context.Context, r signals.Resource) (signals.R
 	if gv, err := schema.ParseGroupVersion(apiVersion); err == nil && gv.Group == "apps" {
 		apiVersion = "apps/v1"
 	}
-	return TopOwner(ctx, r, []metav1.OwnerReference{{APIVersion: apiVersion, Kind: target.Kind, Name: target.Name}}, c.cfg.Owners)
+	return k8sctx.TopOwner(ctx, r, []metav1.OwnerReference{{APIVersion: apiVersion, Kind: target.Kind, Name: target.Name}}, c.cfg.Owners)
 }
 
 // ownedKinds are the kinds whose faults belong to the workload above them,
 // whichever source names them: a signal about one of them is moved to its
 // top owner, even when it carries a UID (a caller of IngestSignals may
 // send one).
-var ownedKinds = map[string]bool{"Pod": true, "ReplicaSet": true, "Job": true, "HorizontalPodAutoscaler": true}
-
-// apiVersions are the kinds whose UID the Creator can look up.
-var apiVersions = map[string]string{
-	"Pod": "v1", "Node": "v1", "PersistentVolumeClaim": "v1", "Service": "v1",
-	"Deployment": "apps/v1", "StatefulSet": "apps/v1", "DaemonSet": "apps/v1", "ReplicaSet": "apps/v1",
-	"Job": "batch/v1", "CronJob": "batch/v1", "HorizontalPodAutoscaler": "autoscaling/v2",
-}
+var ownedKinds = map[string]bool{k8sctx.KindPod: true, k8sctx.KindReplicaSet: true, k8sctx.KindJob: true, k8sctx.KindHorizontalPodAutoscaler: true}
 
 type attribution struct {
-	resource signals.Resource
+	resource platformv1alpha1.ResourceReference
 	expires  time.Time
 }
 
@@ -442,7 +436,7 @@ const attributionTTL = time.Minute
 
 // InvalidateDedup forgets the signals of a resource, called when its Issue
 // ends so that a recurrence becomes a new Anomaly.
-func (c *Creator) InvalidateDedup(ctx context.Context, r signals.Resource) (int, error) {
+func (c *Creator) InvalidateDedup(ctx context.Context, r platformv1alpha1.ResourceReference) (int, error) {
 	c.recentMu.Lock()
 	c.recent.Clear()
 	c.recentMu.Unlock()
@@ -477,7 +471,7 @@ func (c *Creator) remember(key string, res signals.IngestResult) {
 	c.recent.Add(key, recentEntry{result: res, expires: time.Now().Add(degradedTTL)})
 }
 
-func (c *Creator) ttl(r signals.Resource) time.Duration {
+func (c *Creator) ttl(r platformv1alpha1.ResourceReference) time.Duration {
 	if c.cfg.TTL != nil {
 		if ttl := c.cfg.TTL(r); ttl > 0 {
 			return ttl
@@ -493,8 +487,8 @@ func (c *Creator) namespaceOf(s signals.Signal) string {
 	return c.cfg.FallbackNamespace
 }
 
-func redisResource(r signals.Resource) redisx.Resource {
-	return redisx.Resource{Kind: r.Kind, Namespace: r.Namespace, Name: r.Name}
+func redisResource(r platformv1alpha1.ResourceReference) platformv1alpha1.ResourceReference {
+	return platformv1alpha1.ResourceReference{Kind: r.Kind, Namespace: r.Namespace, Name: r.Name}
 }
 
 func rejected(reason string) signals.IngestResult {

@@ -72,7 +72,7 @@ func restartSignal(ns string) signals.Signal {
 	return signals.Signal{
 		Type: platformv1alpha1.SignalPodRestart, Source: platformv1alpha1.SourceWatcher,
 		Severity:    platformv1alpha1.SignalSeverity(platformv1alpha1.SeverityMedium),
-		Resource:    signals.Resource{Kind: "Deployment", Namespace: ns, Name: "api-gateway", UID: "uid-1"},
+		Resource:    platformv1alpha1.ResourceReference{Kind: "Deployment", Namespace: ns, Name: "api-gateway", UID: "uid-1"},
 		Description: "HighRestartCount on api-gateway: container app restarted 8 times",
 		DetectedAt:  time.Now().UTC().Truncate(time.Second),
 		Value:       "8", Threshold: "3",
@@ -114,7 +114,7 @@ func TestCreatesTheAnomalyOnceAndReportsDuplicates(t *testing.T) {
 	}
 	// The resource index must live as long as the dedup key, or
 	// InvalidateDedup would miss it once the short claim TTL has passed.
-	r := redisx.Resource{Kind: "Deployment", Namespace: ns, Name: "api-gateway"}
+	r := platformv1alpha1.ResourceReference{Kind: "Deployment", Namespace: ns, Name: "api-gateway"}
 	// Read the index first: its TTL only falls while we read the key's.
 	indexTTL := c.cfg.Redis.Redis().PTTL(context.Background(), redisx.DedupIndexKey(r)).Val()
 	keyTTL := c.cfg.Redis.Redis().PTTL(context.Background(), redisx.DedupKey(restartSignal(ns).DedupKey())).Val()
@@ -316,7 +316,7 @@ func TestPodSignalsNameTheTopOwner(t *testing.T) {
 	}
 
 	s := restartSignal(ns)
-	s.Resource = signals.Resource{Kind: "Pod", Namespace: ns, Name: pod.Name}
+	s.Resource = platformv1alpha1.ResourceReference{Kind: "Pod", Namespace: ns, Name: pod.Name}
 	res := ingest(t, newCreator(t, newRedis(t, env.Redis.URL)), s)[0]
 	if res.Status != signals.IngestCreated {
 		t.Fatalf("%+v, want created", res)
@@ -389,7 +389,7 @@ func TestAnAPIFailureLosesNothing(t *testing.T) {
 func TestClusterScopedSignalsUseTheFallbackNamespace(t *testing.T) {
 	node := restartSignal("")
 	node.Type = platformv1alpha1.SignalNodeNotReady
-	node.Resource = signals.Resource{Kind: "Node", Name: fmt.Sprintf("worker-%d", time.Now().UnixNano())}
+	node.Resource = platformv1alpha1.ResourceReference{Kind: "Node", Name: fmt.Sprintf("worker-%d", time.Now().UnixNano())}
 	res := ingest(t, newCreator(t, newRedis(t, env.Redis.URL)), node)[0]
 	if res.Status != signals.IngestCreated || res.AnomalyNamespace != "default" {
 		t.Fatalf("%+v, want created in default", res)
@@ -402,7 +402,7 @@ func TestAPendingClaimIsNotTakenForAnAnomaly(t *testing.T) {
 	ns := env.NewNamespace(t, "ingest", nil)
 	redis := newRedis(t, env.Redis.URL)
 	s := restartSignal(ns)
-	r := redisx.Resource{Kind: "Deployment", Namespace: ns, Name: "api-gateway"}
+	r := platformv1alpha1.ResourceReference{Kind: "Deployment", Namespace: ns, Name: "api-gateway"}
 	if _, err := redis.DedupResource(context.Background(), r, s.DedupKey(), pendingPrefix+"crashed", pendingTTL); err != nil {
 		t.Fatal(err)
 	}

@@ -12,8 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/chatcli/aiops/libs/collectors"
-
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -22,9 +20,10 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 
+	"github.com/chatcli/aiops/libs/collectors"
+	"github.com/chatcli/aiops/libs/k8sctx"
 	"github.com/chatcli/aiops/libs/signals"
 	"github.com/chatcli/aiops/services/watcher-bridge/internal/detect"
-	"github.com/chatcli/aiops/services/watcher-bridge/internal/ingest"
 )
 
 // Config holds the Detector's dependencies and settings.
@@ -45,7 +44,7 @@ type Config struct {
 	// OwnerFallback looks up an owner the informers do not hold (an
 	// owner of another kind, or one created a moment ago); nil stops the
 	// attribution at the last owner found.
-	OwnerFallback ingest.OwnerLookup
+	OwnerFallback k8sctx.OwnerLookup
 }
 
 // Detector watches the workloads in scope and reports their faults. It is a

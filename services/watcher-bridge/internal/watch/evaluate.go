@@ -16,9 +16,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
+	"github.com/chatcli/aiops/libs/k8sctx"
 	"github.com/chatcli/aiops/libs/signals"
 	"github.com/chatcli/aiops/services/watcher-bridge/internal/detect"
-	"github.com/chatcli/aiops/services/watcher-bridge/internal/ingest"
 )
 
 // syncRecheck is when to look again at an object of a namespace whose
@@ -72,7 +72,7 @@ func (d *Detector) evaluate(ctx context.Context, key objectKey) (int, time.Durat
 	now := d.cfg.Now()
 	var (
 		result detect.Result
-		self   signals.Resource
+		self   platformv1alpha1.ResourceReference
 		owners []metav1.OwnerReference
 	)
 	if key.kind == kindNode {
@@ -81,7 +81,7 @@ func (d *Detector) evaluate(ctx context.Context, key objectKey) (int, time.Durat
 			return 0, 0, nil
 		}
 		result = detect.EvaluateNode(node, d.podsOnNode(node.Name), now, d.cfg.Detect)
-		self = signals.Resource{Kind: kindNode, Name: node.Name, UID: node.UID}
+		self = platformv1alpha1.ResourceReference{Kind: kindNode, Name: node.Name, UID: node.UID}
 	} else {
 		inf := d.informersOf(key.namespace)
 		if inf == nil {
@@ -127,13 +127,13 @@ func (d *Detector) evaluate(ctx context.Context, key objectKey) (int, time.Durat
 			return 0, 0, nil
 		}
 		m, _ := meta.Accessor(obj)
-		self = signals.Resource{Kind: key.kind, Namespace: key.namespace, Name: key.name, UID: m.GetUID()}
+		self = platformv1alpha1.ResourceReference{Kind: key.kind, Namespace: key.namespace, Name: key.name, UID: m.GetUID()}
 	}
 	if len(result.Findings) == 0 {
 		return 0, result.RecheckAfter, nil
 	}
 
-	subject, err := ingest.TopOwner(ctx, self, owners, d.lookupOwner)
+	subject, err := k8sctx.TopOwner(ctx, self, owners, d.lookupOwner)
 	if err != nil {
 		return 0, 0, err
 	}

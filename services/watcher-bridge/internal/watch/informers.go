@@ -4,20 +4,22 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/chatcli/aiops/libs/k8sctx"
 )
 
 // The kinds the detectors evaluate, as queue keys name them.
 const (
-	kindPod         = "Pod"
-	kindDeployment  = "Deployment"
-	kindStatefulSet = "StatefulSet"
-	kindDaemonSet   = "DaemonSet"
-	kindReplicaSet  = "ReplicaSet"
-	kindJob         = "Job"
-	kindCronJob     = "CronJob"
-	kindPVC         = "PersistentVolumeClaim"
-	kindHPA         = "HorizontalPodAutoscaler"
-	kindNode        = "Node"
+	kindPod         = k8sctx.KindPod
+	kindDeployment  = k8sctx.KindDeployment
+	kindStatefulSet = k8sctx.KindStatefulSet
+	kindDaemonSet   = k8sctx.KindDaemonSet
+	kindReplicaSet  = k8sctx.KindReplicaSet
+	kindJob         = k8sctx.KindJob
+	kindCronJob     = k8sctx.KindCronJob
+	kindPVC         = k8sctx.KindPersistentVolumeClaim
+	kindHPA         = k8sctx.KindHorizontalPodAutoscaler
+	kindNode        = k8sctx.KindNode
 )
 
 // objectKey names one object to evaluate.

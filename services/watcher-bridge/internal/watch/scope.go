@@ -5,7 +5,6 @@ import (
 	"time"
 
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
-	"github.com/chatcli/aiops/libs/signals"
 )
 
 // target is one watched workload.
@@ -90,7 +89,7 @@ func (s Scope) Empty() bool { return len(s.wholeNamespaces) == 0 && len(s.target
 // Covers reports whether a signal about r, already attributed to its top
 // owner, is in scope. Cluster-scoped resources (Nodes) are in scope
 // whenever anything is watched: node faults hit every workload.
-func (s Scope) Covers(r signals.Resource) bool {
+func (s Scope) Covers(r platformv1alpha1.ResourceReference) bool {
 	if r.Namespace == "" {
 		return !s.Empty()
 	}
@@ -117,7 +116,7 @@ func (s Scope) hasTargetIn(namespace string) bool {
 
 // TTL is the shortest dedup TTL among the Instances that watch r, where
 // an Instance that sets none asks for fallback.
-func (s Scope) TTL(r signals.Resource, fallback time.Duration) time.Duration {
+func (s Scope) TTL(r platformv1alpha1.ResourceReference, fallback time.Duration) time.Duration {
 	t, ok := s.targets[target{kind: r.Kind, namespace: r.Namespace, name: r.Name}]
 	switch {
 	case !ok || t.shortest == 0:

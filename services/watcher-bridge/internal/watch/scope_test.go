@@ -8,7 +8,6 @@ import (
 	"k8s.io/utils/ptr"
 
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
-	"github.com/chatcli/aiops/libs/signals"
 )
 
 func instance(enabled bool, ttlMinutes *int32, targets ...platformv1alpha1.WatchTarget) platformv1alpha1.Instance {
@@ -27,14 +26,14 @@ func TestScope(t *testing.T) {
 		instances  []platformv1alpha1.Instance
 		selected   []string
 		namespaces []string
-		covers     map[signals.Resource]bool
-		ttl        map[signals.Resource]time.Duration
+		covers     map[platformv1alpha1.ResourceReference]bool
+		ttl        map[platformv1alpha1.ResourceReference]time.Duration
 	}{
 		"TargetsOnly": {
 			reason:     "an Instance's targets are watched one by one; a target's kind defaults to Deployment",
 			instances:  []platformv1alpha1.Instance{instance(true, nil, api, db)},
 			namespaces: []string{"prod"},
-			covers: map[signals.Resource]bool{
+			covers: map[platformv1alpha1.ResourceReference]bool{
 				{Kind: "Deployment", Namespace: "prod", Name: "api"}:   true,
 				{Kind: "StatefulSet", Namespace: "prod", Name: "db"}:   true,
 				{Kind: "Deployment", Namespace: "prod", Name: "db"}:    false,
@@ -45,7 +44,7 @@ func TestScope(t *testing.T) {
 		"DisabledWatcher": {
 			reason:    "an Instance whose watcher is off adds nothing",
 			instances: []platformv1alpha1.Instance{instance(false, nil, api)},
-			covers: map[signals.Resource]bool{
+			covers: map[platformv1alpha1.ResourceReference]bool{
 				{Kind: "Deployment", Namespace: "prod", Name: "api"}: false,
 				{Kind: "Node", Name: "worker-1"}:                     false,
 			},
@@ -55,7 +54,7 @@ func TestScope(t *testing.T) {
 			instances:  []platformv1alpha1.Instance{instance(true, nil, api)},
 			selected:   []string{"batch"},
 			namespaces: []string{"batch", "prod"},
-			covers: map[signals.Resource]bool{
+			covers: map[platformv1alpha1.ResourceReference]bool{
 				{Kind: "CronJob", Namespace: "batch", Name: "etl"}:   true,
 				{Kind: "Deployment", Namespace: "prod", Name: "api"}: true,
 			},
@@ -64,7 +63,7 @@ func TestScope(t *testing.T) {
 			reason:     "two Instances watching one workload: the shorter dedup TTL applies",
 			instances:  []platformv1alpha1.Instance{instance(true, ptr.To[int32](60), api), instance(true, ptr.To[int32](10), api), instance(true, nil, db)},
 			namespaces: []string{"prod"},
-			ttl: map[signals.Resource]time.Duration{
+			ttl: map[platformv1alpha1.ResourceReference]time.Duration{
 				{Kind: "Deployment", Namespace: "prod", Name: "api"}:   10 * time.Minute,
 				{Kind: "StatefulSet", Namespace: "prod", Name: "db"}:   testFallbackTTL,
 				{Kind: "Deployment", Namespace: "prod", Name: "other"}: testFallbackTTL,
@@ -74,7 +73,7 @@ func TestScope(t *testing.T) {
 			reason:     "an Instance that sets no TTL asks for the default, which is shorter than another Instance's 60 minutes",
 			instances:  []platformv1alpha1.Instance{instance(true, nil, api), instance(true, ptr.To[int32](60), api), instance(true, ptr.To[int32](10), db), instance(true, nil, db)},
 			namespaces: []string{"prod"},
-			ttl: map[signals.Resource]time.Duration{
+			ttl: map[platformv1alpha1.ResourceReference]time.Duration{
 				{Kind: "Deployment", Namespace: "prod", Name: "api"}: testFallbackTTL,
 				{Kind: "StatefulSet", Namespace: "prod", Name: "db"}: 10 * time.Minute,
 			},

@@ -1,4 +1,4 @@
-package ingest
+package k8sctx
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/chatcli/aiops/libs/signals"
+	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 )
 
 // maxOwnerDepth bounds the owner walk; real chains are at most three deep
@@ -23,17 +23,19 @@ type OwnerLookup func(ctx context.Context, ref metav1.OwnerReference, namespace 
 // ReplicaSet → Deployment, Pod → Job → CronJob, Pod → StatefulSet), so
 // that an Anomaly names the workload a remediation acts on. It stops at
 // the last owner it can read: an owner that is gone or forbidden ends the
-// walk without failing detection.
-func TopOwner(ctx context.Context, self signals.Resource, refs []metav1.OwnerReference, lookup OwnerLookup) (signals.Resource, error) {
+// walk without failing detection. It also stops below an owner of a kind
+// an Anomaly may not name (an Argo Workflow, say), so the attribution is
+// the last object the platform knows.
+func TopOwner(ctx context.Context, self platformv1alpha1.ResourceReference, refs []metav1.OwnerReference, lookup OwnerLookup) (platformv1alpha1.ResourceReference, error) {
 	current := self
 	for range maxOwnerDepth {
 		ref := controllerRef(refs)
 		// Static pods are "owned" by their Node, which is not a workload a
 		// remediation could act on.
-		if ref == nil || ref.Kind == "Node" {
+		if ref == nil || ref.Kind == KindNode || !platformv1alpha1.IsAnomalyResourceKind(ref.Kind) {
 			return current, nil
 		}
-		owner := signals.Resource{Kind: ref.Kind, Namespace: self.Namespace, Name: ref.Name, UID: ref.UID}
+		owner := platformv1alpha1.ResourceReference{Kind: ref.Kind, Namespace: self.Namespace, Name: ref.Name, UID: ref.UID}
 		meta, err := lookup(ctx, *ref, self.Namespace)
 		switch {
 		case err == nil:
@@ -71,7 +73,8 @@ func controllerRef(refs []metav1.OwnerReference) *metav1.OwnerReference {
 }
 
 // ReaderLookup looks owners up through a reader of object metadata, for
-// signals that arrive from outside the informers (Alertmanager, gRPC).
+// signals that arrive from outside the informers (Alertmanager, gRPC) and
+// for owners the informers do not hold.
 func ReaderLookup(reader client.Reader) OwnerLookup {
 	return func(ctx context.Context, ref metav1.OwnerReference, namespace string) (*metav1.PartialObjectMetadata, error) {
 		meta := &metav1.PartialObjectMetadata{}

@@ -1,0 +1,79 @@
+package k8sctx
+
+import (
+	"context"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+
+	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
+)
+
+func TestTopOwner(t *testing.T) {
+	controller := true
+	ref := func(kind, name, uid string) metav1.OwnerReference {
+		return metav1.OwnerReference{Kind: kind, Name: name, UID: types.UID(uid), Controller: &controller}
+	}
+	// owners is the cluster the lookup sees: kind/name → that object's owners.
+	owners := map[string][]metav1.OwnerReference{
+		"ReplicaSet/api-7d9c": {ref(KindDeployment, "api", "d1")},
+		"Deployment/api":      nil,
+		"Job/nightly-1":       {ref(KindCronJob, "nightly", "c1")},
+		"CronJob/nightly":     nil,
+	}
+	lookup := func(_ context.Context, r metav1.OwnerReference, _ string) (*metav1.PartialObjectMetadata, error) {
+		refs, ok := owners[r.Kind+"/"+r.Name]
+		if !ok {
+			return nil, apierrors.NewNotFound(schema.GroupResource{Resource: r.Kind}, r.Name)
+		}
+		return &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{UID: r.UID, OwnerReferences: refs}}, nil
+	}
+	pod := platformv1alpha1.ResourceReference{Kind: KindPod, Namespace: "prod", Name: "p", UID: "p1"}
+	tests := map[string]struct {
+		reason string
+		refs   []metav1.OwnerReference
+		want   platformv1alpha1.ResourceReference
+	}{
+		"Deployment": {
+			reason: "a pod of a ReplicaSet belongs to its Deployment",
+			refs:   []metav1.OwnerReference{ref(KindReplicaSet, "api-7d9c", "r1")},
+			want:   platformv1alpha1.ResourceReference{Kind: KindDeployment, Namespace: "prod", Name: "api", UID: "d1"},
+		},
+		"CronJob": {
+			reason: "a pod of a Job belongs to its CronJob",
+			refs:   []metav1.OwnerReference{ref(KindJob, "nightly-1", "j1")},
+			want:   platformv1alpha1.ResourceReference{Kind: KindCronJob, Namespace: "prod", Name: "nightly", UID: "c1"},
+		},
+		"OwnerGone": {
+			reason: "an owner the garbage collector removed is still named by a live reference",
+			refs:   []metav1.OwnerReference{ref(KindReplicaSet, "gone-5f6", "r2")},
+			want:   platformv1alpha1.ResourceReference{Kind: KindReplicaSet, Namespace: "prod", Name: "gone-5f6", UID: "r2"},
+		},
+		"UnknownKind": {
+			reason: "an owner of a kind an Anomaly may not name ends the walk below it",
+			refs:   []metav1.OwnerReference{ref("Workflow", "etl", "w1")},
+			want:   pod,
+		},
+		"StaticPod": {
+			reason: "a static pod's Node is not its workload",
+			refs:   []metav1.OwnerReference{ref(KindNode, "node-1", "n1")},
+			want:   pod,
+		},
+		"NoOwner": {reason: "a bare pod is its own workload", want: pod},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, err := TopOwner(context.Background(), pod, tc.refs, lookup)
+			if err != nil {
+				t.Fatalf("%s: %v", tc.reason, err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("%s (-want +got):\n%s", tc.reason, diff)
+			}
+		})
+	}
+}
