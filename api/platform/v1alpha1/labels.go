@@ -33,3 +33,25 @@ const (
 // "true". The name is the seed's. Such a Runbook also has spec.origin
 // Generated; a manual Runbook takes precedence over it.
 const LabelRunbookGenerated = "platform.chatcli.io/auto-generated"
+
+// Labels and annotations the correlator keeps on Issues and Anomalies.
+const (
+	// LabelResourceKey on an Issue holds 40 hex digits of the SHA-256 of
+	// its resource's kind, namespace and name, so that every incident of
+	// one resource is one label selector away.
+	LabelResourceKey = "platform.chatcli.io/resource-key"
+
+	// LabelIncidentGeneration on an Issue counts the incidents of its
+	// resource from 0; with the resource it makes the Issue's
+	// deterministic name.
+	LabelIncidentGeneration = "platform.chatcli.io/incident-generation"
+
+	// LabelIssue on an Anomaly names the Issue it was correlated into, so
+	// the Issue's reconciler can list its Anomalies.
+	LabelIssue = "platform.chatcli.io/issue"
+
+	// AnnotationSignalTypes on an Issue lists the distinct signal types of
+	// its Anomalies, comma-separated and sorted: the set its risk score is
+	// the sum of, so that replaying an Anomaly adds nothing.
+	AnnotationSignalTypes = "platform.chatcli.io/signal-types"
+)

@@ -1,13 +1,13 @@
 package app
 
-// The permissions of the correlator so far: reading what it will reconcile, events
-// and its leader-election Lease. Each reconciler adds the writes it makes
-// when it lands. `make generate` turns these markers into
-// charts/chatcli-aiops/files/rbac/correlator.yaml, and the startup test runs
-// the service under exactly that role. The "platform" namespace stands for
-// the release namespace.
+// The correlator's permissions. `make generate` turns these markers into
+// charts/chatcli-aiops/files/rbac/correlator.yaml, and its tests run under
+// exactly that role. The "platform" namespace stands for the release
+// namespace.
 //
-// +kubebuilder:rbac:groups=platform.chatcli.io,resources=anomalies;issues,verbs=get;list;watch
+// +kubebuilder:rbac:groups=platform.chatcli.io,resources=anomalies,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=platform.chatcli.io,resources=anomalies/status,verbs=get;patch;update
+// +kubebuilder:rbac:groups=platform.chatcli.io,resources=issues,verbs=get;list;watch;create;patch
 // +kubebuilder:rbac:groups=platform.chatcli.io,resources=instances;aiinsights;remediationplans;postmortems;runbooks,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=coordination.k8s.io,namespace=platform,resources=leases,verbs=get;create;update
