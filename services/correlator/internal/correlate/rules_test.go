@@ -93,8 +93,8 @@ func TestIssueNames(t *testing.T) {
 	deploy := platformv1alpha1.ResourceReference{Kind: "Deployment", Namespace: "prod", Name: "api-gateway"}
 	sts := platformv1alpha1.ResourceReference{Kind: "StatefulSet", Namespace: "prod", Name: "api-gateway"}
 	long := platformv1alpha1.ResourceReference{Kind: "Deployment", Namespace: "prod", Name: strings.Repeat("very-long.name-", 16)}
-	if IssueName(deploy, 0) != IssueName(deploy, 0) {
-		t.Fatal("names are not deterministic")
+	if got := IssueName(deploy, 0); got != "api-gateway-deployment-"+ResourceKey(deploy)[:10]+"-0" {
+		t.Fatalf("IssueName = %q, want <name>-<kind>-<key>-<generation>", got)
 	}
 	if IssueName(deploy, 0) == IssueName(sts, 0) || IssueName(deploy, 0) == IssueName(deploy, 1) {
 		t.Fatal("different resources or generations share a name")
