@@ -8,6 +8,9 @@ const (
 	// AnomalyCorrelatedCondition is True once the Anomaly belongs to an Issue.
 	AnomalyCorrelatedCondition = "Correlated"
 
+	// IssueIdentifiedCondition is True once the Issue has its incident id;
+	// False while Redis, which hands the ids out, does not answer.
+	IssueIdentifiedCondition = "Identified"
 	// IssueAnalyzedCondition is True when a usable AIInsight exists.
 	IssueAnalyzedCondition = "Analyzed"
 	// IssueRemediatedCondition is True when a plan completed and verified.
@@ -44,11 +47,14 @@ const (
 
 	AnomalyCorrelatedReason = "Correlated"
 
-	IssueInsightReadyReason      = "InsightReady"
-	IssueAnalysisFailedReason    = "AnalysisFailed"
-	IssuePlanCompletedReason     = "PlanCompleted"
-	IssuePlanFailedReason        = "PlanFailed"
-	IssueAttemptsExhaustedReason = "AttemptsExhausted"
+	IssueIncidentIDAssignedReason  = "IncidentIDAssigned"
+	IssueSequenceUnavailableReason = "SequenceUnavailable"
+	IssueInsightRequestedReason    = "InsightRequested"
+	IssueInsightReadyReason        = "InsightReady"
+	IssueAnalysisFailedReason      = "AnalysisFailed"
+	IssuePlanCompletedReason       = "PlanCompleted"
+	IssuePlanFailedReason          = "PlanFailed"
+	IssueAttemptsExhaustedReason   = "AttemptsExhausted"
 	// IssueRetryingReason means an attempt failed and the next one is analysed
 	// with its failure context.
 	IssueRetryingReason = "Retrying"

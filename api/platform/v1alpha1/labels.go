@@ -46,6 +46,11 @@ const (
 	// deterministic name.
 	LabelIncidentGeneration = "platform.chatcli.io/incident-generation"
 
+	// LabelIncidentID on an Issue holds its INC-YYYYMMDD-NNN id, so that an
+	// id the daily sequence hands out again (after Redis lost its data) is
+	// found taken.
+	LabelIncidentID = "platform.chatcli.io/incident-id"
+
 	// LabelIssue on an Anomaly names the Issue it was correlated into, so
 	// the Issue's reconciler can list its Anomalies.
 	LabelIssue = "platform.chatcli.io/issue"

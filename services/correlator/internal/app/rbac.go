@@ -8,6 +8,8 @@ package app
 // +kubebuilder:rbac:groups=platform.chatcli.io,resources=anomalies,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=platform.chatcli.io,resources=anomalies/status,verbs=get;patch;update
 // +kubebuilder:rbac:groups=platform.chatcli.io,resources=issues,verbs=get;list;watch;create;patch
-// +kubebuilder:rbac:groups=platform.chatcli.io,resources=instances;aiinsights;remediationplans;postmortems;runbooks,verbs=get;list;watch
+// +kubebuilder:rbac:groups=platform.chatcli.io,resources=issues/status,verbs=get;patch;update
+// +kubebuilder:rbac:groups=platform.chatcli.io,resources=aiinsights,verbs=get;list;watch;create
+// +kubebuilder:rbac:groups=platform.chatcli.io,resources=instances;remediationplans;postmortems;runbooks,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=coordination.k8s.io,namespace=platform,resources=leases,verbs=get;create;update

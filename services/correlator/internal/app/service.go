@@ -10,6 +10,7 @@ import (
 	"github.com/chatcli/aiops/libs/bootstrap"
 	correlatorv1 "github.com/chatcli/aiops/proto/chatcli/platform/correlator/v1"
 	"github.com/chatcli/aiops/services/correlator/internal/reconcilers/anomaly"
+	"github.com/chatcli/aiops/services/correlator/internal/reconcilers/issue"
 )
 
 // Service declares the correlator. It works without Redis (deterministic
@@ -38,7 +39,7 @@ func (o *options) validate() error {
 	return nil
 }
 
-// setup registers the Anomaly reconciler. The incident API answers
+// setup registers the Anomaly and Issue reconcilers. The incident API answers
 // Unimplemented until its part of the correlator lands.
 func (o *options) setup(_ context.Context, rt *bootstrap.Runtime) error {
 	mgr := rt.Manager
@@ -46,6 +47,11 @@ func (o *options) setup(_ context.Context, rt *bootstrap.Runtime) error {
 		Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Redis: rt.Redis, Now: time.Now, Workers: o.workers,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up the Anomaly reconciler: %w", err)
+	}
+	if err := (&issue.Reconciler{
+		Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Redis: rt.Redis, Now: time.Now,
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("set up the Issue reconciler: %w", err)
 	}
 	correlatorv1.RegisterCorrelatorServiceServer(rt.GRPC, correlatorv1.UnimplementedCorrelatorServiceServer{})
 	return nil

@@ -1,0 +1,150 @@
+package issue
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
+	"github.com/chatcli/aiops/libs/redisx"
+	"github.com/chatcli/aiops/libs/testenv"
+)
+
+var env *testenv.Environment
+
+func TestMain(m *testing.M) { testenv.Run(m, &env, testenv.Options{WithoutRedis: true}) }
+
+// startReconciler runs the Issue reconciler as the correlator's
+// ServiceAccount under its generated role, with a Redis of the test's own.
+func startReconciler(t *testing.T, redis *redisx.Client) {
+	t.Helper()
+	id := env.AsService(t, "correlator", env.NewNamespace(t, "platform", nil))
+	mgr, err := ctrl.NewManager(id.Config, ctrl.Options{
+		Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: "0"},
+		// Each test runs a manager of its own in this one process.
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := (&Reconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Redis: redis, Now: time.Now}).SetupWithManager(mgr); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	})
+}
+
+func newIssue(ns, name string) *platformv1alpha1.Issue {
+	return &platformv1alpha1.Issue{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: platformv1alpha1.IssueSpec{
+			Severity: platformv1alpha1.SeverityHigh, Source: platformv1alpha1.SourceWatcher, SignalType: platformv1alpha1.SignalOOMKill,
+			Resource: platformv1alpha1.ResourceReference{Kind: "Deployment", Namespace: ns, Name: "checkout"}, RiskScore: 70,
+		},
+	}
+}
+
+func get(g Gomega, key client.ObjectKey) *platformv1alpha1.Issue {
+	issue := &platformv1alpha1.Issue{}
+	g.Expect(env.Client.Get(context.Background(), key, issue)).To(Succeed())
+	return issue
+}
+
+// TestDetectionToAnalysis follows one Issue from its creation to Analyzing:
+// stamped, identified, its AIInsight created once and owned by it, every
+// step in the timeline.
+func TestDetectionToAnalysis(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	redisServer, err := testenv.StartLocalRedis(ctx, "", t.TempDir())
+	g.Expect(err).NotTo(HaveOccurred())
+	t.Cleanup(redisServer.Stop)
+	redis, err := redisx.New(redisServer.URL, redisx.Config{})
+	g.Expect(err).NotTo(HaveOccurred())
+	t.Cleanup(func() { _ = redis.Close() })
+	startReconciler(t, redis)
+
+	ns := env.NewNamespace(t, "lifecycle", nil)
+	// The sequence restarts when Redis loses its data: an Issue elsewhere
+	// already holds the first id of the day, so ours takes the second.
+	taken := newIssue(env.NewNamespace(t, "elsewhere", nil), "older")
+	taken.Labels = map[string]string{platformv1alpha1.LabelIncidentID: redisx.FormatIncidentID(time.Now(), 1)}
+	g.Expect(env.Client.Create(ctx, taken)).To(Succeed())
+
+	issue := newIssue(ns, "checkout-oom")
+	g.Expect(env.Client.Create(ctx, issue)).To(Succeed())
+	key := client.ObjectKeyFromObject(issue)
+	g.Eventually(func(g Gomega) {
+		got := get(g, key)
+		g.Expect(got.Status.State).To(Equal(platformv1alpha1.IssueAnalyzing))
+		g.Expect(got.Status.IncidentID).To(Equal(redisx.FormatIncidentID(time.Now(), 2)))
+	}).WithTimeout(30 * time.Second).Should(Succeed())
+
+	got := get(g, key)
+	g.Expect(got.Status.DetectedAt).NotTo(BeNil())
+	g.Expect(got.Status.MaxRemediationAttempts).To(BeEquivalentTo(3))
+	g.Expect(got.Status.InsightRef).To(Equal(&platformv1alpha1.LocalObjectReference{Name: "checkout-oom-insight"}))
+	g.Expect(got.Status.Attempts).To(HaveLen(1))
+	g.Expect(got.Status.Timeline).To(HaveLen(2))
+	g.Expect(got.Status.Timeline[1].FromState).To(Equal(platformv1alpha1.IssueDetected))
+	g.Expect(got.Status.Timeline[1].ToState).To(Equal(platformv1alpha1.IssueAnalyzing))
+
+	insight := &platformv1alpha1.AIInsight{}
+	g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "checkout-oom-insight"}, insight)).To(Succeed())
+	g.Expect(insight.Spec.Provider).To(Equal(platformv1alpha1.ProviderBuiltin), "no Ready Instance: the offline analyzer")
+	g.Expect(insight.Spec.Attempt).To(BeEquivalentTo(1))
+	g.Expect(metav1.IsControlledBy(insight, got)).To(BeTrue())
+
+	list := &platformv1alpha1.AIInsightList{}
+	g.Consistently(func() int {
+		_ = env.Client.List(ctx, list, client.InNamespace(ns))
+		return len(list.Items)
+	}).WithTimeout(2 * time.Second).Should(Equal(1))
+}
+
+// TestTheIncidentIDWaitsForRedis checks that an Issue is analysed without
+// Redis, says its id is missing, and gets the id once Redis is back.
+func TestTheIncidentIDWaitsForRedis(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	redisServer, err := testenv.StartLocalRedis(ctx, "", t.TempDir())
+	g.Expect(err).NotTo(HaveOccurred())
+	t.Cleanup(redisServer.Stop)
+	redis, err := redisx.New(redisServer.URL, redisx.Config{})
+	g.Expect(err).NotTo(HaveOccurred())
+	t.Cleanup(func() { _ = redis.Close() })
+	redisServer.Stop()
+	startReconciler(t, redis)
+
+	issue := newIssue(env.NewNamespace(t, "no-redis", nil), "api-crash")
+	g.Expect(env.Client.Create(ctx, issue)).To(Succeed())
+	key := client.ObjectKeyFromObject(issue)
+	g.Eventually(func(g Gomega) {
+		got := get(g, key)
+		g.Expect(got.Status.State).To(Equal(platformv1alpha1.IssueAnalyzing))
+		g.Expect(got.Status.IncidentID).To(BeEmpty())
+		g.Expect(got.Status.Conditions).To(ContainElement(And(
+			HaveField("Type", platformv1alpha1.IssueIdentifiedCondition),
+			HaveField("Status", metav1.ConditionFalse),
+		)))
+	}).WithTimeout(30 * time.Second).Should(Succeed())
+
+	g.Expect(redisServer.Start(ctx)).To(Succeed())
+	g.Eventually(func() string { return get(g, key).Status.IncidentID }).
+		WithTimeout(60 * time.Second).Should(MatchRegexp(`^INC-[0-9]{8}-[0-9]{3,}$`))
+}
