@@ -39,6 +39,7 @@ verify: generate ## Regenerate, then fail if anything generated is stale.
 		echo "generated files are stale: run 'make generate' and commit"; exit 1; fi
 	@for mod in . e2e hack/tools hack/tools/protoc-gen hack/tools/golangci hack/tools/kal; do (cd $$mod && GOWORK=off $(GO) mod tidy -diff) || { echo "go.mod of $$mod is not tidy"; exit 1; }; done
 	GOWORK=off $(GO) build ./...
+	hack/check-pseudo-versions.sh
 	GO=$(GO) hack/buf-breaking.sh
 
 .PHONY: lint

@@ -2,9 +2,13 @@ package services_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -160,9 +164,9 @@ func testAllStartAndStopCleanly(t *testing.T, bins string) {
 			svc.waitReady(t)
 			waitLeader(t, leaseNamespace, "chatcli-"+name)
 			if !serviceAPIs[name].grpc {
-				if body := svc.get(t, svc.metricsAddr, "/metrics"); !strings.Contains(body, "rest_client_requests_total") {
-					t.Errorf("/metrics lacks the API client metrics")
-				}
+				// No gRPC certificate to reuse: controller-runtime's
+				// self-signed one, which no client can verify.
+				checkMetricsAuth(t, svc, nil, "rest_client_requests_total")
 				return
 			}
 
@@ -182,9 +186,8 @@ func testAllStartAndStopCleanly(t *testing.T, bins string) {
 					t.Fatalf("service API: got %v, want %s", err, api.want)
 				}
 			}
-			if body := svc.get(t, svc.metricsAddr, "/metrics"); !strings.Contains(body, "chatcli_grpc_server_handled_total") {
-				t.Errorf("/metrics lacks the gRPC server metrics")
-			}
+			// /metrics reuses the gRPC certificate, so the PKI's CA verifies it.
+			checkMetricsAuth(t, svc, pki.CertPool(), "chatcli_grpc_server_handled_total")
 		})
 	}
 
@@ -295,23 +298,76 @@ func (s *runningService) readyz() int {
 	return resp.StatusCode
 }
 
-func (s *runningService) get(t *testing.T, addr, path string) string {
+// checkMetricsAuth checks that /metrics speaks TLS 1.3 only and lets in
+// only a caller the API server authenticates and allows get on /metrics.
+// roots verifies the certificate; nil skips verification, for the
+// self-signed default.
+func checkMetricsAuth(t *testing.T, svc *runningService, roots *x509.CertPool, wantMetric string) {
 	t.Helper()
-	resp, err := http.Get("http://" + addr + path)
-	if err != nil {
-		t.Fatalf("GET %s: %v", path, err)
-	}
-	defer resp.Body.Close()
-	var b strings.Builder
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := resp.Body.Read(buf)
-		b.Write(buf[:n])
+	// The metrics server may start listening just after /readyz is green.
+	err := wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+		conn, err := net.Dial("tcp", svc.metricsAddr)
 		if err != nil {
-			break
+			return false, nil
+		}
+		return true, conn.Close()
+	})
+	if err != nil {
+		t.Fatalf("/metrics never listened: %v", err)
+	}
+	tests := map[string]struct {
+		token      string
+		wantStatus int
+	}{
+		"no token":     {wantStatus: http.StatusUnauthorized},
+		"unprivileged": {token: env.Tokens[testenv.UnprivilegedUser], wantStatus: http.StatusForbidden},
+		"reader":       {token: env.Tokens[testenv.MetricsReaderUser], wantStatus: http.StatusOK},
+		// controller-runtime's filter answers 500 here (the TokenReview
+		// carries an error); what matters is that nothing leaks.
+		"wrong token": {token: "not-a-token-the-api-server-knows"},
+	}
+	for name, tc := range tests {
+		status, body := svc.scrape(t, roots, tc.token)
+		switch {
+		case tc.wantStatus == 0 && status == http.StatusOK:
+			t.Errorf("/metrics with %s: status 200, want a refusal", name)
+		case tc.wantStatus != 0 && status != tc.wantStatus:
+			t.Errorf("/metrics with %s: status %d, want %d", name, status, tc.wantStatus)
+		}
+		if got, want := strings.Contains(body, wantMetric), status == http.StatusOK; got != want || (want && status != tc.wantStatus) {
+			t.Errorf("/metrics with %s: status %d, body has %s: %v", name, status, wantMetric, got)
 		}
 	}
-	return b.String()
+	old := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, InsecureSkipVerify: roots == nil, MaxVersion: tls.VersionTLS12}}} //nolint:gosec // the test checks TLS 1.2 is refused
+	if resp, err := old.Get("https://" + svc.metricsAddr + "/metrics"); err == nil {
+		resp.Body.Close()
+		t.Errorf("/metrics accepted TLS 1.2")
+	}
+}
+
+// scrape GETs /metrics over HTTPS with a bearer token (none when empty)
+// and returns the status code and body.
+func (s *runningService) scrape(t *testing.T, roots *x509.CertPool, token string) (int, string) {
+	t.Helper()
+	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: roots, InsecureSkipVerify: roots == nil} //nolint:gosec // self-signed default
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsConfig}}
+	req, err := http.NewRequest(http.MethodGet, "https://"+s.metricsAddr+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("GET /metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("read /metrics: %v", err)
+	}
+	return resp.StatusCode, string(body)
 }
 
 func (s *runningService) logTail() string {
@@ -348,7 +404,8 @@ func freeAddr(t *testing.T) string {
 // testRedisPolicyDrivesReadiness points a service of each Redis policy at
 // a Redis that does not answer: the remediator, which cannot lock without
 // it, stays unready and says why; the correlator, which degrades, is ready;
-// and the remediator refuses to start with no --redis-url at all.
+// the remediator refuses to start with no --redis-url at all, and the
+// correlator with a URL that turns off TLS verification.
 func testRedisPolicyDrivesReadiness(t *testing.T, bins string) {
 	dir := t.TempDir()
 	pki, err := testenv.NewPKI(dir)
@@ -370,6 +427,11 @@ func testRedisPolicyDrivesReadiness(t *testing.T, bins string) {
 	out, err := exec.Command(filepath.Join(bins, "remediator"), common...).CombinedOutput()
 	if code := exitCode(err); code != 2 || !strings.Contains(string(out), "--redis-url is required") {
 		t.Fatalf("remediator without --redis-url: exit %d, output:\n%s", code, out)
+	}
+
+	out, err = exec.Command(filepath.Join(bins, "correlator"), append(common, "--redis-url=rediss://127.0.0.1:6380?skip_verify=true")...).CombinedOutput()
+	if code := exitCode(err); code != 2 || !strings.Contains(string(out), "skip_verify is refused") {
+		t.Fatalf("correlator with skip_verify: exit %d, output:\n%s", code, out)
 	}
 
 	correlator := startService(t, bins, "correlator", dir, true, append(common, deadRedis)...)

@@ -9,11 +9,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/chatcli/aiops/libs/grpcx"
+	"github.com/chatcli/aiops/libs/redisx"
 )
 
 // EnvPrefix prefixes the environment variable of every flag:
@@ -26,8 +29,18 @@ type Options struct {
 	Name string
 
 	MetricsBindAddress string
-	ProbeBindAddress   string
-	PprofBindAddress   string
+	// MetricsSecure serves /metrics over TLS, for callers the API server
+	// authenticates (TokenReview) and authorizes (SubjectAccessReview).
+	// Plain HTTP is allowed on a loopback address only.
+	MetricsSecure bool
+	// MetricsCertFile and MetricsKeyFile are the /metrics certificate;
+	// without them a gRPC service reuses its gRPC certificate, and any
+	// other service a self-signed one.
+	MetricsCertFile  string
+	MetricsKeyFile   string
+	ProbeBindAddress string
+	// PprofBindAddress must be a loopback address: pprof has no auth.
+	PprofBindAddress string
 
 	LeaderElect             bool
 	LeaderElectionNamespace string
@@ -46,7 +59,9 @@ type Options struct {
 	GRPCRateLimitRPS   float64
 	GRPCRateLimitBurst int
 
-	RedisURL string
+	RedisURL          string
+	RedisCAFile       string
+	RedisPasswordFile string
 
 	LogFormat string
 	LogLevel  string
@@ -59,6 +74,7 @@ func DefaultOptions(name string) *Options {
 	return &Options{
 		Name:               name,
 		MetricsBindAddress: ":8080",
+		MetricsSecure:      true,
 		ProbeBindAddress:   ":8081",
 		GRPCBindAddress:    ":9090",
 		GRPCRateLimitRPS:   200,
@@ -82,8 +98,11 @@ func DefaultOptions(name string) *Options {
 // only when it serves gRPC, --redis-url only when it uses Redis.
 func (o *Options) AddFlags(fs *flag.FlagSet, svc Service) {
 	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", o.MetricsBindAddress, "Address of the /metrics endpoint; 0 disables it.")
+	fs.BoolVar(&o.MetricsSecure, "metrics-secure", o.MetricsSecure, "Serve /metrics over HTTPS to callers with a bearer token allowed get on the /metrics nonResourceURL. false (plain HTTP, no auth) needs a loopback --metrics-bind-address.")
+	fs.StringVar(&o.MetricsCertFile, "metrics-cert-file", o.MetricsCertFile, "PEM certificate of /metrics; reloaded when it changes. Defaults to the gRPC certificate, else a self-signed one.")
+	fs.StringVar(&o.MetricsKeyFile, "metrics-key-file", o.MetricsKeyFile, "PEM private key of /metrics. Needs --metrics-cert-file.")
 	fs.StringVar(&o.ProbeBindAddress, "health-probe-bind-address", o.ProbeBindAddress, "Address of the /healthz and /readyz endpoints.")
-	fs.StringVar(&o.PprofBindAddress, "pprof-bind-address", o.PprofBindAddress, "Address of the pprof endpoint; empty disables it.")
+	fs.StringVar(&o.PprofBindAddress, "pprof-bind-address", o.PprofBindAddress, "Loopback address of the pprof endpoint (it has no auth; reach it with kubectl port-forward); empty disables it.")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "Elect one active controller replica through a Lease named chatcli-"+o.Name+".")
 	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", o.LeaderElectionNamespace, "Namespace of the leader-election Lease; defaults to the pod's namespace.")
 	fs.DurationVar(&o.LeaseDuration, "leader-election-lease-duration", o.LeaseDuration, "How long a crashed leader's Lease blocks its successor.")
@@ -103,6 +122,10 @@ func (o *Options) AddFlags(fs *flag.FlagSet, svc Service) {
 		fs.StringVar(&o.RedisURL, "redis-url", o.RedisURL, "Redis URL (redis:// or rediss://) for locks, dedup and counters. Required: the service is not ready without Redis.")
 	case RedisDegraded:
 		fs.StringVar(&o.RedisURL, "redis-url", o.RedisURL, "Redis URL (redis:// or rediss://) for dedup, locks and counters. The service stays ready and degrades while Redis is away.")
+	}
+	if svc.Redis != RedisUnused {
+		fs.StringVar(&o.RedisCAFile, "redis-ca-file", o.RedisCAFile, "PEM CA bundle that verifies a rediss:// server instead of the system roots.")
+		fs.StringVar(&o.RedisPasswordFile, "redis-password-file", o.RedisPasswordFile, "File holding the Redis password, re-read for every new connection. A password inside --redis-url is refused.")
 	}
 	fs.StringVar(&o.LogFormat, "log-format", o.LogFormat, "Log format: json or console.")
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "Log level: debug, info or error.")
@@ -126,6 +149,8 @@ func (o *Options) Validate(svc Service) error {
 	if svc.Redis == RedisRequired && o.RedisURL == "" {
 		problems = append(problems, "--redis-url is required: "+svc.Name+" does nothing without Redis")
 	}
+	problems = append(problems, o.redisProblems()...)
+	problems = append(problems, o.endpointProblems()...)
 	if o.LeaderElect && (o.RetryPeriod <= 0 || o.RetryPeriod >= o.RenewDeadline || o.RenewDeadline >= o.LeaseDuration) {
 		problems = append(problems, "leader election needs 0 < --leader-election-retry-period < --leader-election-renew-deadline < --leader-election-lease-duration")
 	}
@@ -142,6 +167,56 @@ func (o *Options) Validate(svc Service) error {
 		return fmt.Errorf("invalid options: %s", strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// endpointProblems keeps the unauthenticated HTTP endpoints on loopback.
+func (o *Options) endpointProblems() []string {
+	var problems []string
+	if o.PprofBindAddress != "" && o.PprofBindAddress != "0" && !isLoopback(o.PprofBindAddress) {
+		problems = append(problems, fmt.Sprintf("--pprof-bind-address %q: pprof has no auth, so it binds to 127.0.0.1, ::1 or localhost only", o.PprofBindAddress))
+	}
+	if !o.MetricsSecure && o.MetricsBindAddress != "0" && !isLoopback(o.MetricsBindAddress) {
+		problems = append(problems, fmt.Sprintf("--metrics-secure=false needs a loopback --metrics-bind-address, not %q: plain HTTP has no auth", o.MetricsBindAddress))
+	}
+	if (o.MetricsCertFile == "") != (o.MetricsKeyFile == "") {
+		problems = append(problems, "--metrics-cert-file and --metrics-key-file go together")
+	}
+	return problems
+}
+
+// redisProblems checks the URL up front, so a bad one is a flag error and
+// not a failure after start-up.
+func (o *Options) redisProblems() []string {
+	if o.RedisURL == "" {
+		if o.RedisCAFile != "" || o.RedisPasswordFile != "" {
+			return []string{"--redis-ca-file and --redis-password-file need --redis-url"}
+		}
+		return nil
+	}
+	if err := redisx.ValidateURL(o.RedisURL); err != nil {
+		return []string{"--redis-url: " + err.Error()}
+	}
+	// A password in the URL would sit in the Pod spec, readable by anyone
+	// who can get the Deployment.
+	if u, err := url.Parse(o.RedisURL); err == nil && u.User != nil {
+		if _, hasPassword := u.User.Password(); hasPassword {
+			return []string{"--redis-url holds a password: put it in a file and pass --redis-password-file"}
+		}
+	}
+	return nil
+}
+
+// isLoopback reports whether addr (host:port) binds to loopback only.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // ParseFlags parses args into fs. Every flag also reads CHATCLI_<NAME> from

@@ -128,6 +128,54 @@ func TestParseCommandLineValidates(t *testing.T) {
 		"NoSetup": {
 			reason: "a service must wire something", svc: Service{Name: "s"}, wantErrPart: "has no Setup",
 		},
+		"PprofOnLoopback": {
+			reason: "pprof may listen on loopback", svc: Service{Name: "s", Setup: noop},
+			args: []string{"--pprof-bind-address=127.0.0.1:6060"},
+		},
+		"PprofOnIPv6Loopback": {
+			reason: "::1 is loopback too", svc: Service{Name: "s", Setup: noop},
+			args: []string{"--pprof-bind-address=[::1]:6060"},
+		},
+		"PprofOnEveryInterface": {
+			reason: "pprof has no auth, so it never listens on every interface", svc: Service{Name: "s", Setup: noop},
+			args: []string{"--pprof-bind-address=:6060"}, wantErrPart: "--pprof-bind-address",
+		},
+		"PprofOnPodIP": {
+			reason: "pprof never listens on a routable address", svc: Service{Name: "s", Setup: noop},
+			args: []string{"--pprof-bind-address=10.1.2.3:6060"}, wantErrPart: "--pprof-bind-address",
+		},
+		"PlainMetricsOnLoopback": {
+			reason: "plain-HTTP /metrics is allowed on loopback", svc: Service{Name: "s", Setup: noop},
+			args: []string{"--metrics-secure=false", "--metrics-bind-address=localhost:8080"},
+		},
+		"PlainMetricsOnEveryInterface": {
+			reason: "plain-HTTP /metrics would let anyone on the network read it", svc: Service{Name: "s", Setup: noop},
+			args: []string{"--metrics-secure=false"}, wantErrPart: "--metrics-secure=false needs a loopback",
+		},
+		"PlainMetricsDisabled": {
+			reason: "a disabled endpoint listens nowhere", svc: Service{Name: "s", Setup: noop},
+			args: []string{"--metrics-secure=false", "--metrics-bind-address=0"},
+		},
+		"MetricsCertWithoutKey": {
+			reason: "a certificate needs its key", svc: Service{Name: "s", Setup: noop},
+			args: []string{"--metrics-cert-file=c"}, wantErrPart: "--metrics-key-file",
+		},
+		"RedisSkipVerify": {
+			reason: "TLS verification of Redis cannot be turned off", svc: Service{Name: "s", GRPC: true, Redis: RedisDegraded, Setup: noop},
+			args: append([]string{"--redis-url=rediss://redis:6380?skip_verify=true"}, grpcFlags...), wantErrPart: "skip_verify is refused",
+		},
+		"RedisPasswordInURL": {
+			reason: "a password in the URL would sit in the Pod spec", svc: Service{Name: "s", GRPC: true, Redis: RedisRequired, Setup: noop},
+			args: append([]string{"--redis-url=rediss://:s3cret@redis:6380"}, grpcFlags...), wantErrPart: "--redis-password-file",
+		},
+		"RedisUserInURL": {
+			reason: "an ACL user name is no secret", svc: Service{Name: "s", GRPC: true, Redis: RedisRequired, Setup: noop},
+			args: append([]string{"--redis-url=rediss://remediator@redis:6380", "--redis-password-file=p"}, grpcFlags...),
+		},
+		"RedisFilesWithoutURL": {
+			reason: "a CA for no Redis is a mistake", svc: Service{Name: "s", GRPC: true, Redis: RedisDegraded, Setup: noop},
+			args: append([]string{"--redis-ca-file=ca"}, grpcFlags...), wantErrPart: "need --redis-url",
+		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -143,6 +191,9 @@ func TestParseCommandLineValidates(t *testing.T) {
 			}
 			if err == nil || !strings.Contains(err.Error(), tc.wantErrPart) {
 				t.Fatalf("%s: error %v, want one containing %q", tc.reason, err, tc.wantErrPart)
+			}
+			if strings.Contains(out.String(), "s3cret") {
+				t.Errorf("%s: the output leaks the password: %s", tc.reason, out.String())
 			}
 		})
 	}

@@ -2,6 +2,7 @@ package bootstrap
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"time"
 
@@ -12,10 +13,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/chatcli/aiops/libs/grpcx"
@@ -60,6 +63,10 @@ func Run(ctx context.Context, svc Service, opts *Options, log logr.Logger) error
 	// alive for every watch (about 100 of them in the watcher-bridge).
 	cfg.DisableCompression = true
 	mgrOpts := managerOptions(opts, log)
+	metricsCert, err := metricsServing(&mgrOpts.Metrics, svc, opts)
+	if err != nil {
+		return err
+	}
 	if svc.ManagerOptions != nil {
 		if err := svc.ManagerOptions(&mgrOpts); err != nil {
 			return fmt.Errorf("manager options: %w", err)
@@ -70,9 +77,15 @@ func Run(ctx context.Context, svc Service, opts *Options, log logr.Logger) error
 		return fmt.Errorf("create manager: %w", err)
 	}
 
+	if metricsCert != nil {
+		if err := mgr.Add(metricsCert); err != nil {
+			return fmt.Errorf("add metrics certificate watcher: %w", err)
+		}
+	}
+
 	rt := &Runtime{Name: opts.Name, Options: opts, Log: log, Manager: mgr, HandlerClient: NoStatusWrites(mgr.GetClient())}
 	if svc.Redis != RedisUnused && opts.RedisURL != "" {
-		rt.Redis, err = redisx.New(opts.RedisURL, redisx.Config{ClientName: opts.Name})
+		rt.Redis, err = redisx.New(opts.RedisURL, redisx.Config{ClientName: opts.Name, CAFile: opts.RedisCAFile, PasswordFile: opts.RedisPasswordFile})
 		if err != nil {
 			return fmt.Errorf("configure redis: %w", err)
 		}
@@ -135,6 +148,38 @@ func managerOptions(opts *Options, log logr.Logger) ctrl.Options {
 		// them.
 		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
 	}
+}
+
+// metricsServing makes /metrics HTTPS (TLS 1.3, HTTP/1.1) behind
+// TokenReview and SubjectAccessReview unless --metrics-secure=false, which
+// Validate allows on loopback only. The certificate is --metrics-cert-file,
+// else the gRPC one, else controller-runtime's self-signed one; the
+// returned watcher, when not nil, must run in the manager to reload it.
+func metricsServing(m *metricsserver.Options, svc Service, opts *Options) (*certwatcher.CertWatcher, error) {
+	if !opts.MetricsSecure {
+		return nil, nil
+	}
+	m.SecureServing = true
+	m.FilterProvider = filters.WithAuthenticationAndAuthorization
+	m.TLSOpts = append(m.TLSOpts, func(c *tls.Config) {
+		c.MinVersion = tls.VersionTLS13
+		// No HTTP/2: its stream handling has been the source of
+		// denial-of-service bugs, and a scraper needs none of it.
+		c.NextProtos = []string{"http/1.1"}
+	})
+	certFile, keyFile := opts.MetricsCertFile, opts.MetricsKeyFile
+	if certFile == "" && svc.GRPC {
+		certFile, keyFile = opts.GRPCCertFile, opts.GRPCKeyFile
+	}
+	if certFile == "" {
+		return nil, nil
+	}
+	watcher, err := certwatcher.New(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("load metrics certificate: %w", err)
+	}
+	m.TLSOpts = append(m.TLSOpts, func(c *tls.Config) { c.GetCertificate = watcher.GetCertificate })
+	return watcher, nil
 }
 
 func newGRPCRunnable(rt *Runtime, opts *Options, log logr.Logger) (*grpcRunnable, error) {

@@ -12,12 +12,21 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"k8s.io/client-go/rest"
 )
 
-const adminUser = "testenv-admin"
+// The users of the API server's token file.
+const (
+	adminUser = "testenv-admin"
+	// MetricsReaderUser may get the /metrics nonResourceURL, as the
+	// chart's Prometheus scraper may.
+	MetricsReaderUser = "testenv-metrics-reader"
+	// UnprivilegedUser is authenticated and allowed nothing.
+	UnprivilegedUser = "testenv-unprivileged"
+)
 
 // controlPlane is etcd plus kube-apiserver with RBAC, token authentication
 // and service-account keys, on loopback.
@@ -25,6 +34,8 @@ type controlPlane struct {
 	etcd      *process
 	apiserver *process
 	admin     *rest.Config
+	// tokens are the bearer tokens of the token file's users.
+	tokens map[string]string
 }
 
 func startControlPlane(ctx context.Context, bins, dir string) (*controlPlane, error) {
@@ -96,11 +107,22 @@ func (cp *controlPlane) startAPIServer(ctx context.Context, bin, dir, etcdURL st
 	if err := writeServiceAccountKey(saKey); err != nil {
 		return err
 	}
-	token, err := randomToken()
-	if err != nil {
-		return err
+	cp.tokens = map[string]string{}
+	var lines strings.Builder
+	for _, user := range []string{adminUser, MetricsReaderUser, UnprivilegedUser} {
+		token, err := randomToken()
+		if err != nil {
+			return err
+		}
+		cp.tokens[user] = token
+		groups := ""
+		if user == adminUser {
+			groups = ",system:masters"
+		}
+		fmt.Fprintf(&lines, "%s,%s,%s%s\n", token, user, user, groups)
 	}
-	if err := os.WriteFile(tokens, []byte(token+","+adminUser+","+adminUser+",system:masters\n"), 0o600); err != nil {
+	token := cp.tokens[adminUser]
+	if err := os.WriteFile(tokens, []byte(lines.String()), 0o600); err != nil {
 		return fmt.Errorf("write token file: %w", err)
 	}
 	var lastErr error

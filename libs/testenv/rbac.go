@@ -106,6 +106,20 @@ func (id *ServiceIdentity) WriteKubeconfig() (string, error) {
 	return writeKubeconfig(id.Config, filepath.Join(id.env.dir, id.Namespace+"-"+id.Name+"-"+id.suffix+".kubeconfig"))
 }
 
+// WriteKubeconfigVia is WriteKubeconfig with the API server reached at
+// host (https://127.0.0.1:<port>), such as a proxy a test can cut. The
+// serving certificate is valid for 127.0.0.1, so TLS still verifies.
+func (id *ServiceIdentity) WriteKubeconfigVia(host string) (string, error) {
+	cfg := rest.CopyConfig(id.Config)
+	cfg.Host = host
+	return writeKubeconfig(cfg, filepath.Join(id.env.dir, id.Namespace+"-"+id.Name+"-"+id.suffix+"-via.kubeconfig"))
+}
+
+// APIServerAddr is the host:port of the API server, for a test proxy.
+func (e *Environment) APIServerAddr() string {
+	return strings.TrimPrefix(e.Config.Host, "https://")
+}
+
 func (e *Environment) grantRole(t testing.TB, ctx context.Context, namespace, name string, rules []rbacv1.PolicyRule, subject rbacv1.Subject) {
 	t.Helper()
 	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}, Rules: rules}
@@ -148,6 +162,40 @@ func (e *Environment) waitAllowed(t testing.TB, ctx context.Context, subject rba
 	if err != nil {
 		t.Fatalf("RBAC for %s never took effect: %v", user, err)
 	}
+}
+
+// grantMetricsReader lets MetricsReaderUser get /metrics, the rule the
+// chart gives Prometheus, and waits until the authorizer knows it.
+func (e *Environment) grantMetricsReader(ctx context.Context) error {
+	name := "testenv-metrics-reader"
+	role := &rbacv1.ClusterRole{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Rules:      []rbacv1.PolicyRule{{NonResourceURLs: []string{"/metrics"}, Verbs: []string{"get"}}},
+	}
+	binding := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: MetricsReaderUser}},
+	}
+	for _, obj := range []client.Object{role, binding} {
+		if err := e.Client.Create(ctx, obj); err != nil {
+			return fmt.Errorf("create %T %s: %w", obj, name, err)
+		}
+	}
+	err := wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+		review := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+			User:                  MetricsReaderUser,
+			NonResourceAttributes: &authorizationv1.NonResourceAttributes{Path: "/metrics", Verb: "get"},
+		}}
+		if err := e.Client.Create(ctx, review); err != nil {
+			return false, err
+		}
+		return review.Status.Allowed, nil
+	})
+	if err != nil {
+		return fmt.Errorf("RBAC for %s never took effect: %w", MetricsReaderUser, err)
+	}
+	return nil
 }
 
 func (e *Environment) createAll(t testing.TB, ctx context.Context, objs ...client.Object) {

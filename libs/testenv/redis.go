@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -28,6 +29,15 @@ type Redis struct {
 	dir    string
 	port   int
 	proc   *process
+	// tls and password are set for a server started by StartLocalTLSRedis.
+	tls      *tlsRedis
+	password string
+}
+
+// tlsRedis is the TLS side of a redis-server that speaks only TLS.
+type tlsRedis struct {
+	pki    *PKI
+	client *tls.Config
 }
 
 // StartRedis starts a Redis for tests: $REDIS_URL when set, else a local
@@ -64,6 +74,30 @@ func StartLocalRedis(ctx context.Context, binary, dir string) (*Redis, error) {
 	return nil, lastErr
 }
 
+// StartLocalTLSRedis starts a redis-server that speaks only TLS (1.3, with
+// pki's server leaf; clients need no certificate) and requires password.
+// URL is rediss://127.0.0.1:<port> without the password, which clients
+// read from a file as the services do.
+func StartLocalTLSRedis(ctx context.Context, dir string, pki *PKI, password string) (*Redis, error) {
+	path, err := exec.LookPath("redis-server")
+	if err != nil {
+		return nil, fmt.Errorf("redis-server not on PATH: %w", err)
+	}
+	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: pki.CertPool(), ServerName: "127.0.0.1"}
+	var lastErr error
+	for range 3 {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		r := &Redis{binary: path, dir: dir, port: port, tls: &tlsRedis{pki: pki, client: tlsCfg}, password: password}
+		if lastErr = r.Start(ctx); lastErr == nil {
+			return r, nil
+		}
+	}
+	return nil, lastErr
+}
+
 // Start (re)starts a local redis-server on its port. It is a no-op for an
 // external Redis.
 func (r *Redis) Start(ctx context.Context) error {
@@ -71,18 +105,29 @@ func (r *Redis) Start(ctx context.Context) error {
 		return nil
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(r.port))
-	p, err := startProcess("redis-"+strconv.Itoa(r.port), r.dir, r.binary,
-		"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", r.dir)
+	args := []string{"--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", r.dir}
+	scheme := "redis://"
+	if r.tls == nil {
+		args = append(args, "--port", strconv.Itoa(r.port))
+	} else {
+		args = append(args, "--port", "0", "--tls-port", strconv.Itoa(r.port),
+			"--tls-cert-file", r.tls.pki.Server.CertFile, "--tls-key-file", r.tls.pki.Server.KeyFile,
+			"--tls-ca-cert-file", r.tls.pki.CAFile, "--tls-auth-clients", "no", "--tls-protocols", "TLSv1.3")
+		scheme = "rediss://"
+	}
+	if r.password != "" {
+		args = append(args, "--requirepass", r.password)
+	}
+	p, err := startProcess("redis-"+strconv.Itoa(r.port), r.dir, r.binary, args...)
 	if err != nil {
 		return err
 	}
-	err = p.waitFor(ctx, 10*time.Second, func(ctx context.Context) error { return redisPing(ctx, addr) })
+	err = p.waitFor(ctx, 10*time.Second, func(ctx context.Context) error { return r.ping(ctx, addr) })
 	if err != nil {
 		p.stop(time.Second)
 		return fmt.Errorf("start redis-server: %w", err)
 	}
-	r.proc, r.Addr, r.URL = p, addr, "redis://"+addr
+	r.proc, r.Addr, r.URL = p, addr, scheme+addr
 	return nil
 }
 
@@ -96,26 +141,42 @@ func (r *Redis) Stop() {
 	}
 }
 
-// redisPing speaks just enough RESP to know the server answers, so that
+// ping speaks just enough RESP to know the server answers, so that
 // testenv does not depend on the client library under test.
-func redisPing(ctx context.Context, addr string) error {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
+func (r *Redis) ping(ctx context.Context, addr string) error {
+	var conn net.Conn
+	var err error
+	if r.tls != nil {
+		d := &tls.Dialer{Config: r.tls.client}
+		conn, err = d.DialContext(ctx, "tcp", addr)
+	} else {
+		var d net.Dialer
+		conn, err = d.DialContext(ctx, "tcp", addr)
+	}
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(time.Second))
-	if _, err := conn.Write([]byte("PING\r\n")); err != nil {
+	cmd, want := "PING\r\n", "+PONG\r\n"
+	if r.password != "" {
+		// Inline commands split on spaces, so testenv passwords have none.
+		cmd, want = "AUTH "+r.password+"\r\n"+cmd, "+OK\r\n"+want
+	}
+	if _, err := conn.Write([]byte(cmd)); err != nil {
 		return err
 	}
-	buf := make([]byte, 7)
-	n, err := conn.Read(buf)
-	if err != nil {
-		return err
+	buf := make([]byte, 64)
+	got := ""
+	for len(got) < len(want) {
+		n, err := conn.Read(buf)
+		if err != nil {
+			return err
+		}
+		got += string(buf[:n])
 	}
-	if string(buf[:n]) != "+PONG\r\n" {
-		return errors.New("unexpected PING reply " + strconv.Quote(string(buf[:n])))
+	if got != want {
+		return errors.New("unexpected PING reply " + strconv.Quote(got))
 	}
 	return nil
 }

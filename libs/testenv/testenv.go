@@ -39,6 +39,10 @@ type Environment struct {
 	Redis *Redis
 	// StartupDuration is how long the API server took to become ready.
 	StartupDuration time.Duration
+	// Tokens are bearer tokens the API server accepts, by user:
+	// MetricsReaderUser and UnprivilegedUser, for testing endpoints that
+	// delegate authentication and authorization to it (/metrics).
+	Tokens map[string]string
 
 	dir          string
 	controlPlane *controlPlane
@@ -82,6 +86,13 @@ func Start(ctx context.Context, opts Options) (_ *Environment, err error) {
 	env.Client, err = client.New(env.Config, client.Options{Scheme: env.Scheme})
 	if err != nil {
 		return nil, fmt.Errorf("create admin client: %w", err)
+	}
+	env.Tokens = map[string]string{
+		MetricsReaderUser: env.controlPlane.tokens[MetricsReaderUser],
+		UnprivilegedUser:  env.controlPlane.tokens[UnprivilegedUser],
+	}
+	if err := env.grantMetricsReader(ctx); err != nil {
+		return nil, err
 	}
 	if !opts.WithoutCRDs {
 		if err := installCRDs(ctx, env.Client); err != nil {

@@ -99,7 +99,7 @@ func TestServiceAccountImpersonationFollowsRBAC(t *testing.T) {
 }
 
 func TestRedisAnswers(t *testing.T) {
-	if err := redisPing(context.Background(), env.Redis.Addr); err != nil {
+	if err := env.Redis.ping(context.Background(), env.Redis.Addr); err != nil {
 		t.Fatalf("ping %s: %v", env.Redis.Addr, err)
 	}
 }

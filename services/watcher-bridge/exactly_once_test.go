@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net/http"
@@ -47,7 +48,7 @@ func TestExactlyOnceAcrossProcesses(t *testing.T) {
 
 	ns := env.NewNamespace(t, "exactly-once", map[string]string{"aiops": "watched"})
 	start := func(name string) *watcherProcess {
-		return startWatcher(t, fx.binary, fx.dir, name, append(fx.args(),
+		return startWatcher(t, fx, name, append(fx.args(),
 			"--namespace-selector=aiops=watched", "--anomaly-namespace="+ns, "--watch-nodes=false",
 			"--redis-url="+env.Redis.URL)...)
 	}
@@ -110,17 +111,21 @@ type watcherProcess struct {
 	metrics  string
 	log      string
 	done     chan struct{}
+	// scraper reads /metrics over HTTPS, trusting the gRPC certificate the
+	// endpoint reuses.
+	scraper *http.Client
 }
 
-func startWatcher(t *testing.T, binary, dir, name string, args ...string) *watcherProcess {
+func startWatcher(t *testing.T, fx fixture, name string, args ...string) *watcherProcess {
 	t.Helper()
 	probe := freeAddr(t)
-	p := &watcherProcess{grpcAddr: freeAddr(t), probe: probe, metrics: freeAddr(t), log: filepath.Join(dir, name+".log"), done: make(chan struct{})}
+	p := &watcherProcess{grpcAddr: freeAddr(t), probe: probe, metrics: freeAddr(t), log: filepath.Join(fx.dir, name+".log"), done: make(chan struct{}),
+		scraper: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: fx.pki.CertPool()}}}}
 	logFile, err := os.Create(p.log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.cmd = exec.Command(binary, append(args, "--grpc-bind-address="+p.grpcAddr,
+	p.cmd = exec.Command(fx.binary, append(args, "--grpc-bind-address="+p.grpcAddr,
 		"--health-probe-bind-address="+probe, "--metrics-bind-address="+p.metrics)...)
 	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -159,14 +164,23 @@ func (p *watcherProcess) signals(t *testing.T, status string) float64 {
 }
 
 // metric sums the samples of the named metric whose labels contain
-// labelPart; 0 when the endpoint does not answer.
+// labelPart, scraping as a reader the API server allows; 0 when the
+// endpoint does not answer.
 func (p *watcherProcess) metric(t *testing.T, name, labelPart string) float64 {
 	t.Helper()
-	resp, err := http.Get("http://" + p.metrics + "/metrics")
+	req, err := http.NewRequest(http.MethodGet, "https://"+p.metrics+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+env.Tokens[testenv.MetricsReaderUser])
+	resp, err := p.scraper.Do(req)
 	if err != nil {
 		return 0
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %s", resp.Status)
+	}
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return 0

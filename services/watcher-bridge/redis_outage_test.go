@@ -26,7 +26,7 @@ func TestRedisOutageKeepsReadinessWhileCreationGoesOn(t *testing.T) {
 	t.Cleanup(redis.Stop)
 
 	ns := env.NewNamespace(t, "redis-outage", map[string]string{"aiops-outage": "watched"})
-	w := startWatcher(t, fx.binary, fx.dir, "outage", append(fx.args(),
+	w := startWatcher(t, fx, "outage", append(fx.args(),
 		"--namespace-selector=aiops-outage=watched", "--anomaly-namespace="+ns, "--watch-nodes=false",
 		"--redis-url="+redis.URL)...)
 

@@ -34,7 +34,7 @@ func TestAlertmanagerWebhookEndToEnd(t *testing.T) {
 	shop := env.NewNamespace(t, "shop", nil)
 
 	webhook := freeAddr(t)
-	startWatcher(t, fx.binary, fx.dir, "webhook", append(fx.args(),
+	startWatcher(t, fx, "webhook", append(fx.args(),
 		"--anomaly-namespace="+shop, "--watch-nodes=false", "--redis-url="+env.Redis.URL,
 		"--webhook-bind-address="+webhook, "--webhook-token-file="+webhookTokenFile)...)
 
