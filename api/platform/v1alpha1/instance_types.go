@@ -119,6 +119,9 @@ type ServerSpec struct {
 	TLS *TLSSpec `json:"tls,omitempty"`
 
 	// token names the Secret key that holds the bearer token clients send.
+	// The watcher-bridge sends it when it polls the server, and reads it
+	// only from a Secret the Instance owns or that carries the label
+	// platform.chatcli.io/instance=<instance name>.
 	// +optional
 	Token *TokenSecretReference `json:"token,omitempty"`
 
@@ -134,7 +137,9 @@ type TLSSpec struct {
 	// +optional
 	Enabled bool `json:"enabled,omitempty"`
 
-	// secretName of the TLS Secret.
+	// secretName of the TLS Secret. The watcher-bridge reads its ca.crt only
+	// when the Instance owns the Secret or it carries the label
+	// platform.chatcli.io/instance=<instance name>.
 	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	SecretName string `json:"secretName,omitempty"`

@@ -34,6 +34,14 @@ const (
 // Generated; a manual Runbook takes precedence over it.
 const LabelRunbookGenerated = "platform.chatcli.io/auto-generated"
 
+// LabelInstance on a Secret names the Instance (in the same namespace) that
+// may use it. The watcher-bridge reads an Instance's TLS CA and token only
+// from Secrets the Instance owns (an ownerReference to its uid) or that
+// carry this label with its name: otherwise anyone who may create an
+// Instance could make the watcher-bridge read any Secret of the namespace
+// and send it to an endpoint of their choosing.
+const LabelInstance = "platform.chatcli.io/instance"
+
 // Labels and annotations the correlator keeps on Issues and Anomalies.
 const (
 	// LabelResourceKey on an Issue holds 40 hex digits of the SHA-256 of

@@ -199,9 +199,14 @@ func newHarness(t *testing.T) *harness {
 // key is the instance label of the Instance name in the harness namespace.
 func (h *harness) key(name string) string { return h.ns + "/" + name }
 
-func (h *harness) secret(name string, data map[string][]byte) {
+// secret creates a Secret that the Instance named instance may use; an
+// empty instance leaves it unlabelled, so no Instance may.
+func (h *harness) secret(name, instance string, data map[string][]byte) {
 	h.t.Helper()
 	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: h.ns}, Data: data}
+	if instance != "" {
+		s.Labels = map[string]string{platformv1alpha1.LabelInstance: instance}
+	}
 	if err := env.Client.Create(context.Background(), s); err != nil {
 		h.t.Fatalf("create Secret %s: %v", name, err)
 	}
@@ -213,8 +218,8 @@ func (h *harness) secret(name string, data map[string][]byte) {
 // the instance-operator would write them.
 func (h *harness) instance(name, token string, ready bool, endpoint string, mutate func(*platformv1alpha1.Instance)) *platformv1alpha1.Instance {
 	h.t.Helper()
-	h.secret(name+"-tls", map[string][]byte{"ca.crt": h.caPEM, "tls.crt": h.readFile(h.pki.Server.CertFile), "tls.key": h.readFile(h.pki.Server.KeyFile)})
-	h.secret(name+"-token", map[string][]byte{"token": []byte(token + "\n")})
+	h.secret(name+"-tls", name, map[string][]byte{"ca.crt": h.caPEM, "tls.crt": h.readFile(h.pki.Server.CertFile), "tls.key": h.readFile(h.pki.Server.KeyFile)})
+	h.secret(name+"-token", name, map[string][]byte{"token": []byte(token + "\n")})
 	inst := &platformv1alpha1.Instance{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: h.ns},
 		Spec: platformv1alpha1.InstanceSpec{
@@ -223,7 +228,9 @@ func (h *harness) instance(name, token string, ready bool, endpoint string, muta
 				TLS:   &platformv1alpha1.TLSSpec{Enabled: true, SecretName: name + "-tls"},
 				Token: &platformv1alpha1.TokenSecretReference{Name: name + "-token"},
 			},
-			Watcher: &platformv1alpha1.WatcherSpec{Enabled: true, Interval: testInterval},
+			// The test servers report alerts about namespace shop.
+			Watcher: &platformv1alpha1.WatcherSpec{Enabled: true, Interval: testInterval,
+				Targets: []platformv1alpha1.WatchTarget{{Name: "api", Namespace: "shop"}}},
 		},
 	}
 	if mutate != nil {

@@ -18,6 +18,10 @@ import (
 // rotated token or CA is picked up.
 const reconnectAfter = 3
 
+// maxAlertsPerPoll bounds what one poll ingests, so a server that answers
+// with a flood cannot fill etcd; the rest waits for the next poll.
+const maxAlertsPerPoll = 500
+
 // LabelInstance is the signal label naming the Instance (namespace/name)
 // whose server reported the alert, for the people who read the Anomaly.
 const LabelInstance = "instance"
@@ -133,18 +137,32 @@ func (l *loop) poll(ctx context.Context) (string, error) {
 // mapAlerts converts the alerts it can and counts and logs the others.
 func (l *loop) mapAlerts(alerts []*chatcliv1.WatcherAlert) ([]signals.Signal, int) {
 	now := l.p.now()
+	l.p.metrics.alerts.WithLabelValues(l.label).Add(float64(len(alerts)))
+	if over := len(alerts) - maxAlertsPerPoll; over > 0 {
+		l.p.metrics.dropped.WithLabelValues(l.label, DropTooMany).Add(float64(over))
+		l.log.V(1).Info("Dropped the alerts past the per-poll cap", "cap", maxAlertsPerPoll, "dropped", over)
+		alerts = alerts[:maxAlertsPerPoll]
+	}
 	batch := make([]signals.Signal, 0, len(alerts))
 	var skipped []error
+	outOfScope := 0
 	for _, a := range alerts {
 		s, err := MapAlert(alertFromProto(a), now)
 		if err != nil {
 			skipped = append(skipped, err)
 			continue
 		}
+		if !l.t.inScope(s.Resource.Namespace) {
+			outOfScope++
+			continue
+		}
 		s.Labels[LabelInstance] = l.label
 		batch = append(batch, s)
 	}
-	l.p.metrics.alerts.WithLabelValues(l.label).Add(float64(len(alerts)))
+	if outOfScope > 0 {
+		l.p.metrics.dropped.WithLabelValues(l.label, DropOutOfScope).Add(float64(outOfScope))
+		l.log.V(1).Info("Dropped alerts about namespaces the Instance does not watch", "count", outOfScope)
+	}
 	l.p.metrics.unmapped.WithLabelValues(l.label).Add(float64(len(skipped)))
 	if len(skipped) > 0 {
 		// A server repeats its alerts on every poll; log when the number

@@ -12,6 +12,16 @@ const (
 	MetricAlertsTotal         = "chatcli_watcher_bridge_getalerts_alerts_total"
 	MetricUnmappedAlertsTotal = "chatcli_watcher_bridge_getalerts_unmapped_alerts_total"
 	MetricCallSeconds         = "chatcli_watcher_bridge_getalerts_duration_seconds"
+	MetricDroppedAlertsTotal  = "chatcli_watcher_bridge_getalerts_dropped_alerts_total"
+)
+
+// Values of the reason label of MetricDroppedAlertsTotal.
+const (
+	// DropOutOfScope: the alert is about a namespace the Instance neither
+	// lives in nor watches, or about a cluster-scoped object.
+	DropOutOfScope = "out_of_scope"
+	// DropTooMany: the poll returned more than maxAlertsPerPoll alerts.
+	DropTooMany = "too_many"
 )
 
 // Values of the result label of MetricPollsTotal.
@@ -36,6 +46,7 @@ type metrics struct {
 	polls    *prometheus.CounterVec
 	alerts   *prometheus.CounterVec
 	unmapped *prometheus.CounterVec
+	dropped  *prometheus.CounterVec
 	seconds  *prometheus.HistogramVec
 }
 
@@ -55,6 +66,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: MetricUnmappedAlertsTotal,
 			Help: "Alerts returned by GetAlerts that map to no signal and were skipped, by instance (namespace/name).",
 		}, []string{"instance"}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: MetricDroppedAlertsTotal,
+			Help: "Alerts returned by GetAlerts and not ingested, by instance (namespace/name) and reason: out_of_scope or too_many.",
+		}, []string{"instance", "reason"}),
 		seconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    MetricCallSeconds,
 			Help:    "Time a GetAlerts call took, by instance (namespace/name).",
@@ -71,6 +86,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if m.unmapped, err = collectors.Register(reg, m.unmapped); err != nil {
 		return nil, err
 	}
+	if m.dropped, err = collectors.Register(reg, m.dropped); err != nil {
+		return nil, err
+	}
 	if m.seconds, err = collectors.Register(reg, m.seconds); err != nil {
 		return nil, err
 	}
@@ -83,5 +101,6 @@ func (m *metrics) forget(instance string) {
 	m.polls.DeletePartialMatch(l)
 	m.alerts.DeletePartialMatch(l)
 	m.unmapped.DeletePartialMatch(l)
+	m.dropped.DeletePartialMatch(l)
 	m.seconds.DeletePartialMatch(l)
 }

@@ -2,7 +2,9 @@ package chatcli
 
 import (
 	"context"
+	"fmt"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
@@ -176,4 +178,47 @@ func TestSinkErrorIsRetried(t *testing.T) {
 	g.Eventually(func() bool {
 		return h.sink.has(h.key("s"), restartSignal, "Deployment/shop/api-s")
 	}).WithTimeout(waitFor).WithPolling(pollEvery).Should(BeTrue())
+}
+
+// TestAServerSpeaksOnlyForItsInstance checks that a tenant's ChatCLI server
+// cannot inject Anomalies elsewhere: alerts about a namespace its Instance
+// neither lives in nor watches, or about a cluster-scoped object, are
+// dropped and counted; and that one poll ingests at most maxAlertsPerPoll.
+func TestAServerSpeaksOnlyForItsInstance(t *testing.T) {
+	g := NewWithT(t)
+	h := newHarness(t)
+	elsewhere := restartAlert("payments")
+	elsewhere.Namespace = "other-tenant"
+	node := &chatcliv1.WatcherAlert{Type: "NodeNotReady", Severity: "critical", Object: "node/worker-1", TimestampUnix: time.Now().Unix()}
+	flood := []*chatcliv1.WatcherAlert{restartAlert("api-own"), elsewhere, node}
+	for i := range maxAlertsPerPoll {
+		flood = append(flood, restartAlert(fmt.Sprintf("api-%03d", i)))
+	}
+	srv := startAlertServer(t, h.pki, "token-s-32-bytes-or-more-for-tests", flood...)
+	h.instance("s", "token-s-32-bytes-or-more-for-tests", true, srv.endpoint(), nil)
+
+	g.Eventually(func(g Gomega) {
+		g.Expect(h.sink.has(h.key("s"), restartSignal, "Deployment/shop/api-own")).To(BeTrue())
+		g.Expect(counterValue(t, h.poller.metrics.dropped, h.key("s"), DropOutOfScope)).To(BeNumerically(">=", 2))
+		g.Expect(counterValue(t, h.poller.metrics.dropped, h.key("s"), DropTooMany)).To(BeNumerically(">=", 3))
+	}).WithTimeout(waitFor).WithPolling(pollEvery).Should(Succeed())
+	g.Expect(h.sink.has(h.key("s"), restartSignal, "Deployment/other-tenant/payments")).To(BeFalse(), "an alert about another tenant's namespace was ingested")
+	g.Expect(h.sink.has(h.key("s"), string(platformv1alpha1.SignalNodeNotReady), "Node//worker-1")).To(BeFalse(), "a tenant's server spoke for a node")
+	g.Expect(h.sink.has(h.key("s"), restartSignal, fmt.Sprintf("Deployment/shop/api-%03d", maxAlertsPerPoll-1))).To(BeFalse(), "alerts past the cap were ingested")
+}
+
+// TestSecretsTheInstanceDoesNotOwnAreNotRead is the confused deputy: an
+// Instance that names someone else's Secret as its token gets nothing read
+// and nothing sent.
+func TestSecretsTheInstanceDoesNotOwnAreNotRead(t *testing.T) {
+	g := NewWithT(t)
+	h := newHarness(t)
+	srv := startAlertServer(t, h.pki, "token-z-32-bytes-or-more-for-tests", restartAlert("api-z"))
+	h.secret("database-password", "", map[string][]byte{"token": []byte("hunter2-hunter2-hunter2-hunter2-x")})
+	h.instance("z", "token-z-32-bytes-or-more-for-tests", true, srv.endpoint(), func(i *platformv1alpha1.Instance) {
+		i.Spec.Server.Token = &platformv1alpha1.TokenSecretReference{Name: "database-password", Key: "token"}
+	})
+	g.Eventually(func() float64 { return h.polls("z", ResultConfigError) }).WithTimeout(waitFor).WithPolling(pollEvery).Should(BeNumerically(">=", 1))
+	g.Expect(srv.count()).To(BeZero(), "the server was called with a Secret the Instance may not use")
+	g.Expect(srv.authorizations()).To(BeEmpty())
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -52,6 +53,17 @@ type target struct {
 	tlsSecret   string
 	tokenSecret string
 	tokenKey    string
+	// namespaces are the namespaces the Instance's alerts may be about:
+	// its own and those of its watcher targets, sorted and joined by ","
+	// (a string, so that target stays comparable).
+	namespaces string
+}
+
+// inScope reports whether an alert about namespace may come from t's
+// server. A server is one tenant's: it may not speak for another
+// namespace, nor for cluster-scoped objects.
+func (t target) inScope(namespace string) bool {
+	return namespace != "" && slices.Contains(strings.Split(t.namespaces, ","), namespace)
 }
 
 // eligible reports whether inst is polled: its watcher is enabled, it is
@@ -77,9 +89,15 @@ func targetOf(inst *platformv1alpha1.Instance) target {
 		}
 		t.endpoint = "dns:///" + inst.Name + "." + inst.Namespace + ".svc.cluster.local:" + strconv.Itoa(port)
 	}
+	namespaces := []string{inst.Namespace}
 	if inst.Spec.Watcher != nil {
 		t.interval = inst.Spec.Watcher.Interval
+		for _, wt := range inst.Spec.Watcher.Targets {
+			namespaces = append(namespaces, wt.Namespace)
+		}
 	}
+	slices.Sort(namespaces)
+	t.namespaces = strings.Join(slices.Compact(namespaces), ",")
 	if tls := inst.Spec.Server.TLS; tls != nil && tls.Enabled {
 		t.tls, t.tlsSecret = true, tls.SecretName
 	}
@@ -108,6 +126,19 @@ func parseInterval(s string, def time.Duration) (time.Duration, error) {
 	return d, nil
 }
 
+// trusted reports whether the Instance of t may use s.
+func trusted(s *corev1.Secret, t target) bool {
+	if s.Labels[platformv1alpha1.LabelInstance] == t.key.Name {
+		return true
+	}
+	for _, ref := range s.OwnerReferences {
+		if ref.UID != "" && ref.UID == t.uid && ref.Kind == "Instance" {
+			return true
+		}
+	}
+	return false
+}
+
 // callTimeout is the deadline of one GetAlerts call.
 func callTimeout(interval time.Duration) time.Duration {
 	return min(interval, maxCallTimeout)
@@ -124,7 +155,7 @@ func dialConfig(ctx context.Context, r client.Reader, t target) (grpcx.ClientCon
 	if t.tlsSecret == "" {
 		return grpcx.ClientConfig{}, errors.New("spec.server.tls names no Secret")
 	}
-	ca, err := secretValue(ctx, r, t.key.Namespace, t.tlsSecret, caKey)
+	ca, err := secretValue(ctx, r, t, t.tlsSecret, caKey)
 	if err != nil {
 		return grpcx.ClientConfig{}, fmt.Errorf("read the CA: %w", err)
 	}
@@ -132,7 +163,7 @@ func dialConfig(ctx context.Context, r client.Reader, t target) (grpcx.ClientCon
 	if t.tokenSecret == "" {
 		return cfg, nil
 	}
-	token, err := secretValue(ctx, r, t.key.Namespace, t.tokenSecret, t.tokenKey)
+	token, err := secretValue(ctx, r, t, t.tokenSecret, t.tokenKey)
 	if err != nil {
 		return grpcx.ClientConfig{}, fmt.Errorf("read the token: %w", err)
 	}
@@ -145,12 +176,20 @@ func dialConfig(ctx context.Context, r client.Reader, t target) (grpcx.ClientCon
 	return cfg, nil
 }
 
-// secretValue returns one non-empty key of a Secret. Errors name the Secret
-// and key, never the value.
-func secretValue(ctx context.Context, r client.Reader, namespace, name, key string) ([]byte, error) {
+// errSecretNotTrusted is why a Secret an Instance names is not read.
+var errSecretNotTrusted = errors.New("the Secret is neither owned by the Instance nor labelled " + platformv1alpha1.LabelInstance + "=<instance>")
+
+// secretValue returns one non-empty key of a Secret of t's namespace that
+// t's Instance may use (see platformv1alpha1.LabelInstance). Errors name
+// the Secret and key, never the value.
+func secretValue(ctx context.Context, r client.Reader, t target, name, key string) ([]byte, error) {
+	namespace := t.key.Namespace
 	var s corev1.Secret
 	if err := r.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &s); err != nil {
 		return nil, fmt.Errorf("get Secret %s/%s: %w", namespace, name, err)
+	}
+	if !trusted(&s, t) {
+		return nil, fmt.Errorf("refuse Secret %s/%s: %w", namespace, name, errSecretNotTrusted)
 	}
 	v := s.Data[key]
 	if len(v) == 0 {

@@ -78,13 +78,13 @@ func TestTargetOf(t *testing.T) {
 		"Published": {
 			reason: "status.endpoint, published by the instance-operator, wins.",
 			want: target{key: key, uid: "uid-1", endpoint: "dns:///chatcli-prod.production.svc.cluster.local:50051", interval: "1m",
-				tls: true, tlsSecret: "prod-tls", tokenSecret: "prod-token", tokenKey: "bearer"},
+				tls: true, tlsSecret: "prod-tls", tokenSecret: "prod-token", tokenKey: "bearer", namespaces: "chatcli"},
 		},
 		"ServiceAddress": {
 			reason: "Without a published endpoint, the Service DNS name and spec port are used.",
 			mutate: func(i *platformv1alpha1.Instance) { i.Status.Endpoint = "" },
 			want: target{key: key, uid: "uid-1", endpoint: "dns:///prod.chatcli.svc.cluster.local:7443", interval: "1m",
-				tls: true, tlsSecret: "prod-tls", tokenSecret: "prod-token", tokenKey: "bearer"},
+				tls: true, tlsSecret: "prod-tls", tokenSecret: "prod-token", tokenKey: "bearer", namespaces: "chatcli"},
 		},
 		"Defaults": {
 			reason: "Port 50051, token key \"token\" and no interval (the Config default) when unset.",
@@ -92,13 +92,19 @@ func TestTargetOf(t *testing.T) {
 				i.Status.Endpoint, i.Spec.Server.Port, i.Spec.Server.Token.Key, i.Spec.Watcher.Interval = "", 0, "", ""
 			},
 			want: target{key: key, uid: "uid-1", endpoint: "dns:///prod.chatcli.svc.cluster.local:50051",
-				tls: true, tlsSecret: "prod-tls", tokenSecret: "prod-token", tokenKey: "token"},
+				tls: true, tlsSecret: "prod-tls", tokenSecret: "prod-token", tokenKey: "token", namespaces: "chatcli"},
 		},
 		"TLSOffNoToken": {
 			reason: "TLS switched off is recorded as no TLS, whatever the Secret name.",
 			mutate: func(i *platformv1alpha1.Instance) { i.Spec.Server.TLS.Enabled, i.Spec.Server.Token = false, nil },
-			want:   target{key: key, uid: "uid-1", endpoint: "dns:///chatcli-prod.production.svc.cluster.local:50051", interval: "1m"},
+			want:   target{key: key, uid: "uid-1", endpoint: "dns:///chatcli-prod.production.svc.cluster.local:50051", interval: "1m", namespaces: "chatcli"},
 		},
+	}
+	withTargets := readyInstance(func(i *platformv1alpha1.Instance) {
+		i.Spec.Watcher.Targets = []platformv1alpha1.WatchTarget{{Name: "a", Namespace: "shop"}, {Name: "b", Namespace: "batch"}, {Name: "c", Namespace: "shop"}}
+	})
+	if got := targetOf(withTargets).namespaces; got != "batch,chatcli,shop" {
+		t.Errorf("namespaces of an Instance watching shop and batch = %q, want its own and its targets', sorted", got)
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -145,27 +151,34 @@ func TestParseInterval(t *testing.T) {
 func TestDialConfig(t *testing.T) {
 	ctx := context.Background()
 	ns := env.NewNamespace(t, "dialcfg", nil)
+	mine := map[string]string{platformv1alpha1.LabelInstance: "i"}
+	owned := []metav1.OwnerReference{{APIVersion: platformv1alpha1.GroupVersion.String(), Kind: "Instance", Name: "i", UID: "uid-i"}}
 	for _, s := range []*corev1.Secret{
-		{ObjectMeta: metav1.ObjectMeta{Name: "tls", Namespace: ns}, Data: map[string][]byte{"ca.crt": []byte("PEM")}},
-		{ObjectMeta: metav1.ObjectMeta{Name: "tls-no-ca", Namespace: ns}, Data: map[string][]byte{"tls.crt": []byte("PEM")}},
-		{ObjectMeta: metav1.ObjectMeta{Name: "token", Namespace: ns}, Data: map[string][]byte{"token": []byte(" s3cret\n"), "blank": []byte("\n")}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "tls", Namespace: ns, Labels: mine}, Data: map[string][]byte{"ca.crt": []byte("PEM")}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "tls-no-ca", Namespace: ns, Labels: mine}, Data: map[string][]byte{"tls.crt": []byte("PEM")}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "token", Namespace: ns, OwnerReferences: owned}, Data: map[string][]byte{"token": []byte(" s3cret\n"), "blank": []byte("\n")}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "other-apps-token", Namespace: ns}, Data: map[string][]byte{"token": []byte("not-yours")}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "other-instances-token", Namespace: ns, Labels: map[string]string{platformv1alpha1.LabelInstance: "j"}}, Data: map[string][]byte{"token": []byte("not-yours")}},
 	} {
 		if err := env.Client.Create(ctx, s); err != nil {
 			t.Fatal(err)
 		}
 	}
-	base := target{key: types.NamespacedName{Namespace: ns, Name: "i"}, tls: true, tlsSecret: "tls", tokenSecret: "token", tokenKey: "token"}
+	base := target{key: types.NamespacedName{Namespace: ns, Name: "i"}, uid: "uid-i", tls: true, tlsSecret: "tls", tokenSecret: "token", tokenKey: "token"}
 	cases := map[string]struct {
 		mutate  func(*target)
 		want    grpcx.ClientConfig
 		wantErr string
 	}{
-		"CAAndToken": {want: grpcx.ClientConfig{CAPEM: []byte("PEM"), Token: "s3cret"}},
-		"NoToken":    {mutate: func(t *target) { t.tokenSecret = "" }, want: grpcx.ClientConfig{CAPEM: []byte("PEM")}},
-		"NoTLS":      {mutate: func(t *target) { t.tls = false }, wantErr: errTLSDisabled.Error()},
-		"NoCA":       {mutate: func(t *target) { t.tlsSecret = "tls-no-ca" }, wantErr: `read the CA: the Secret ` + ns + `/tls-no-ca has no key "ca.crt"`},
-		"NoSecret":   {mutate: func(t *target) { t.tokenSecret = "missing" }, wantErr: "read the token: get Secret " + ns + "/missing"},
-		"BlankToken": {mutate: func(t *target) { t.tokenKey = "blank" }, wantErr: `read the token: key "blank" of Secret ` + ns + "/token is blank"},
+		"CAAndToken":        {want: grpcx.ClientConfig{CAPEM: []byte("PEM"), Token: "s3cret"}},
+		"NoToken":           {mutate: func(t *target) { t.tokenSecret = "" }, want: grpcx.ClientConfig{CAPEM: []byte("PEM")}},
+		"NoTLS":             {mutate: func(t *target) { t.tls = false }, wantErr: errTLSDisabled.Error()},
+		"NoCA":              {mutate: func(t *target) { t.tlsSecret = "tls-no-ca" }, wantErr: `read the CA: the Secret ` + ns + `/tls-no-ca has no key "ca.crt"`},
+		"NoSecret":          {mutate: func(t *target) { t.tokenSecret = "missing" }, wantErr: "read the token: get Secret " + ns + "/missing"},
+		"Unlabelled":        {mutate: func(t *target) { t.tokenSecret = "other-apps-token" }, wantErr: errSecretNotTrusted.Error()},
+		"OtherInstance":     {mutate: func(t *target) { t.tokenSecret = "other-instances-token" }, wantErr: errSecretNotTrusted.Error()},
+		"RecreatedInstance": {mutate: func(t *target) { t.uid = "uid-of-a-new-i" }, wantErr: errSecretNotTrusted.Error()},
+		"BlankToken":        {mutate: func(t *target) { t.tokenKey = "blank" }, wantErr: `read the token: key "blank" of Secret ` + ns + "/token is blank"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
