@@ -60,6 +60,9 @@ type WatcherOptions struct {
 	// MaxStreamsPerPeer bounds the open WatchAnomalies streams per caller;
 	// zero means DefaultMaxStreamsPerPeer.
 	MaxStreamsPerPeer int
+	// MaxStreams bounds the open WatchAnomalies streams of the replica;
+	// zero means DefaultMaxStreams.
+	MaxStreams int
 	// Logger receives the request handlers' logs. The zero Logger discards.
 	Logger logr.Logger
 }
@@ -92,11 +95,14 @@ func NewWatcherServer(sink signals.Sink, invalidator Invalidator, informer Infor
 	if opts.MaxStreamsPerPeer <= 0 {
 		opts.MaxStreamsPerPeer = DefaultMaxStreamsPerPeer
 	}
+	if opts.MaxStreams <= 0 {
+		opts.MaxStreams = DefaultMaxStreams
+	}
 	w := &WatcherServer{
 		sink:        sink,
 		invalidator: invalidator,
 		informer:    informer,
-		hub:         newHub(opts.SubscriberBuffer, opts.MaxStreamsPerPeer),
+		hub:         newHub(opts.SubscriberBuffer, opts.MaxStreamsPerPeer, opts.MaxStreams),
 		log:         opts.Logger.WithName("watcher-grpc"),
 	}
 	handle, err := informer.AddEventHandler(toolscache.ResourceEventHandlerDetailedFuncs{
@@ -126,3 +132,8 @@ func (w *WatcherServer) Close() error {
 // Subscribers reports how many WatchAnomalies streams are subscribed: open
 // and not cut off for falling behind.
 func (w *WatcherServer) Subscribers() int { return w.hub.size() }
+
+// Streams is the number of open WatchAnomalies streams that count against
+// the caps: the subscribers, and the dropped ones whose handler has not
+// returned yet.
+func (w *WatcherServer) Streams() int { return w.hub.streams() }

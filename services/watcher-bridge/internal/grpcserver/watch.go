@@ -98,21 +98,34 @@ type subscriber struct {
 
 // hub fans the informer's add events out to the subscribers. publish never
 // blocks: a subscriber whose buffer is full is dropped.
+//
+// The stream counts are kept apart from the set publish fans out to: a
+// dropped subscriber leaves the set at once, but its handler may still be
+// blocked in Send, so it counts against the caps until the handler returns
+// and unsubscribes.
 type hub struct {
 	buffer     int
 	maxPerPeer int
+	maxTotal   int
 	done       chan struct{}
 
 	mu      sync.Mutex
 	closed  bool
 	subs    map[*subscriber]struct{}
 	perPeer map[string]int
+	total   int
 }
 
-func newHub(buffer, maxPerPeer int) *hub {
+// DefaultMaxStreams caps the WatchAnomalies streams of one replica, so that
+// many callers, each within its own cap, cannot add up past what the
+// server can feed.
+const DefaultMaxStreams = 1024
+
+func newHub(buffer, maxPerPeer, maxTotal int) *hub {
 	return &hub{
 		buffer:     buffer,
 		maxPerPeer: maxPerPeer,
+		maxTotal:   maxTotal,
 		done:       make(chan struct{}),
 		subs:       map[*subscriber]struct{}{},
 		perPeer:    map[string]int{},
@@ -128,6 +141,9 @@ func (h *hub) subscribe(namespace, peer string) (*subscriber, error) {
 	if h.perPeer[peer] >= h.maxPerPeer {
 		return nil, status.Errorf(codes.ResourceExhausted, "too many open WatchAnomalies streams: the limit is %d per caller", h.maxPerPeer)
 	}
+	if h.total >= h.maxTotal {
+		return nil, status.Errorf(codes.ResourceExhausted, "too many open WatchAnomalies streams on this replica: the limit is %d", h.maxTotal)
+	}
 	s := &subscriber{
 		namespace: namespace,
 		peer:      peer,
@@ -136,24 +152,36 @@ func (h *hub) subscribe(namespace, peer string) (*subscriber, error) {
 	}
 	h.subs[s] = struct{}{}
 	h.perPeer[s.peer]++
+	h.total++
 	return s, nil
 }
 
+// unsubscribe is called once per subscriber, when its handler returns: only
+// then does the stream stop counting against the caps.
 func (h *hub) unsubscribe(s *subscriber) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.removeLocked(s)
+	h.total--
+	if h.perPeer[s.peer]--; h.perPeer[s.peer] <= 0 {
+		delete(h.perPeer, s.peer)
+	}
 }
 
+// removeLocked takes s out of the fan-out set; it reports whether s was in.
 func (h *hub) removeLocked(s *subscriber) bool {
 	if _, ok := h.subs[s]; !ok {
 		return false
 	}
 	delete(h.subs, s)
-	if h.perPeer[s.peer]--; h.perPeer[s.peer] <= 0 {
-		delete(h.perPeer, s.peer)
-	}
 	return true
+}
+
+// streams is how many streams count against the caps.
+func (h *hub) streams() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.total
 }
 
 func (h *hub) size() int {

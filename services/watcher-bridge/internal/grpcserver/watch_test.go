@@ -187,6 +187,9 @@ func TestWatchAnomaliesCutsOffSlowSubscriber(t *testing.T) {
 	g.Eventually(normal.count).Should(Equal(created))
 	g.Expect(normal.ended()).To(Equal(codes.OK))
 	g.Expect(w.Subscribers()).To(Equal(1))
+	// The cut stream's handler is still blocked sending to the slow
+	// client, so it still counts against the caps.
+	g.Expect(w.Streams()).To(Equal(2))
 
 	// Reading now, the slow client gets what was in flight, then the status.
 	received := 0
@@ -201,6 +204,28 @@ func TestWatchAnomaliesCutsOffSlowSubscriber(t *testing.T) {
 	g.Expect(st.Code()).To(Equal(codes.ResourceExhausted), "status %v", st)
 	g.Expect(st.Message()).To(ContainSubstring("client too slow"))
 	g.Expect(received).To(BeNumerically("<", created))
+	g.Eventually(w.Streams).Should(Equal(1), "the cut stream's handler returned, and it no longer counts")
+}
+
+// TestWatchAnomaliesCapsTheReplica checks the replica-wide cap on streams,
+// which many callers within their own caps cannot pass.
+func TestWatchAnomaliesCapsTheReplica(t *testing.T) {
+	g := newG(t)
+	_, informer := startCache(t)
+	w := newWatcher(t, nopSink{}, nopInvalidator{}, informer, WatcherOptions{MaxStreamsPerPeer: 5, MaxStreams: 2})
+	conn := serve(t, w, nil).dial(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	receive(watch(t, ctx, conn, ""))
+	receive(watch(t, ctx, conn, ""))
+	g.Eventually(w.Streams).Should(Equal(2))
+	stream, err := watcherv1.NewWatcherServiceClient(conn).WatchAnomalies(ctx, &watcherv1.WatchAnomaliesRequest{})
+	if err == nil {
+		_, err = stream.Recv()
+	}
+	st := status.Convert(err)
+	g.Expect(st.Code()).To(Equal(codes.ResourceExhausted))
+	g.Expect(st.Message()).To(ContainSubstring("on this replica"))
 }
 
 func TestWatchAnomaliesLifecycle(t *testing.T) {
