@@ -44,11 +44,19 @@ type HandlerConfig struct {
 	// Now is the clock, used to replace a startsAt that lies in the future
 	// (clock skew between Prometheus and us); nil means time.Now.
 	Now func() time.Time
+	// RateLimitRPS and RateLimitBurst bound the requests per client IP;
+	// GlobalRateLimitRPS and GlobalRateLimitBurst all requests. Zero means
+	// the Default* values.
+	RateLimitRPS         float64
+	RateLimitBurst       int
+	GlobalRateLimitRPS   float64
+	GlobalRateLimitBurst int
 }
 
 // Handler is the http.Handler for Alertmanager's webhook.
 type Handler struct {
-	cfg HandlerConfig
+	cfg     HandlerConfig
+	limiter *limiter
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -78,7 +86,23 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 		tokens := grpcx.Tokens{Current: cfg.Token}
 		cfg.TokenFunc = func() grpcx.Tokens { return tokens }
 	}
-	return &Handler{cfg: cfg}, nil
+	rps, burst := orDefault(cfg.RateLimitRPS, DefaultRateLimitRPS), orDefaultInt(cfg.RateLimitBurst, DefaultRateLimitBurst)
+	globalRPS, globalBurst := orDefault(cfg.GlobalRateLimitRPS, DefaultGlobalRateRPS), orDefaultInt(cfg.GlobalRateLimitBurst, DefaultGlobalRateBurst)
+	return &Handler{cfg: cfg, limiter: newLimiter(rps, burst, globalRPS, globalBurst)}, nil
+}
+
+func orDefault(v, def float64) float64 {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+func orDefaultInt(v, def int) int {
+	if v > 0 {
+		return v
+	}
+	return def
 }
 
 // Summary is the body of a successful response. Firing counts the alerts
@@ -97,6 +121,14 @@ type Summary struct {
 // the Sink is called, so a refused request changes nothing.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	log := h.cfg.Logger.WithValues("remote", r.RemoteAddr)
+	// Refusals are the caller's to see in the response; at Info they would
+	// let a flood fill the logs.
+	quiet := log.V(1)
+	if !h.limiter.allow(r) {
+		w.Header().Set("Retry-After", "1")
+		refuse(w, quiet, http.StatusTooManyRequests, "too many requests; retry later")
+		return
+	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		refuse(w, log.V(1), http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed; use POST", r.Method))
@@ -111,21 +143,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		default:
 			w.Header().Set("WWW-Authenticate", `Bearer realm="watcher-bridge", error="invalid_token"`)
 		}
-		refuse(w, log, code, msg)
+		refuse(w, quiet, code, msg)
 		return
 	}
 	if msg := checkContentType(r.Header.Get("Content-Type")); msg != "" {
-		refuse(w, log, http.StatusUnsupportedMediaType, msg)
+		refuse(w, quiet, http.StatusUnsupportedMediaType, msg)
 		return
 	}
 	body, code, msg := h.readBody(w, r)
 	if code != 0 {
-		refuse(w, log, code, msg)
+		refuse(w, quiet, code, msg)
 		return
 	}
 	p, err := Parse(body)
 	if err != nil {
-		refuse(w, log, http.StatusBadRequest, err.Error())
+		refuse(w, quiet, http.StatusBadRequest, err.Error())
 		return
 	}
 	log = log.WithValues("receiver", p.Receiver, "groupKey", p.GroupKey)

@@ -337,3 +337,36 @@ func TestHandlerAcceptsTheNextTokenDuringRotation(t *testing.T) {
 		}
 	}
 }
+
+// TestHandlerRateLimits checks that a client past its burst gets 429 with
+// Retry-After before its token or body is looked at, that another client is
+// still served, and that refusals stay out of the Info log.
+func TestHandlerRateLimits(t *testing.T) {
+	sink := &memorySink{}
+	logs := &logBuffer{}
+	h := newTestHandler(t, sink, logs, func(c *HandlerConfig) { c.RateLimitRPS, c.RateLimitBurst = 0.001, 2 })
+	send := func(remote, token string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, "/alertmanager", strings.NewReader("{}"))
+		req.RemoteAddr = remote
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+token)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	for range 2 {
+		if code := send("192.0.2.1:4000", "wrong-token").Code; code != http.StatusUnauthorized {
+			t.Fatalf("within the burst: %d, want 401", code)
+		}
+	}
+	rec := send("192.0.2.1:4001", testToken)
+	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" {
+		t.Fatalf("past the burst: %d (Retry-After %q), want 429 with Retry-After", rec.Code, rec.Header().Get("Retry-After"))
+	}
+	if code := send("192.0.2.2:4000", "wrong-token").Code; code != http.StatusUnauthorized {
+		t.Errorf("another client: %d, want 401: limits are per client", code)
+	}
+	if strings.Contains(logs.String(), `"level"=0 "msg"="Refused Alertmanager webhook"`) {
+		t.Errorf("refusals logged at Info:\n%s", logs.String())
+	}
+}
