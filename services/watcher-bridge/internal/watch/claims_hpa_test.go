@@ -58,7 +58,7 @@ func TestAClaimPendingBeyondTheGraceBecomesPVCPending(t *testing.T) {
 	})
 
 	a := h.eventuallyAnomaly(g, platformv1alpha1.SignalPVCPending)
-	g.Expect(a.Spec.Resource).To(Equal(platformv1alpha1.ResourceReference{Kind: "PersistentVolumeClaim", Name: pending.Name, Namespace: h.ns}))
+	g.Expect(a.Spec.Resource).To(Equal(liveRef(t, "PersistentVolumeClaim", h.ns, pending.Name)))
 	g.Expect(a.Spec.Source).To(Equal(platformv1alpha1.SourceWatcher))
 	g.Expect(a.Spec.Severity).To(Equal(medium))
 	g.Expect(a.Spec.Description).To(MatchRegexp(`^PVCPending on data: pending for \d+s with storage class fast-ssd$`))
