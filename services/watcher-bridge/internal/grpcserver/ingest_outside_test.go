@@ -44,7 +44,9 @@ func TestIngestSignalsRefusesWhatIsOutOfScopeOrMissing(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	resource := func(kind, ns, name string) func(*watcherv1.Signal) {
-		return func(s *watcherv1.Signal) { s.Resource = &commonv1.ResourceRef{Kind: kind, Namespace: ns, Name: name, Uid: "made-up"} }
+		return func(s *watcherv1.Signal) {
+			s.Resource = &commonv1.ResourceRef{Kind: kind, Namespace: ns, Name: name, Uid: "made-up"}
+		}
 	}
 	resp, err := watcher.IngestSignals(ctx, &watcherv1.IngestSignalsRequest{Signals: []*watcherv1.Signal{
 		wireSignal("x", resource("Secret", "kube-system", "bootstrap-token-abcdef")),

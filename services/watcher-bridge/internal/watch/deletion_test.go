@@ -86,4 +86,3 @@ func (h *harness) cachedGone(kind, name string) {
 		return inf != nil && inf.get(kind, h.ns, name) == nil
 	}).Should(BeTrue(), "%s %s is still cached", kind, name)
 }
-
