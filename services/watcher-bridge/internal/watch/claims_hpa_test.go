@@ -27,8 +27,6 @@ func TestInstanceTargetsCoverTheirHPAsAndClaims(t *testing.T) {
 	h := startParallelHarness(t, configWith(func(c *detect.Config) { c.PVCPendingGrace = time.Second }),
 		platformv1alpha1.WatchTarget{Name: "checkout", Kind: platformv1alpha1.KindDeployment})
 	g := NewWithT(t)
-	h.deployment("checkout")
-	h.cached(kindDeployment, "checkout")
 	watched := h.hpa("checkout")
 	h.setStatus(watched, func() { watched.Status = hpaStatus(3, 95) })
 	other := h.hpa("search")
@@ -200,6 +198,10 @@ func (h *harness) claimOf(name, class string) *corev1.PersistentVolumeClaim {
 // and 3 replicas at 60% CPU.
 func (h *harness) hpa(name string) *autoscalingv2.HorizontalPodAutoscaler {
 	h.t.Helper()
+	// An HPA's fault is its target's, which must exist: a signal through a
+	// missing target is dropped.
+	h.deployment(name)
+	h.cached(kindDeployment, name)
 	hpa := &autoscalingv2.HorizontalPodAutoscaler{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
