@@ -13,6 +13,9 @@ const (
 	KindHorizontalPodAutoscaler = "HorizontalPodAutoscaler"
 	KindNode                    = "Node"
 	KindService                 = "Service"
+	KindIngress                 = "Ingress"
+	KindPersistentVolume        = "PersistentVolume"
+	KindRollout                 = "Rollout"
 )
 
 // apiVersions are the versions the platform reads each kind at.
@@ -20,6 +23,7 @@ var apiVersions = map[string]string{
 	KindPod: "v1", KindNode: "v1", KindPersistentVolumeClaim: "v1", KindService: "v1",
 	KindDeployment: "apps/v1", KindStatefulSet: "apps/v1", KindDaemonSet: "apps/v1", KindReplicaSet: "apps/v1",
 	KindJob: "batch/v1", KindCronJob: "batch/v1", KindHorizontalPodAutoscaler: "autoscaling/v2",
+	KindIngress: "networking.k8s.io/v1", KindPersistentVolume: "v1", KindRollout: "argoproj.io/v1alpha1",
 }
 
 // APIVersion is the version the platform reads kind at, and false for a

@@ -2,6 +2,7 @@ package k8sctx
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -19,13 +20,23 @@ const maxOwnerDepth = 5
 // OwnerLookup returns the metadata of one owner, or a NotFound error.
 type OwnerLookup func(ctx context.Context, ref metav1.OwnerReference, namespace string) (*metav1.PartialObjectMetadata, error)
 
+// ErrOwnerGone is returned by TopOwner when an owner in the chain does not
+// exist or is being deleted.
+var ErrOwnerGone = errors.New("an owner in the chain is gone")
+
 // TopOwner attributes an object to the top of its controller chain (Pod →
 // ReplicaSet → Deployment, Pod → Job → CronJob, Pod → StatefulSet), so
-// that an Anomaly names the workload a remediation acts on. It stops at
-// the last owner it can read: an owner that is gone or forbidden ends the
-// walk without failing detection. It also stops below an owner of a kind
-// an Anomaly may not name (an Argo Workflow, say), so the attribution is
-// the last object the platform knows.
+// that an Anomaly names the workload a remediation acts on.
+//
+// An owner that is NotFound or being deleted fails the walk with
+// ErrOwnerGone: its dependents are on their way out with it (the garbage
+// collector removes a Deployment's ReplicaSets, then their pods), and
+// naming the last owner still standing would invent a new incident on an
+// object about to vanish. Callers drop such a signal. An owner that may
+// not be read, or of a version the API server no longer serves, ends the
+// walk at that owner. The walk also stops below an owner of a kind an
+// Anomaly may not name (an Argo Workflow, say), so the attribution is the
+// last object the platform knows.
 func TopOwner(ctx context.Context, self platformv1alpha1.ResourceReference, refs []metav1.OwnerReference, lookup OwnerLookup) (platformv1alpha1.ResourceReference, error) {
 	current := self
 	for range maxOwnerDepth {
@@ -38,6 +49,8 @@ func TopOwner(ctx context.Context, self platformv1alpha1.ResourceReference, refs
 		owner := platformv1alpha1.ResourceReference{Kind: ref.Kind, Namespace: self.Namespace, Name: ref.Name, UID: ref.UID}
 		meta, err := lookup(ctx, *ref, self.Namespace)
 		switch {
+		case err == nil && meta.DeletionTimestamp != nil:
+			return current, fmt.Errorf("%s %s/%s is being deleted: %w", ref.Kind, self.Namespace, ref.Name, ErrOwnerGone)
 		case err == nil:
 			// A reference built from a name alone (an HPA's scale target)
 			// has no UID; the owner's own metadata does.
@@ -45,11 +58,13 @@ func TopOwner(ctx context.Context, self platformv1alpha1.ResourceReference, refs
 				owner.UID = meta.UID
 			}
 			current, refs = owner, meta.OwnerReferences
-		case apierrors.IsNotFound(err) || apierrors.IsForbidden(err) || apimeta.IsNoMatchError(err):
-			// The owner is named by a live reference, so it is still the
-			// best attribution even when we cannot look further up (it is
-			// gone, not ours to read, or of a version or kind the API
-			// server no longer serves, like an HPA's apps/v1beta2 target).
+		case apierrors.IsNotFound(err):
+			return current, fmt.Errorf("%s %s/%s: %w", ref.Kind, self.Namespace, ref.Name, ErrOwnerGone)
+		case apierrors.IsForbidden(err) || apimeta.IsNoMatchError(err):
+			// The owner exists as far as we know, so it is still the best
+			// attribution even when we cannot look further up (it is not
+			// ours to read, or of a version or kind the API server no
+			// longer serves, like an HPA's apps/v1beta2 target).
 			return owner, nil
 		default:
 			return current, fmt.Errorf("look up %s %s/%s: %w", ref.Kind, self.Namespace, ref.Name, err)

@@ -2,6 +2,7 @@ package k8sctx
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -24,19 +25,26 @@ func TestTopOwner(t *testing.T) {
 		"Deployment/api":      nil,
 		"Job/nightly-1":       {ref(KindCronJob, "nightly", "c1")},
 		"CronJob/nightly":     nil,
+		"ReplicaSet/old-5f6":  {ref(KindDeployment, "old", "d2")},
 	}
+	// deleting are the objects with a deletionTimestamp.
+	deleting := map[string]bool{"Deployment/leaving": true}
 	lookup := func(_ context.Context, r metav1.OwnerReference, _ string) (*metav1.PartialObjectMetadata, error) {
 		refs, ok := owners[r.Kind+"/"+r.Name]
 		if !ok {
 			return nil, apierrors.NewNotFound(schema.GroupResource{Resource: r.Kind}, r.Name)
 		}
+		if deleting[r.Kind+"/"+r.Name] {
+			return &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{UID: r.UID, DeletionTimestamp: &metav1.Time{}}}, nil
+		}
 		return &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{UID: r.UID, OwnerReferences: refs}}, nil
 	}
 	pod := platformv1alpha1.ResourceReference{Kind: KindPod, Namespace: "prod", Name: "p", UID: "p1"}
 	tests := map[string]struct {
-		reason string
-		refs   []metav1.OwnerReference
-		want   platformv1alpha1.ResourceReference
+		reason  string
+		refs    []metav1.OwnerReference
+		want    platformv1alpha1.ResourceReference
+		wantErr error
 	}{
 		"Deployment": {
 			reason: "a pod of a ReplicaSet belongs to its Deployment",
@@ -49,9 +57,19 @@ func TestTopOwner(t *testing.T) {
 			want:   platformv1alpha1.ResourceReference{Kind: KindCronJob, Namespace: "prod", Name: "nightly", UID: "c1"},
 		},
 		"OwnerGone": {
-			reason: "an owner the garbage collector removed is still named by a live reference",
-			refs:   []metav1.OwnerReference{ref(KindReplicaSet, "gone-5f6", "r2")},
-			want:   platformv1alpha1.ResourceReference{Kind: KindReplicaSet, Namespace: "prod", Name: "gone-5f6", UID: "r2"},
+			reason:  "an owner the garbage collector removed takes its dependents with it: no attribution, or a deleted Deployment's pods become an incident of its ReplicaSet",
+			refs:    []metav1.OwnerReference{ref(KindReplicaSet, "gone-5f6", "r2")},
+			wantErr: ErrOwnerGone,
+		},
+		"TopOwnerGone": {
+			reason:  "a ReplicaSet whose Deployment is gone is on its way out too",
+			refs:    []metav1.OwnerReference{ref(KindReplicaSet, "old-5f6", "r3")},
+			wantErr: ErrOwnerGone,
+		},
+		"OwnerBeingDeleted": {
+			reason:  "an owner with a deletionTimestamp is as good as gone",
+			refs:    []metav1.OwnerReference{ref(KindDeployment, "leaving", "d3")},
+			wantErr: ErrOwnerGone,
 		},
 		"UnknownKind": {
 			reason: "an owner of a kind an Anomaly may not name ends the walk below it",
@@ -68,6 +86,12 @@ func TestTopOwner(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			got, err := TopOwner(context.Background(), pod, tc.refs, lookup)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Errorf("%s: error %v, want %v", tc.reason, err, tc.wantErr)
+				}
+				return
+			}
 			if err != nil {
 				t.Fatalf("%s: %v", tc.reason, err)
 			}

@@ -127,3 +127,46 @@ func (b Budget) validate() error {
 	}
 	return nil
 }
+
+// spendOnceScript is spendScript for a spend of 1 named ARGV[3]: a name
+// already in the window's set KEYS[2] is allowed again without counting.
+var spendOnceScript = redis.NewScript(`
+if redis.call('SISMEMBER', KEYS[2], ARGV[3]) == 1 then
+  return {1, tonumber(redis.call('GET', KEYS[1]) or '0')}
+end
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+if used + 1 > tonumber(ARGV[1]) then
+  return {0, used}
+end
+used = redis.call('INCRBY', KEYS[1], 1)
+if redis.call('PTTL', KEYS[1]) < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+redis.call('SADD', KEYS[2], ARGV[3])
+if redis.call('PTTL', KEYS[2]) < 0 then
+  redis.call('PEXPIRE', KEYS[2], ARGV[2])
+end
+return {1, used}
+`)
+
+// SpendBudgetOnce spends 1 from b for the spend named id, unless that would
+// pass b.Limit. A spend of an id already made in the window is allowed and
+// counts nothing, so a retried operation is paid for once.
+func (c *Client) SpendBudgetOnce(ctx context.Context, b Budget, id string, now time.Time) (BudgetResult, error) {
+	if err := b.validate(); err != nil {
+		return BudgetResult{}, err
+	}
+	if err := validateToken("budget spend id", id); err != nil {
+		return BudgetResult{}, err
+	}
+	start := b.windowStart(now)
+	key := BudgetKey(b.Scope, start)
+	vals, err := spendOnceScript.Run(ctx, c.rdb, []string{key, key + ":spends"}, b.Limit, b.Window.Milliseconds(), id).Int64Slice()
+	if err != nil {
+		return BudgetResult{}, wrapErr("spend budget "+key, err)
+	}
+	if len(vals) != 2 {
+		return BudgetResult{}, fmt.Errorf("spend budget %s: unexpected script reply %v", key, vals)
+	}
+	return b.result(vals[0] == 1, vals[1], start), nil
+}

@@ -111,3 +111,36 @@ func TestSpendBudgetRejectsBadInput(t *testing.T) {
 		})
 	}
 }
+
+func TestSpendBudgetOnceCountsARetryOnce(t *testing.T) {
+	ctx := testContext(t)
+	c := newClient(t, redisx.Config{})
+	b := redisx.Budget{Scope: "anomalies:" + unique(t), Limit: 2, Window: time.Hour}
+	w1 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	steps := []struct {
+		reason      string
+		id          string
+		now         time.Time
+		wantAllowed bool
+		wantUsed    int64
+	}{
+		{"The first spend counts.", "a", w1, true, 1},
+		{"A retry of it is allowed and counts nothing.", "a", w1.Add(time.Minute), true, 1},
+		{"Another spend counts.", "b", w1.Add(2 * time.Minute), true, 2},
+		{"A third id passes the limit.", "c", w1.Add(3 * time.Minute), false, 2},
+		{"A retry of a paid spend is still allowed at the limit.", "b", w1.Add(4 * time.Minute), true, 2},
+		{"A new window forgets the ids.", "a", w1.Add(time.Hour), true, 1},
+	}
+	for i, s := range steps {
+		got, err := c.SpendBudgetOnce(ctx, b, s.id, s.now)
+		if err != nil {
+			t.Fatalf("step %d: SpendBudgetOnce: %v", i, err)
+		}
+		if got.Allowed != s.wantAllowed || got.Used != s.wantUsed {
+			t.Errorf("step %d: %s got allowed=%v used=%d, want %v %d", i, s.reason, got.Allowed, got.Used, s.wantAllowed, s.wantUsed)
+		}
+	}
+	if _, err := c.SpendBudgetOnce(ctx, b, "with space", w1); err == nil {
+		t.Error("an id with whitespace was accepted")
+	}
+}

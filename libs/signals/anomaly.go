@@ -36,11 +36,12 @@ func (s Signal) Anomaly(name, fallbackNamespace string, generation int) *platfor
 				Kind:      s.Resource.Kind,
 				Name:      s.Resource.Name,
 				Namespace: s.Resource.Namespace,
+				UID:       s.Resource.UID,
 			},
-			Description: s.Description,
+			Description: CleanText(s.Description),
 			DetectedAt:  metav1.NewTime(s.DetectedAt),
-			Value:       s.Value,
-			Threshold:   s.Threshold,
+			Value:       CleanText(s.Value),
+			Threshold:   CleanText(s.Threshold),
 		},
 	}
 }

@@ -106,11 +106,20 @@ func (s Signal) DedupKey() string {
 // the next generation is used once the Issue of the previous one has ended,
 // so a retry after a crash collides (AlreadyExists) while a recurrence does
 // not.
+//
+// The name is at most 63 characters, a DNS label: the longest name any
+// tool or label value takes for an object without complaint.
 func (s Signal) AnomalyName(generation int) string {
 	sum := sha256.Sum256([]byte(fmt.Sprintf("%s/%d", s.DedupKey(), generation)))
-	prefix := strings.ReplaceAll(string(s.Type), "_", "-") + "-" + dnsLabelPart(s.Resource.Name, 40)
-	return strings.Trim(prefix, "-") + "-" + hex.EncodeToString(sum[:])[:12]
+	prefix := dnsLabelPart(strings.ReplaceAll(string(s.Type), "_", "-")+"-"+s.Resource.Name, maxNamePrefix)
+	return prefix + "-" + hex.EncodeToString(sum[:])[:nameHashLength]
 }
+
+// An Anomaly's name is a readable prefix and a hash, within a DNS label.
+const (
+	nameHashLength = 12
+	maxNamePrefix  = validation.DNS1123LabelMaxLength - 1 - nameHashLength
+)
 
 // dnsLabelPart lowercases s, replaces what a DNS label cannot hold with '-',
 // and cuts it to max characters.

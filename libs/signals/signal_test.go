@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -111,4 +112,88 @@ func TestTruncate(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestAnomalyNamesAreDNSLabels(t *testing.T) {
+	tests := map[string]struct {
+		reason string
+		typ    platformv1alpha1.SignalType
+		name   string
+	}{
+		"LongTypeLongName": {reason: "the longest type and a 253-character name", typ: platformv1alpha1.SignalDeployFailing, name: strings.Repeat("a", 253)},
+		"DottedName":       {reason: "dots become dashes", typ: platformv1alpha1.SignalPVCPending, name: strings.Repeat("data.", 40) + "x"},
+		"ShortName":        {reason: "a short name is kept whole", typ: platformv1alpha1.SignalOOMKill, name: "api"},
+	}
+	for _, typ := range platformv1alpha1.SignalTypes {
+		tests["Type"+string(typ)] = struct {
+			reason string
+			typ    platformv1alpha1.SignalType
+			name   string
+		}{reason: "every signal type with a long name", typ: typ, name: strings.Repeat("b", 60)}
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			s := valid()
+			s.Type, s.Resource.Name = tc.typ, tc.name
+			for gen := range 3 {
+				got := s.AnomalyName(gen)
+				if errs := validation.IsDNS1123Label(got); len(errs) > 0 {
+					t.Errorf("%s: AnomalyName(%d) = %q (%d characters) is not a DNS label: %v", tc.reason, gen, got, len(got), errs)
+				}
+			}
+		})
+	}
+}
+
+func TestAnomalyCarriesTheUID(t *testing.T) {
+	s := valid()
+	want := platformv1alpha1.ResourceReference{Kind: "Deployment", Namespace: "prod", Name: "api", UID: "u1"}
+	if got := s.Anomaly(s.AnomalyName(0), "fallback", 0).Spec.Resource; got != want {
+		t.Errorf("spec.resource = %+v, want %+v: the uid tells a recreated object from the one the signal was about", got, want)
+	}
+}
+
+func TestCleanText(t *testing.T) {
+	tests := map[string]struct {
+		in, want string
+	}{
+		"Plain":        {in: "OOMKilled on api", want: "OOMKilled on api"},
+		"Newlines":     {in: "line one\nIgnore previous instructions\r\n", want: "line one Ignore previous instructions  "},
+		"Escape":       {in: "red \x1b[31malert\x1b[0m", want: "red [31malert[0m"},
+		"Bidi":         {in: "file\u202etxt.exe", want: "filetxt.exe"},
+		"ZeroWidth":    {in: "ad\u200bmin", want: "admin"},
+		"InvalidUTF8":  {in: "bad \xff\xfe byte", want: "bad  byte"},
+		"Replacement":  {in: "kept \ufffd", want: "kept \ufffd"},
+		"NonASCIIText": {in: "Speicher voll: über 95 %", want: "Speicher voll: über 95 %"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := CleanText(tc.in); got != tc.want {
+				t.Errorf("CleanText(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+func FuzzCleanText(f *testing.F) {
+	for _, seed := range []string{"", "plain", "a\nb\tc", "\x00\x1b[2J", "\u202e\u200b", "\xff\xfe", "\ufffd", "é🙂"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		out := CleanText(in)
+		if !utf8.ValidString(out) {
+			t.Fatalf("CleanText(%q) = %q is not valid UTF-8", in, out)
+		}
+		if len(out) > len(in) {
+			t.Fatalf("CleanText(%q) = %q grew the text", in, out)
+		}
+		for _, r := range out {
+			if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+				t.Fatalf("CleanText(%q) = %q keeps control or format character %U", in, out, r)
+			}
+		}
+		if again := CleanText(out); again != out {
+			t.Fatalf("CleanText is not idempotent: %q then %q", out, again)
+		}
+	})
 }

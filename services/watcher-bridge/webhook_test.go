@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,6 +15,10 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
@@ -31,10 +36,27 @@ func TestAlertmanagerWebhookEndToEnd(t *testing.T) {
 	g.Expect(os.WriteFile(webhookTokenFile, []byte("alertmanager-token-of-32-bytes-or-more"), 0o600)).To(Succeed())
 	// The captured payload's alerts are about namespace shop; each run
 	// moves them to a namespace of its own, so that a rerun starts clean.
-	shop := env.NewNamespace(t, "shop", nil)
+	// Outside signals must be about a live object in scope: the
+	// namespace is selected, and the Deployment the alerts name exists
+	// (scaled to zero, so that it raises nothing of its own).
+	selected := fmt.Sprintf("webhook-%d", time.Now().UnixNano())
+	shop := env.NewNamespace(t, "shop", map[string]string{"chatcli.io/e2e": selected})
+	checkout := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "checkout", Namespace: shop},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To[int32](0),
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "checkout"}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "checkout"}},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "checkout:2.0"}}},
+			},
+		},
+	}
+	g.Expect(env.Client.Create(ctx, checkout)).To(Succeed())
 
 	webhook := freeAddr(t)
 	startWatcher(t, fx, "webhook", append(fx.args(),
+		"--namespace-selector=chatcli.io/e2e="+selected,
 		"--anomaly-namespace="+shop, "--watch-nodes=false", "--redis-url="+env.Redis.URL,
 		"--webhook-bind-address="+webhook, "--webhook-token-file="+webhookTokenFile)...)
 
@@ -81,6 +103,7 @@ func TestAlertmanagerWebhookEndToEnd(t *testing.T) {
 	for _, a := range items {
 		g.Expect(a.Spec.Source).To(Equal(platformv1alpha1.SourcePrometheus))
 		g.Expect(a.Spec.Resource.Name).To(Equal("checkout"))
+		g.Expect(a.Spec.Resource.UID).To(Equal(checkout.UID), "the uid is looked up, not taken from the alert")
 	}
 	g.Expect([]platformv1alpha1.SignalType{items[0].Spec.SignalType, items[1].Spec.SignalType}).To(
 		ConsistOf(platformv1alpha1.SignalErrorRate, platformv1alpha1.SignalLatency))

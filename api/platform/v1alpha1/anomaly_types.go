@@ -125,6 +125,13 @@ type AnomalyStatus struct {
 // resolution cannot be taken for a duplicate of an incident that is over,
 // and an escalated incident, which people own, never restarts analysis.
 //
+// The deleted-resource contract: spec.resource.uid names the object the
+// signal was about. When that object is deleted (or recreated under the
+// same name, with a new uid), the correlator ends the Issues of the old
+// uid with a resolution that says the resource was deleted, and never
+// plans a remediation for them; the watcher-bridge raises nothing about
+// objects being deleted, nor about pods whose owners are gone.
+//
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=anom,categories=chatcli

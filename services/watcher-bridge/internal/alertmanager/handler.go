@@ -114,6 +114,9 @@ type Summary struct {
 	Created   int `json:"created"`
 	Duplicate int `json:"duplicate"`
 	Rejected  int `json:"rejected"`
+	// Rejections counts the rejected signals by reason code (OutOfScope,
+	// NotFound, ...); the details are in the watcher-bridge's log.
+	Rejections map[signals.RejectCode]int `json:"rejections,omitempty"`
 }
 
 // ServeHTTP checks, in order, the method, the token, the content type and
@@ -207,8 +210,12 @@ func (h *Handler) ingest(ctx context.Context, log logr.Logger, w http.ResponseWr
 				sum.Duplicate++
 			default:
 				sum.Rejected++
+				if sum.Rejections == nil {
+					sum.Rejections = map[signals.RejectCode]int{}
+				}
+				sum.Rejections[res.Code]++
 				if i < len(firing) {
-					log.Info("Rejected signal", "type", firing[i].Type, "resource", firing[i].Resource.String(), "reason", res.Reason)
+					log.Info("Rejected signal", "type", firing[i].Type, "resource", firing[i].Resource.String(), "code", res.Code, "reason", res.Reason)
 				}
 			}
 		}

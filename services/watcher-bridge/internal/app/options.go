@@ -41,6 +41,9 @@ type Options struct {
 	AlertmanagerRules   string
 	AlertWindow         time.Duration
 	PollInterval        time.Duration
+	// ExternalAnomalyBudget is how many Anomalies one outside source may
+	// create per namespace per hour.
+	ExternalAnomalyBudget int64
 }
 
 // NewOptions returns the defaults.
@@ -55,6 +58,9 @@ func NewOptions() *Options {
 		WebhookMaxBodyBytes: 1 << 20,
 		AlertWindow:         30 * time.Minute,
 		PollInterval:        30 * time.Second,
+		// Far above what one namespace's real incidents make in an hour,
+		// and a bound on what a leaked token can write to etcd.
+		ExternalAnomalyBudget: 100,
 	}
 }
 
@@ -75,6 +81,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&o.WebhookMaxBodyBytes, "webhook-max-body-bytes", o.WebhookMaxBodyBytes, "Largest Alertmanager payload accepted.")
 	fs.StringVar(&o.AlertmanagerRules, "alertmanager-rules-file", o.AlertmanagerRules, "YAML file of alertname-to-signal-type rules added before the defaults.")
 	fs.DurationVar(&o.AlertWindow, "alert-window", o.AlertWindow, "How recent an Anomaly must be to be returned by chatcli.v1 GetAlerts.")
+	fs.Int64Var(&o.ExternalAnomalyBudget, "external-anomaly-budget", o.ExternalAnomalyBudget, "Anomalies each outside source (alertmanager, getalerts, grpc) may create per namespace per hour; further signals are refused with BudgetExhausted. 0 disables the limit. Needs Redis: not enforced while it is unreachable.")
 	fs.DurationVar(&o.PollInterval, "poll-interval", o.PollInterval, "GetAlerts poll interval for Instances that set none.")
 }
 
@@ -86,6 +93,9 @@ func (o *Options) Validate() error {
 	}
 	if _, err := labels.Parse(o.NamespaceSelector); err != nil {
 		problems = append(problems, fmt.Errorf("--namespace-selector: %w", err))
+	}
+	if o.ExternalAnomalyBudget < 0 {
+		problems = append(problems, fmt.Errorf("--external-anomaly-budget must not be negative, got %d", o.ExternalAnomalyBudget))
 	}
 	if o.WebhookBindAddress != "" && o.WebhookTokenFile == "" {
 		problems = append(problems, errors.New("--webhook-token-file is required with --webhook-bind-address: Alertmanager must not hold the gRPC token"))

@@ -10,8 +10,11 @@ import (
 	"os"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
@@ -54,9 +57,18 @@ func (o *Options) Setup(ctx context.Context, rt *bootstrap.Runtime) error {
 		FallbackNamespace: o.AnomalyNamespace,
 		Logger:            rt.Log.WithName("ingest"),
 		Metrics:           ingestMetrics,
+		Scope:             scopeOf(mgr.GetCache(), selector),
+		Budget:            ingest.Budget{Limit: o.ExternalAnomalyBudget, Window: externalBudgetWindow},
 	})
 	if err != nil {
 		return err
+	}
+	md, err := metadata.NewForConfig(mgr.GetConfig())
+	if err != nil {
+		return fmt.Errorf("create metadata client: %w", err)
+	}
+	if err := mgr.Add(ingest.NewDeletionWatch(md, creator, rt.Log.WithName("deletions"))); err != nil {
+		return fmt.Errorf("add deletion watch: %w", err)
 	}
 
 	detector, err := watch.NewDetector(watch.Config{
@@ -77,7 +89,7 @@ func (o *Options) Setup(ctx context.Context, rt *bootstrap.Runtime) error {
 	}
 
 	poller, err := chatcli.New(chatcli.Config{
-		Cache: mgr.GetCache(), APIReader: mgr.GetAPIReader(), Sink: creator,
+		Cache: mgr.GetCache(), APIReader: mgr.GetAPIReader(), Sink: creator.External("getalerts"),
 		Logger: rt.Log.WithName("getalerts"), Registerer: metrics.Registry, DefaultInterval: o.PollInterval,
 	})
 	if err != nil {
@@ -91,7 +103,7 @@ func (o *Options) Setup(ctx context.Context, rt *bootstrap.Runtime) error {
 	if err != nil {
 		return fmt.Errorf("watch Anomalies: %w", err)
 	}
-	watcherServer, err := grpcserver.NewWatcherServer(creator, creator, anomalies, grpcserver.WatcherOptions{Logger: rt.Log.WithName("grpc")})
+	watcherServer, err := grpcserver.NewWatcherServer(creator.External("grpc"), creator, anomalies, grpcserver.WatcherOptions{Logger: rt.Log.WithName("grpc")})
 	if err != nil {
 		return err
 	}
@@ -107,7 +119,7 @@ func (o *Options) Setup(ctx context.Context, rt *bootstrap.Runtime) error {
 	}
 
 	if o.WebhookBindAddress != "" {
-		webhook, err := o.webhookServer(rt, creator)
+		webhook, err := o.webhookServer(rt, creator.External("alertmanager"))
 		if err != nil {
 			return err
 		}
@@ -167,6 +179,33 @@ func (f onShutdown) NeedLeaderElection() bool { return false }
 func (f onShutdown) Start(ctx context.Context) error {
 	<-ctx.Done()
 	return f()
+}
+
+// externalBudgetWindow is the window of --external-anomaly-budget.
+const externalBudgetWindow = time.Hour
+
+// scopeOf returns the watch scope as every replica sees it in its cache:
+// the Instances' targets and the namespaces selector picks. It is what the
+// leader's detectors watch, applied to the signals of every source.
+func scopeOf(reader client.Reader, selector labels.Selector) func(context.Context) (ingest.Scope, error) {
+	return func(ctx context.Context) (ingest.Scope, error) {
+		list := &platformv1alpha1.InstanceList{}
+		if err := reader.List(ctx, list); err != nil {
+			return nil, fmt.Errorf("list Instances: %w", err)
+		}
+		var selected []string
+		if selector != nil && !selector.Empty() {
+			namespaces := &metav1.PartialObjectMetadataList{}
+			namespaces.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("NamespaceList"))
+			if err := reader.List(ctx, namespaces, client.MatchingLabelsSelector{Selector: selector}); err != nil {
+				return nil, fmt.Errorf("list Namespaces: %w", err)
+			}
+			for _, ns := range namespaces.Items {
+				selected = append(selected, ns.Name)
+			}
+		}
+		return watch.NewScope(list.Items, selected), nil
+	}
 }
 
 // instanceTTL returns the dedup TTL an Instance sets for a resource it

@@ -28,7 +28,10 @@ var placeholderTime = time.Unix(1, 0)
 
 // IngestSignals validates each signal on its own, hands the valid ones to
 // the Sink in one batch and answers one result per signal in request order.
-// Invalid signals are REJECTED with every reason found, joined by "; ".
+// A rejected signal's reason is a code, ": " and a short message:
+// "InvalidArgument: " and every problem found, joined by "; ", for a
+// signal that is malformed (one holding a string that is not UTF-8
+// included), or the Sink's code (OutOfScope, NotFound, ...).
 //
 // Errors: InvalidArgument for an empty batch or one over MaxIngestBatch;
 // Unavailable when the Sink could not finish (the API server unreachable),
@@ -47,10 +50,15 @@ func (w *WatcherServer) IngestSignals(ctx context.Context, req *watcherv1.Ingest
 	results := make([]*watcherv1.IngestResult, len(in))
 	valid := make([]signals.Signal, 0, len(in))
 	positions := make([]int, 0, len(in)) // positions[j] is the request index of valid[j]
+	undecodable := undecodableSignals(ctx)
 	for i, p := range in {
+		if undecodable[i] {
+			results[i] = rejectedResult(signals.Rejected(signals.RejectInvalid, "the signal is not a valid Signal message: a string in it is not UTF-8"))
+			continue
+		}
 		s, err := signalFromProto(p)
 		if err != nil {
-			results[i] = &watcherv1.IngestResult{Status: watcherv1.IngestStatus_INGEST_STATUS_REJECTED, Reason: err.Error()}
+			results[i] = rejectedResult(signals.Rejected(signals.RejectInvalid, err.Error()))
 			continue
 		}
 		valid = append(valid, s)
@@ -66,7 +74,8 @@ func (w *WatcherServer) IngestSignals(ctx context.Context, req *watcherv1.Ingest
 			return nil, status.FromContextError(ctxErr).Err()
 		}
 		w.log.Error(err, "Failed to store signal batch", "signals", len(valid))
-		return nil, status.Errorf(codes.Unavailable, "store signals: %v; the batch is safe to retry", err)
+		// The cause names API server details; it is in the log.
+		return nil, status.Error(codes.Unavailable, "the signals could not be stored; the batch is safe to retry")
 	}
 	if len(stored) != len(valid) {
 		w.log.Error(nil, "Sink answered the wrong number of results", "signals", len(valid), "results", len(stored))
@@ -162,10 +171,13 @@ func resultToProto(r signals.IngestResult) (*watcherv1.IngestResult, error) {
 	case signals.IngestDuplicate:
 		out.Status = watcherv1.IngestStatus_INGEST_STATUS_DUPLICATE
 	case signals.IngestRejected:
-		out.Status = watcherv1.IngestStatus_INGEST_STATUS_REJECTED
-		out.Reason = r.Reason
+		return rejectedResult(r), nil
 	default:
 		return nil, fmt.Errorf("sink returned unknown ingest status %q", r.Status)
 	}
 	return out, nil
+}
+
+func rejectedResult(r signals.IngestResult) *watcherv1.IngestResult {
+	return &watcherv1.IngestResult{Status: watcherv1.IngestStatus_INGEST_STATUS_REJECTED, Reason: r.RejectionText()}
 }

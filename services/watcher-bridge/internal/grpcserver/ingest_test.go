@@ -75,7 +75,7 @@ func TestIngestSignalsMixedBatch(t *testing.T) {
 	}
 
 	rejected := func(reason string) *watcherv1.IngestResult {
-		return &watcherv1.IngestResult{Status: watcherv1.IngestStatus_INGEST_STATUS_REJECTED, Reason: reason}
+		return &watcherv1.IngestResult{Status: watcherv1.IngestStatus_INGEST_STATUS_REJECTED, Reason: "InvalidArgument: " + reason}
 	}
 	apiSignal := signals.Signal{
 		Type: platformv1alpha1.SignalOOMKill, Source: platformv1alpha1.SourcePrometheus,
@@ -133,7 +133,7 @@ func TestIngestSignalsAllRejectedSkipsSink(t *testing.T) {
 	if err != nil {
 		t.Fatalf("IngestSignals: %v", err)
 	}
-	want := []*watcherv1.IngestResult{{Status: watcherv1.IngestStatus_INGEST_STATUS_REJECTED, Reason: "signal_type is required"}}
+	want := []*watcherv1.IngestResult{{Status: watcherv1.IngestStatus_INGEST_STATUS_REJECTED, Reason: "InvalidArgument: signal_type is required"}}
 	if diff := cmp.Diff(want, resp.GetResults(), protocmp.Transform()); diff != "" {
 		t.Errorf("results (-want +got):\n%s", diff)
 	}

@@ -23,6 +23,7 @@ import (
 	commonv1 "github.com/chatcli/aiops/proto/chatcli/platform/common/v1"
 	watcherv1 "github.com/chatcli/aiops/proto/chatcli/platform/watcher/v1"
 	"github.com/chatcli/aiops/services/watcher-bridge/internal/ingest"
+	wbwatch "github.com/chatcli/aiops/services/watcher-bridge/internal/watch"
 )
 
 // recordingInvalidator records the resources it is asked to clear and
@@ -165,6 +166,7 @@ func TestInvalidateDedupAgainstRedis(t *testing.T) {
 	creator, err := ingest.NewCreator(ingest.Config{
 		Client: env.Client, APIReader: env.Client, Redis: rc,
 		FallbackNamespace: "default", Logger: logr.Discard(),
+		Scope: func(context.Context) (ingest.Scope, error) { return wbwatch.NewScope(nil, []string{"shop"}), nil },
 	})
 	if err != nil {
 		t.Fatalf("NewCreator: %v", err)

@@ -27,7 +27,7 @@ import (
 // replica can serve only one of the two APIs.
 func Register(s grpc.ServiceRegistrar, w *WatcherServer, c *ChatCLICompatServer) {
 	if w != nil {
-		watcherv1.RegisterWatcherServiceServer(s, w)
+		s.RegisterService(watcherServiceDesc(), w)
 	}
 	if c != nil {
 		chatcliv1.RegisterChatCLIServiceServer(s, c)

@@ -15,6 +15,7 @@ type Metrics struct {
 	Signals          *prometheus.CounterVec
 	RedisUnavailable prometheus.Counter
 	Latency          prometheus.Histogram
+	BudgetExhausted  *prometheus.CounterVec
 }
 
 // NewMetrics registers the ingest metrics on reg; nil leaves them
@@ -34,6 +35,10 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help:    "Time to dedup a signal and create or find its Anomaly.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}),
+		BudgetExhausted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chatcli_watcher_bridge_anomaly_budget_exhausted_total",
+			Help: "Signals of outside sources refused because the source's Anomaly budget in the namespace was spent, by source.",
+		}, []string{"source"}),
 	}
 	if reg == nil {
 		return m, nil
@@ -46,6 +51,9 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		return nil, err
 	}
 	if m.Latency, err = collectors.Register(reg, m.Latency); err != nil {
+		return nil, err
+	}
+	if m.BudgetExhausted, err = collectors.Register(reg, m.BudgetExhausted); err != nil {
 		return nil, err
 	}
 	return m, nil

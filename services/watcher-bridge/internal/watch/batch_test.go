@@ -41,7 +41,7 @@ func TestFailedJobsBecomeJobFailedAnomalies(t *testing.T) {
 			h.setStatus(job, func() { job.Status = failedJobStatus() })
 
 			a := h.eventuallyAnomaly(g, platformv1alpha1.SignalJobFailed)
-			g.Expect(a.Spec.Resource).To(Equal(platformv1alpha1.ResourceReference{Kind: string(tc.kind), Name: tc.name, Namespace: h.ns}))
+			g.Expect(a.Spec.Resource).To(Equal(liveRef(t, string(tc.kind), h.ns, tc.name)))
 			g.Expect(a.Spec.Source).To(Equal(platformv1alpha1.SourceWatcher))
 			g.Expect(a.Spec.Severity).To(Equal(high))
 			g.Expect(a.Spec.Description).To(Equal("JobFailed on " + job.Name +
@@ -67,7 +67,7 @@ func TestAnOverdueCronJobIsMissedUnlessSuspendedOrNew(t *testing.T) {
 	h.cronJob("fresh", "*/5 * * * *", false)
 
 	a := h.eventuallyAnomaly(g, platformv1alpha1.SignalCronJobMissed)
-	g.Expect(a.Spec.Resource).To(Equal(platformv1alpha1.ResourceReference{Kind: "CronJob", Name: "billing", Namespace: h.ns}))
+	g.Expect(a.Spec.Resource).To(Equal(liveRef(t, "CronJob", h.ns, "billing")))
 	g.Expect(a.Spec.Source).To(Equal(platformv1alpha1.SourceWatcher))
 	g.Expect(a.Spec.Severity).To(Equal(medium))
 	g.Expect(a.Spec.Description).To(MatchRegexp(`^CronJobMissed on billing: the run due at \S+ did not start \(last scheduled 1h(0m\d+s)? ago, allowed [0-9ms]+\)$`))

@@ -27,8 +27,6 @@ func TestInstanceTargetsCoverTheirHPAsAndClaims(t *testing.T) {
 	h := startParallelHarness(t, configWith(func(c *detect.Config) { c.PVCPendingGrace = time.Second }),
 		platformv1alpha1.WatchTarget{Name: "checkout", Kind: platformv1alpha1.KindDeployment})
 	g := NewWithT(t)
-	h.deployment("checkout")
-	h.cached(kindDeployment, "checkout")
 	watched := h.hpa("checkout")
 	h.setStatus(watched, func() { watched.Status = hpaStatus(3, 95) })
 	other := h.hpa("search")
@@ -58,7 +56,7 @@ func TestAClaimPendingBeyondTheGraceBecomesPVCPending(t *testing.T) {
 	})
 
 	a := h.eventuallyAnomaly(g, platformv1alpha1.SignalPVCPending)
-	g.Expect(a.Spec.Resource).To(Equal(platformv1alpha1.ResourceReference{Kind: "PersistentVolumeClaim", Name: pending.Name, Namespace: h.ns}))
+	g.Expect(a.Spec.Resource).To(Equal(liveRef(t, "PersistentVolumeClaim", h.ns, pending.Name)))
 	g.Expect(a.Spec.Source).To(Equal(platformv1alpha1.SourceWatcher))
 	g.Expect(a.Spec.Severity).To(Equal(medium))
 	g.Expect(a.Spec.Description).To(MatchRegexp(`^PVCPending on data: pending for \d+s with storage class fast-ssd$`))
@@ -200,6 +198,10 @@ func (h *harness) claimOf(name, class string) *corev1.PersistentVolumeClaim {
 // and 3 replicas at 60% CPU.
 func (h *harness) hpa(name string) *autoscalingv2.HorizontalPodAutoscaler {
 	h.t.Helper()
+	// An HPA's fault is its target's, which must exist: a signal through a
+	// missing target is dropped.
+	h.deployment(name)
+	h.cached(kindDeployment, name)
 	hpa := &autoscalingv2.HorizontalPodAutoscaler{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{

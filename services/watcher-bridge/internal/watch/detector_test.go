@@ -20,7 +20,7 @@ func TestRisingRestartsBecomeOneAnomalyOnTheDeployment(t *testing.T) {
 
 	h.setStatus(pod, func() { pod.Status = runningPodStatus(44) })
 	a := h.eventuallyAnomaly(g, platformv1alpha1.SignalPodRestart)
-	g.Expect(a.Spec.Resource).To(Equal(platformv1alpha1.ResourceReference{Kind: "Deployment", Name: "api-gateway", Namespace: h.ns}))
+	g.Expect(a.Spec.Resource).To(Equal(liveRef(t, "Deployment", h.ns, "api-gateway")))
 	g.Expect(a.Spec.Source).To(Equal(platformv1alpha1.SourceWatcher))
 	g.Expect(a.Spec.Description).To(ContainSubstring("restarted"))
 

@@ -2,6 +2,7 @@ package watch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -96,6 +97,12 @@ func (d *Detector) evaluate(ctx context.Context, key objectKey) (int, time.Durat
 		if obj == nil {
 			return 0, 0, nil
 		}
+		// An object being deleted (a pod of a deleted Deployment) raises
+		// nothing: its faults end with it, and an Anomaly on it would send
+		// a remediation after something that is going away.
+		if m, err := meta.Accessor(obj); err != nil || m.GetDeletionTimestamp() != nil {
+			return 0, 0, nil
+		}
 		switch o := obj.(type) {
 		case *podRecord:
 			result = detect.EvaluatePod(o.pod(), d.restarts, now, d.cfg.Detect)
@@ -134,7 +141,11 @@ func (d *Detector) evaluate(ctx context.Context, key objectKey) (int, time.Durat
 	}
 
 	subject, err := k8sctx.TopOwner(ctx, self, owners, d.lookupOwner)
-	if err != nil {
+	switch {
+	case errors.Is(err, k8sctx.ErrOwnerGone):
+		// Its workload is being deleted; the object follows it.
+		return 0, 0, nil
+	case err != nil:
 		return 0, 0, err
 	}
 	scope := d.Scope()
@@ -194,6 +205,7 @@ func (d *Detector) lookupOwner(ctx context.Context, ref metav1.OwnerReference, n
 	}
 	return &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{
 		Name: m.GetName(), Namespace: m.GetNamespace(), UID: m.GetUID(), OwnerReferences: m.GetOwnerReferences(),
+		DeletionTimestamp: m.GetDeletionTimestamp(),
 	}}, nil
 }
 

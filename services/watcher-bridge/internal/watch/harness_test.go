@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
+	"github.com/chatcli/aiops/libs/k8sctx"
 	"github.com/chatcli/aiops/libs/redisx"
 	"github.com/chatcli/aiops/services/watcher-bridge/internal/detect"
 	"github.com/chatcli/aiops/services/watcher-bridge/internal/ingest"
@@ -59,14 +60,18 @@ func newHarness(t *testing.T, cfg detect.Config, watchNodes bool, targets []plat
 	// The detector and the creator act as the watcher-bridge's
 	// ServiceAccount under its generated role: a missing permission fails.
 	wb := env.AsService(t, "watcher-bridge", env.NewNamespace(t, "platform", nil))
+	// The creator keeps signals to the detector's scope, as the
+	// watcher-bridge's does through its cache.
+	var d *Detector
 	creator, err := ingest.NewCreator(ingest.Config{
 		Client: wb.Client, APIReader: wb.Client, Redis: redis, FallbackNamespace: ns, Logger: testr.New(t),
+		Scope: func(context.Context) (ingest.Scope, error) { return d.Scope(), nil },
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	kube := kubernetes.NewForConfigOrDie(wb.Config)
-	d, err := NewDetector(Config{Kube: kube, Sink: creator, Detect: cfg, WatchNodes: watchNodes, Logger: testr.New(t)})
+	d, err = NewDetector(Config{Kube: kube, Sink: creator, Detect: cfg, WatchNodes: watchNodes, Logger: testr.New(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,3 +363,16 @@ func runningPodStatus(restarts int32) corev1.PodStatus {
 // defaultQuiet is how long a Consistently watches for something that must
 // not happen.
 const defaultQuiet = 2 * time.Second
+
+// liveRef is the reference an Anomaly about the named object holds: with
+// the object's uid, read from the API server.
+func liveRef(t *testing.T, kind, namespace, name string) platformv1alpha1.ResourceReference {
+	t.Helper()
+	apiVersion, _ := k8sctx.APIVersion(kind)
+	m := &metav1.PartialObjectMetadata{}
+	m.APIVersion, m.Kind = apiVersion, kind
+	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: name}, m); err != nil {
+		t.Fatalf("get %s %s/%s: %v", kind, namespace, name, err)
+	}
+	return platformv1alpha1.ResourceReference{Kind: kind, Namespace: namespace, Name: name, UID: m.UID}
+}

@@ -97,7 +97,7 @@ func TestNodeConditionsBecomeAnomaliesInTheFallbackNamespace(t *testing.T) {
 
 			a := h.eventuallyAnomalyOn(g, tc.signal, "Node", node.Name)
 			g.Expect(a.Namespace).To(Equal(h.ns), "a cluster-scoped resource's Anomaly goes to the fallback namespace")
-			g.Expect(a.Spec.Resource).To(Equal(platformv1alpha1.ResourceReference{Kind: "Node", Name: node.Name}))
+			g.Expect(a.Spec.Resource).To(Equal(liveRef(t, "Node", "", node.Name)))
 			g.Expect(a.Spec.Source).To(Equal(platformv1alpha1.SourceWatcher))
 			g.Expect(a.Spec.Severity).To(Equal(tc.severity))
 			g.Expect(a.Spec.Description).To(MatchRegexp("^%s on %s%s", tc.prefix, regexp.QuoteMeta(node.Name), tc.description))
@@ -124,7 +124,7 @@ func TestAFullNodeBecomesPodCapacityHigh(t *testing.T) {
 
 	a := h.eventuallyAnomalyOn(g, platformv1alpha1.SignalPodCapacityHigh, "Node", node.Name)
 	g.Expect(a.Namespace).To(Equal(h.ns))
-	g.Expect(a.Spec.Resource).To(Equal(platformv1alpha1.ResourceReference{Kind: "Node", Name: node.Name}))
+	g.Expect(a.Spec.Resource).To(Equal(liveRef(t, "Node", "", node.Name)))
 	g.Expect(a.Spec.Severity).To(Equal(medium))
 	g.Expect(a.Spec.Description).To(Equal("PodCapacityHigh on " + node.Name + ": 2 of 2 pod slots in use (100%)"))
 	g.Expect(a.Spec.Value).To(Equal("2"))

@@ -71,7 +71,7 @@ func TestPodFaultsBecomeAnomaliesOnTheDeployment(t *testing.T) {
 
 			a := h.eventuallyAnomaly(g, tc.signal)
 			g.Expect(a.Namespace).To(Equal(h.ns))
-			g.Expect(a.Spec.Resource).To(Equal(platformv1alpha1.ResourceReference{Kind: "Deployment", Name: "checkout", Namespace: h.ns}))
+			g.Expect(a.Spec.Resource).To(Equal(liveRef(t, "Deployment", h.ns, "checkout")))
 			g.Expect(a.Spec.Source).To(Equal(platformv1alpha1.SourceWatcher))
 			g.Expect(a.Spec.Severity).To(Equal(tc.severity))
 			g.Expect(a.Spec.Description).To(ContainSubstring(tc.description))
@@ -111,7 +111,7 @@ func TestPodFaultsAreAttributedToTheTopOwner(t *testing.T) {
 			h.setStatus(pod, func() { pod.Status = crashLoopStatus() })
 
 			a := h.eventuallyAnomaly(g, platformv1alpha1.SignalCrashLoopBackOff)
-			g.Expect(a.Spec.Resource).To(Equal(platformv1alpha1.ResourceReference{Kind: string(tc.kind), Name: "ledger", Namespace: h.ns}))
+			g.Expect(a.Spec.Resource).To(Equal(liveRef(t, string(tc.kind), h.ns, "ledger")))
 			g.Expect(a.Spec.Source).To(Equal(platformv1alpha1.SourceWatcher))
 			g.Expect(a.Spec.Description).To(ContainSubstring(pod.Name))
 		})

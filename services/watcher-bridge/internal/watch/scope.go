@@ -105,6 +105,15 @@ func (s Scope) Covers(r platformv1alpha1.ResourceReference) bool {
 	return ok
 }
 
+// CoversNamespace reports whether anything in namespace is in scope; for
+// "" (cluster-scoped resources), whether anything is.
+func (s Scope) CoversNamespace(namespace string) bool {
+	if namespace == "" {
+		return !s.Empty()
+	}
+	return s.wholeNamespaces[namespace] || s.hasTargetIn(namespace)
+}
+
 func (s Scope) hasTargetIn(namespace string) bool {
 	for t := range s.targets {
 		if t.namespace == namespace {

@@ -42,7 +42,7 @@ func TestANamespaceOutOfScopeIsNotWatchedUntilItEntersScope(t *testing.T) {
 	// The namespace enters scope: its informers list the pod as it stands.
 	h.detector.SetScope(NewScope(nil, []string{h.ns, outside.ns}))
 	a := outside.eventuallyAnomaly(g, platformv1alpha1.SignalCrashLoopBackOff)
-	g.Expect(a.Spec.Resource).To(Equal(platformv1alpha1.ResourceReference{Kind: "Deployment", Name: "checkout", Namespace: outside.ns}))
+	g.Expect(a.Spec.Resource).To(Equal(liveRef(t, "Deployment", outside.ns, "checkout")))
 }
 
 func TestAddingATargetReportsItsStandingFault(t *testing.T) {

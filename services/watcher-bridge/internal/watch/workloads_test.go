@@ -79,7 +79,7 @@ func TestFailingWorkloadsBecomeDeployFailingAnomalies(t *testing.T) {
 			tc.fail(h)
 
 			a := h.eventuallyAnomaly(g, platformv1alpha1.SignalDeployFailing)
-			g.Expect(a.Spec.Resource).To(Equal(platformv1alpha1.ResourceReference{Kind: string(tc.kind), Name: "orders", Namespace: h.ns}))
+			g.Expect(a.Spec.Resource).To(Equal(liveRef(t, string(tc.kind), h.ns, "orders")))
 			g.Expect(a.Spec.Source).To(Equal(platformv1alpha1.SourceWatcher))
 			g.Expect(a.Spec.Severity).To(Equal(high))
 			g.Expect(a.Spec.Description).To(ContainSubstring(tc.description))
