@@ -58,6 +58,8 @@ func TestAlertmanagerWebhookEndToEnd(t *testing.T) {
 	startWatcher(t, fx, "webhook", append(fx.args(),
 		"--namespace-selector=chatcli.io/e2e="+selected,
 		"--anomaly-namespace="+shop, "--watch-nodes=false", "--redis-url="+env.Redis.URL,
+		// The test polls the webhook many times a second from one address.
+		"--webhook-rate-limit-rps=1000", "--webhook-rate-limit-burst=1000",
 		"--webhook-bind-address="+webhook, "--webhook-token-file="+webhookTokenFile)...)
 
 	payload, err := os.ReadFile("internal/alertmanager/testdata/webhook-v4-checkout.json")

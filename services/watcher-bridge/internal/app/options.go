@@ -10,6 +10,7 @@ import (
 
 	"github.com/chatcli/aiops/libs/bootstrap"
 	"github.com/chatcli/aiops/libs/grpcx"
+	"github.com/chatcli/aiops/services/watcher-bridge/internal/alertmanager"
 
 	"github.com/chatcli/aiops/services/watcher-bridge/internal/detect"
 	"github.com/chatcli/aiops/services/watcher-bridge/internal/ingest"
@@ -38,6 +39,8 @@ type Options struct {
 	WebhookBindAddress  string
 	WebhookTokenFile    string
 	WebhookMaxBodyBytes int64
+	WebhookRateRPS      float64
+	WebhookRateBurst    int
 	AlertmanagerRules   string
 	AlertWindow         time.Duration
 	PollInterval        time.Duration
@@ -56,6 +59,8 @@ func NewOptions() *Options {
 		Detect:              detect.DefaultConfig(),
 		restartThreshold:    int(detect.DefaultConfig().RestartThreshold),
 		WebhookMaxBodyBytes: 1 << 20,
+		WebhookRateRPS:      alertmanager.DefaultRateLimitRPS,
+		WebhookRateBurst:    alertmanager.DefaultRateLimitBurst,
 		AlertWindow:         30 * time.Minute,
 		PollInterval:        30 * time.Second,
 		// Far above what one namespace's real incidents make in an hour,
@@ -79,6 +84,8 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.WebhookBindAddress, "webhook-bind-address", o.WebhookBindAddress, "HTTPS address of the Alertmanager webhook (/alertmanager), for example :9443; empty disables it. Needs --webhook-token-file.")
 	fs.StringVar(&o.WebhookTokenFile, "webhook-token-file", o.WebhookTokenFile, "File with the bearer token Alertmanager must send, distinct from the gRPC token; re-read when it changes. "+grpcx.TokenFileHelp)
 	fs.Int64Var(&o.WebhookMaxBodyBytes, "webhook-max-body-bytes", o.WebhookMaxBodyBytes, "Largest Alertmanager payload accepted.")
+	fs.Float64Var(&o.WebhookRateRPS, "webhook-rate-limit-rps", o.WebhookRateRPS, "Sustained webhook requests per second allowed per client IP; past it the webhook answers 429.")
+	fs.IntVar(&o.WebhookRateBurst, "webhook-rate-limit-burst", o.WebhookRateBurst, "Webhook request burst allowed per client IP.")
 	fs.StringVar(&o.AlertmanagerRules, "alertmanager-rules-file", o.AlertmanagerRules, "YAML file of alertname-to-signal-type rules added before the defaults.")
 	fs.DurationVar(&o.AlertWindow, "alert-window", o.AlertWindow, "How recent an Anomaly must be to be returned by chatcli.v1 GetAlerts.")
 	fs.Int64Var(&o.ExternalAnomalyBudget, "external-anomaly-budget", o.ExternalAnomalyBudget, "Anomalies each outside source (alertmanager, getalerts, grpc) may create per namespace per hour; further signals are refused with BudgetExhausted. 0 disables the limit. Needs Redis: not enforced while it is unreachable.")
@@ -96,6 +103,9 @@ func (o *Options) Validate() error {
 	}
 	if o.ExternalAnomalyBudget < 0 {
 		problems = append(problems, fmt.Errorf("--external-anomaly-budget must not be negative, got %d", o.ExternalAnomalyBudget))
+	}
+	if o.WebhookRateRPS <= 0 || o.WebhookRateBurst <= 0 {
+		problems = append(problems, errors.New("--webhook-rate-limit-rps and --webhook-rate-limit-burst must be positive"))
 	}
 	if o.WebhookBindAddress != "" && o.WebhookTokenFile == "" {
 		problems = append(problems, errors.New("--webhook-token-file is required with --webhook-bind-address: Alertmanager must not hold the gRPC token"))

@@ -154,6 +154,7 @@ func (o *Options) webhookServer(rt *bootstrap.Runtime, sink signals.Sink) (*webh
 	}
 	handler, err := alertmanager.NewHandler(alertmanager.HandlerConfig{
 		TokenFunc: token, MaxBodyBytes: o.WebhookMaxBodyBytes, Mapper: mapper, Sink: sink, Logger: rt.Log.WithName("alertmanager"),
+		RateLimitRPS: o.WebhookRateRPS, RateLimitBurst: o.WebhookRateBurst,
 	})
 	if err != nil {
 		return nil, err
