@@ -198,7 +198,7 @@ func (r *Reconciler) create(ctx context.Context, a *platformv1alpha1.Anomaly, ge
 			Severity:    correlate.SeverityFor(risk),
 			Source:      a.Spec.Source,
 			SignalType:  a.Spec.SignalType,
-			Description: fmt.Sprintf("Correlated incident: %s on %s %s", a.Spec.SignalType, res.Kind, res.Name),
+			Description: describe(a.Spec.SignalType, res),
 			Resource:    res,
 			RiskScore:   risk,
 		},
@@ -231,7 +231,7 @@ func (r *Reconciler) raise(ctx context.Context, issue *platformv1alpha1.Issue, a
 	case "", platformv1alpha1.IssueDetected, platformv1alpha1.IssueAnalyzing:
 		if correlate.MoreCausal(a.Spec.SignalType, issue.Spec.SignalType) {
 			issue.Spec.SignalType = a.Spec.SignalType
-			issue.Spec.Description = fmt.Sprintf("Correlated incident: %s on %s %s", a.Spec.SignalType, issue.Spec.Resource.Kind, issue.Spec.Resource.Name)
+			issue.Spec.Description = describe(a.Spec.SignalType, issue.Spec.Resource)
 		}
 	}
 	if equalSpecAndAnnotations(before, issue) {
@@ -245,4 +245,9 @@ func (r *Reconciler) raise(ctx context.Context, issue *platformv1alpha1.Issue, a
 
 func equalSpecAndAnnotations(a, b *platformv1alpha1.Issue) bool {
 	return a.Spec == b.Spec && a.Annotations[platformv1alpha1.AnnotationSignalTypes] == b.Annotations[platformv1alpha1.AnnotationSignalTypes]
+}
+
+// describe is the Issue's description: its cause and its resource.
+func describe(t platformv1alpha1.SignalType, res platformv1alpha1.ResourceReference) string {
+	return fmt.Sprintf("Correlated incident: %s on %s %s", t, res.Kind, res.Name)
 }
