@@ -25,6 +25,10 @@ const (
 	// ReasonPlanRefusedByPolicy (FailedPrecondition): the action policy
 	// denies the plan; metadata "rule" names the rule that refused it.
 	ReasonPlanRefusedByPolicy = "PLAN_REFUSED_BY_POLICY"
+	// ReasonNoPlan (FailedPrecondition): no tier yields a plan (no
+	// matching Runbook, no usable suggested action, agentic mode off by
+	// policy); metadata "detail" says which. The Issue escalates.
+	ReasonNoPlan = "NO_PLAN"
 	// ReasonApprovalStale (FailedPrecondition): the plan was decided, or
 	// is past approval, so the approval or rejection cannot apply.
 	ReasonApprovalStale = "APPROVAL_STALE"
