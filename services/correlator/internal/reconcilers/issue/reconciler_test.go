@@ -17,11 +17,15 @@ import (
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 	"github.com/chatcli/aiops/libs/redisx"
 	"github.com/chatcli/aiops/libs/testenv"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	remediatorv1 "github.com/chatcli/aiops/proto/chatcli/platform/remediator/v1"
 	watcherv1 "github.com/chatcli/aiops/proto/chatcli/platform/watcher/v1"
 )
 
 var env *testenv.Environment
+
+func init() { ctrllog.SetLogger(zap.New(zap.UseDevMode(true))) }
 
 func TestMain(m *testing.M) { testenv.Run(m, &env, testenv.Options{WithoutRedis: true}) }
 
