@@ -423,7 +423,7 @@ func TestPeoplesRequests(t *testing.T) {
 	}).WithTimeout(lifecycleTimeout).Should(Succeed())
 	annotate(t, heldKey, platformv1alpha1.AnnotationResolveRequestedBy, "key:ops", platformv1alpha1.AnnotationResolveReason, "fixed the node")
 	g.Consistently(func() platformv1alpha1.IssueState { return get(g, heldKey).Status.State }).
-		WithTimeout(2 * time.Second).Should(Equal(platformv1alpha1.IssueRemediating), "an executing plan is not cut off")
+		WithTimeout(2*time.Second).Should(Equal(platformv1alpha1.IssueRemediating), "an executing plan is not cut off")
 	endPlan(t, ns, "held-plan-1", platformv1alpha1.PlanFailed)
 	got := waitState(t, heldKey, platformv1alpha1.IssueResolved)
 	g.Expect(got.Status.Resolution).To(Equal("Resolved by hand by key:ops: fixed the node"))

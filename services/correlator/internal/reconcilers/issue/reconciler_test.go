@@ -17,10 +17,10 @@ import (
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 	"github.com/chatcli/aiops/libs/redisx"
 	"github.com/chatcli/aiops/libs/testenv"
-	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	remediatorv1 "github.com/chatcli/aiops/proto/chatcli/platform/remediator/v1"
 	watcherv1 "github.com/chatcli/aiops/proto/chatcli/platform/watcher/v1"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 )
 
 var env *testenv.Environment
