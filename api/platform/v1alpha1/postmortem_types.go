@@ -92,7 +92,6 @@ const (
 	PostMortemAnalyzerFailedReason        = "AnalyzerFailed"
 	PostMortemRunbookPromotedReason       = "Promoted"
 	PostMortemPromotionFailedReason       = "PromotionFailed"
-	PostMortemReviewRefusedReason         = "ReviewRefused"
 )
 
 // PostMortemReview is one change of a PostMortem's review state.
