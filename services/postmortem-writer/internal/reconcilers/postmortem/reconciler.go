@@ -45,7 +45,18 @@ const (
 	// issueOpenReason: the Issue has not ended, so its record is not
 	// complete; the report waits for it.
 	issueOpenReason = "IssueOpen"
+	// recordsMissingReason: an AIInsight or RemediationPlan the Issue's
+	// attempts name is not in the cache yet.
+	recordsMissingReason = "RecordsMissing"
 )
+
+// recordsGrace is how long after an Issue ended a report waits for the
+// records its attempts name to reach the cache; past it, a record still
+// missing was deleted, and the report is written without it.
+const recordsGrace = 2 * time.Minute
+
+// recordsRetryAfter is how soon a report waiting for records looks again.
+const recordsRetryAfter = 2 * time.Second
 
 // defaultCallTimeout bounds one call to a peer, so that a hung analyzer
 // delays a report by at most this much.
@@ -172,6 +183,14 @@ func (r *Reconciler) write(ctx context.Context, pm *platformv1alpha1.PostMortem)
 		return ctrl.Result{}, nil
 	}
 
+	if missing := missingRecords(rec); missing != "" {
+		if _, end, ok := rec.Window(); ok && r.Now().Sub(end) < recordsGrace {
+			reconcile.SetCondition(pm, &pm.Status.Conditions, platformv1alpha1.PostMortemReadyCondition, metav1.ConditionFalse,
+				recordsMissingReason, "Waiting for "+missing)
+			return ctrl.Result{RequeueAfter: recordsRetryAfter}, nil
+		}
+	}
+
 	rep := report.Build(rec)
 	rep.Clean(r.Scrub)
 	r.summarize(ctx, pm, rec, &rep)
@@ -196,6 +215,20 @@ func (r *Reconciler) write(ctx context.Context, pm *platformv1alpha1.PostMortem)
 	}
 	ctrl.LoggerFrom(ctx).Info("Wrote PostMortem report", "issue", rec.Issue.Name, "timeline", len(st.Timeline), "actions", len(st.ActionsExecuted))
 	return ctrl.Result{}, nil
+}
+
+// missingRecords names the first AIInsight or RemediationPlan the Issue's
+// attempts name that the records lack, or is empty.
+func missingRecords(rec report.Records) string {
+	for _, a := range rec.Issue.Status.Attempts {
+		if a.InsightRef != nil && !slices.ContainsFunc(rec.Insights, func(in platformv1alpha1.AIInsight) bool { return in.Name == a.InsightRef.Name }) {
+			return "AIInsight " + a.InsightRef.Name
+		}
+		if a.PlanRef != nil && !slices.ContainsFunc(rec.Plans, func(p platformv1alpha1.RemediationPlan) bool { return p.Name == a.PlanRef.Name }) {
+			return "RemediationPlan " + a.PlanRef.Name
+		}
+	}
+	return ""
 }
 
 // summarize refines the narrative through AnalyzerService.SummarizeIncident
