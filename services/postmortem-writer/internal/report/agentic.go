@@ -5,9 +5,15 @@ import (
 )
 
 // agenticNarrative is the AI's own account of an agentic plan that ended
-// resolved (status.agenticResolution), and false when the plan has none.
+// resolved (status.agenticResolution, scrubbed by the remediator and
+// scrubbed here again), and false when the plan has none.
 func agenticNarrative(p *platformv1alpha1.RemediationPlan) (Narrative, bool) {
-	// status.agenticResolution arrives with the next merge of main.
-	_ = p
-	return Narrative{}, false
+	ai := p.Status.AgenticResolution
+	if ai == nil {
+		return Narrative{}, false
+	}
+	return Narrative{
+		Summary: ai.Summary, RootCause: ai.RootCause, Impact: ai.Impact,
+		LessonsLearned: nonEmpty(ai.LessonsLearned), PreventionActions: nonEmpty(ai.PreventionActions),
+	}, true
 }
