@@ -99,8 +99,10 @@ func Render(pm *platformv1alpha1.PostMortem) string {
 
 	if rec := st.Recurrence; rec != nil && rec.Count > 0 {
 		window := "30 days"
-		if rec.Window != nil {
-			window = rec.Window.Duration.String()
+		if w := rec.Window; w != nil && w.Duration%(24*time.Hour) == 0 {
+			window = fmt.Sprintf("%d days", w.Duration/(24*time.Hour))
+		} else if w != nil {
+			window = w.Duration.String()
 		}
 		fmt.Fprintf(&b, "\n## Recurrence\n\n%d earlier post-mortem%s of the same resource and signal within %s:\n\n", rec.Count, plural(int(rec.Count), "", "s"), window)
 		for _, p := range rec.PostMortems {

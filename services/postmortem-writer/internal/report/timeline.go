@@ -102,9 +102,11 @@ func Timeline(r Records) []platformv1alpha1.TimelineEntry {
 			add(when, actionEvent(res.Result), actionDetail(res), attempt, p.Name)
 		}
 		if v := p.Status.Verification; v != nil && v.Healthy != nil {
-			when := p.Status.CompletedAt
+			// The verdict has no stamp of its own; the check began at
+			// startedAt, before any rollback its failure caused.
+			when := v.StartedAt
 			if when == nil {
-				when = v.StartedAt
+				when = p.Status.CompletedAt
 			}
 			typ, detail := EventVerificationPassed, "Verification passed"
 			if !*v.Healthy {
