@@ -116,12 +116,37 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&platformv1alpha1.PostMortem{}).
 		Watches(&platformv1alpha1.Issue{}, handler.EnqueueRequestsFromMapFunc(postMortemOfIssue)).
+		// A report written late changes the trend of the later incidents
+		// of its problem.
+		Watches(&platformv1alpha1.PostMortem{}, handler.EnqueueRequestsFromMapFunc(r.sameProblem)).
 		Named("postmortem").
 		Complete(r)
 }
 
 func postMortemOfIssue(_ context.Context, obj client.Object) []crreconcile.Request {
 	return []crreconcile.Request{{NamespacedName: client.ObjectKey{Namespace: obj.GetNamespace(), Name: report.PostMortemName(obj.GetName())}}}
+}
+
+// sameProblem wakes the other written PostMortems of the same resource and
+// signal type, whose recurrence may count this one.
+func (r *Reconciler) sameProblem(ctx context.Context, obj client.Object) []crreconcile.Request {
+	key, signal := obj.GetLabels()[platformv1alpha1.LabelResourceKey], obj.GetLabels()[platformv1alpha1.LabelSignalType]
+	pm, ok := obj.(*platformv1alpha1.PostMortem)
+	if !ok || key == "" || signal == "" || len(pm.Status.Timeline) == 0 {
+		return nil
+	}
+	list := &platformv1alpha1.PostMortemList{}
+	if err := r.Client.List(ctx, list, client.MatchingLabels{platformv1alpha1.LabelResourceKey: key, platformv1alpha1.LabelSignalType: signal}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "List the PostMortems of the same problem")
+		return nil
+	}
+	var reqs []crreconcile.Request
+	for i := range list.Items {
+		if other := &list.Items[i]; other.UID != pm.UID && len(other.Status.Timeline) > 0 {
+			reqs = append(reqs, crreconcile.Request{NamespacedName: client.ObjectKeyFromObject(other)})
+		}
+	}
+	return reqs
 }
 
 // Reconcile runs one pass.
