@@ -114,6 +114,6 @@ func (o *options) setup(_ context.Context, rt *bootstrap.Runtime) error {
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up the PostMortem reconciler: %w", err)
 	}
-	postmortemv1.RegisterPostMortemServiceServer(rt.GRPC, &grpcserver.Server{Client: rt.HandlerClient, Now: time.Now})
+	postmortemv1.RegisterPostMortemServiceServer(rt.GRPC, &grpcserver.Server{Client: rt.HandlerClient, Reader: rt.Manager.GetAPIReader(), Now: time.Now})
 	return nil
 }

@@ -42,10 +42,13 @@ const (
 )
 
 // Server implements PostMortemService. Client is the Runtime's
-// HandlerClient; Now stamps review requests.
+// HandlerClient; Reader, optional, reads uncached (the manager's
+// APIReader), so that a review is decided on the object as stored; Now
+// stamps review requests.
 type Server struct {
 	postmortemv1.UnimplementedPostMortemServiceServer
 	Client client.Client
+	Reader client.Reader
 	Now    func() time.Time
 }
 
@@ -145,7 +148,19 @@ func (s *Server) TransitionPostMortem(ctx context.Context, req *postmortemv1.Tra
 	if utf8.RuneCountInString(req.GetNote()) > 1024 || len(req.GetActor()) > 512 {
 		return nil, status.Error(codes.InvalidArgument, "note is at most 1024 characters and actor at most 512")
 	}
-	pm, err := s.get(ctx, req.GetRef())
+	// A conflict means the reconciler wrote meanwhile: decide again on
+	// the fresh object, a few times.
+	for range 3 {
+		resp, err := s.transition(ctx, req, want)
+		if status.Code(err) != codes.Aborted {
+			return resp, err
+		}
+	}
+	return nil, status.Error(codes.Aborted, "the PostMortem kept changing during the call: retry")
+}
+
+func (s *Server) transition(ctx context.Context, req *postmortemv1.TransitionPostMortemRequest, want platformv1alpha1.PostMortemState) (*postmortemv1.TransitionPostMortemResponse, error) {
+	pm, err := s.getFrom(ctx, s.reader(), req.GetRef())
 	if err != nil {
 		return nil, err
 	}
@@ -195,8 +210,20 @@ func (s *Server) TransitionPostMortem(ctx context.Context, req *postmortemv1.Tra
 	return &postmortemv1.TransitionPostMortemResponse{PostMortem: ToProto(pm)}, nil
 }
 
-// get resolves a reference to a PostMortem.
+// reader is where a transition reads the PostMortem it decides on.
+func (s *Server) reader() client.Reader {
+	if s.Reader != nil {
+		return s.Reader
+	}
+	return s.Client
+}
+
+// get resolves a reference to a PostMortem, through the cache.
 func (s *Server) get(ctx context.Context, ref *postmortemv1.PostMortemRef) (*platformv1alpha1.PostMortem, error) {
+	return s.getFrom(ctx, s.Client, ref)
+}
+
+func (s *Server) getFrom(ctx context.Context, c client.Reader, ref *postmortemv1.PostMortemRef) (*platformv1alpha1.PostMortem, error) {
 	var key client.ObjectKey
 	switch {
 	case ref.GetPostMortem() != nil:
@@ -211,7 +238,7 @@ func (s *Server) get(ctx context.Context, ref *postmortemv1.PostMortemRef) (*pla
 		return nil, status.Error(codes.InvalidArgument, "ref needs the namespace and name of a PostMortem or of an Issue")
 	}
 	pm := &platformv1alpha1.PostMortem{}
-	if err := s.Client.Get(ctx, key, pm); err != nil {
+	if err := c.Get(ctx, key, pm); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, status.Errorf(codes.NotFound, "PostMortem %s not found", key)
 		}

@@ -331,7 +331,9 @@ func (r *Reconciler) review(ctx context.Context, pm *platformv1alpha1.PostMortem
 		by = "annotation"
 	}
 	entry := platformv1alpha1.PostMortemReview{
-		State: want, By: truncate(r.Scrub(by), 512), At: at,
+		// who asked is an identity people need to read, not a secret: it
+		// is kept as given; the free-text note is scrubbed.
+		State: want, By: truncate(by, 512), At: at,
 		Note: truncate(r.Scrub(pm.Annotations[platformv1alpha1.AnnotationReviewNote]), 1024),
 	}
 	st.Reviews = append(st.Reviews, entry)
