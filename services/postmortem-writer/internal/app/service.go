@@ -25,7 +25,7 @@ import (
 // Service declares the postmortem-writer. It needs no Redis: one
 // deterministic name per Issue keeps it exactly-once.
 func Service() bootstrap.Service {
-	o := &options{minSeverity: string(platformv1alpha1.SeverityHigh), callTimeout: 20 * time.Second}
+	o := &options{minSeverity: string(platformv1alpha1.SeverityHigh), callTimeout: 20 * time.Second, workers: 4}
 	return bootstrap.Service{
 		Name: "postmortem-writer", GRPC: true, Redis: bootstrap.RedisUnused,
 		AddFlags: o.addFlags, Validate: o.validate, Setup: o.setup,
@@ -37,6 +37,7 @@ type options struct {
 	allEnded      bool
 	scrubPatterns []string
 	callTimeout   time.Duration
+	workers       int
 	analyzer      grpcx.PeerConfig
 	remediator    grpcx.PeerConfig
 }
@@ -49,6 +50,7 @@ func (o *options) addFlags(fs *flag.FlagSet) {
 		o.scrubPatterns = append(o.scrubPatterns, s)
 		return nil
 	})
+	fs.IntVar(&o.workers, "postmortem-workers", o.workers, "PostMortems written at once; a report may wait on the analyzer.")
 	fs.DurationVar(&o.callTimeout, "peer-call-timeout", o.callTimeout, "Bound on one call to the analyzer or the remediator.")
 	o.analyzer.AddFlags(fs, "analyzer")
 	o.remediator.AddFlags(fs, "remediator")
@@ -61,6 +63,9 @@ func (o *options) validate() error {
 	var errs []error
 	if !platformv1alpha1.Severity(o.minSeverity).IsValid() {
 		errs = append(errs, fmt.Errorf("--postmortem-min-severity %q is not one of critical, high, medium, low", o.minSeverity))
+	}
+	if o.workers < 1 {
+		errs = append(errs, fmt.Errorf("--postmortem-workers must be at least 1, got %d", o.workers))
 	}
 	if o.callTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("--peer-call-timeout must be positive, got %s", o.callTimeout))
@@ -110,7 +115,7 @@ func (o *options) setup(_ context.Context, rt *bootstrap.Runtime) error {
 	}
 	if err := (&postmortem.Reconciler{
 		Client: mgr.GetClient(), Analyzer: analyzer, Remediator: remediator,
-		Scrub: scrub, Now: time.Now, CallTimeout: o.callTimeout,
+		Scrub: scrub, Now: time.Now, CallTimeout: o.callTimeout, Workers: o.workers,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up the PostMortem reconciler: %w", err)
 	}

@@ -195,38 +195,60 @@ func Escalated(ns, name string, t0 time.Time) History {
 // Issue's final status last, since the end of an Issue is what a
 // PostMortem waits for.
 func Create(ctx context.Context, c client.Client, h History) error {
+	end, err := CreateOpen(ctx, c, h)
+	if err != nil {
+		return err
+	}
+	return end(ctx)
+}
+
+// CreateOpen stores the history but leaves the Issue without its status;
+// end writes it, which ends the incident.
+func CreateOpen(ctx context.Context, c client.Client, h History) (end func(context.Context) error, err error) {
 	final := h.Issue.Status.DeepCopy()
 	issue := h.Issue.DeepCopy()
 	issue.Status = platformv1alpha1.IssueStatus{}
 	if err := c.Create(ctx, issue); err != nil {
-		return fmt.Errorf("create Issue: %w", err)
+		return nil, fmt.Errorf("create Issue: %w", err)
 	}
 	h.Issue.ObjectMeta = issue.ObjectMeta
 	for i := range h.Anomalies {
 		if err := createWithStatus(ctx, c, &h.Anomalies[i], func(dst, src *platformv1alpha1.Anomaly) { dst.Status = src.Status }); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	for i := range h.Insights {
 		in := &h.Insights[i]
 		if err := controllerutil.SetControllerReference(issue, in, c.Scheme()); err != nil {
-			return err
+			return nil, err
 		}
 		if err := createWithStatus(ctx, c, in, func(dst, src *platformv1alpha1.AIInsight) { dst.Status = src.Status }); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	for i := range h.Plans {
 		if err := createWithStatus(ctx, c, &h.Plans[i], func(dst, src *platformv1alpha1.RemediationPlan) { dst.Status = src.Status }); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	issue.Status = *final
-	if err := c.Status().Update(ctx, issue); err != nil {
-		return fmt.Errorf("end Issue %s: %w", issue.Name, err)
+	return func(ctx context.Context) error {
+		issue.Status = *final
+		if err := c.Status().Update(ctx, issue); err != nil {
+			return fmt.Errorf("end Issue %s: %w", issue.Name, err)
+		}
+		h.Issue.ObjectMeta = issue.ObjectMeta
+		return nil
+	}, nil
+}
+
+// OnResource moves the history to another object of the same kind and
+// namespace, so that incidents of one test do not recur on each other.
+func (h History) OnResource(name string) History {
+	h.Issue.Spec.Resource.Name = name
+	for i := range h.Anomalies {
+		h.Anomalies[i].Spec.Resource.Name = name
 	}
-	h.Issue.ObjectMeta = issue.ObjectMeta
-	return nil
+	return h
 }
 
 // createWithStatus creates obj, then writes the status it was given (a

@@ -27,6 +27,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	crreconcile "sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -86,6 +87,10 @@ type Reconciler struct {
 	Now        func() time.Time
 	// CallTimeout bounds one call to a peer; zero means 20 s.
 	CallTimeout time.Duration
+	// Workers is how many PostMortems are written at once; zero means 4.
+	// A pass may wait on the analyzer, so one worker would queue a burst
+	// of incidents behind it.
+	Workers int
 
 	base reconcile.Base[*platformv1alpha1.PostMortem]
 }
@@ -99,6 +104,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	if r.CallTimeout <= 0 {
 		r.CallTimeout = defaultCallTimeout
+	}
+	if r.Workers <= 0 {
+		r.Workers = 4
 	}
 	r.base = reconcile.Base[*platformv1alpha1.PostMortem]{
 		Client:             r.Client,
@@ -120,6 +128,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// of its problem.
 		Watches(&platformv1alpha1.PostMortem{}, handler.EnqueueRequestsFromMapFunc(r.sameProblem)).
 		Named("postmortem").
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.Workers}).
 		Complete(r)
 }
 
