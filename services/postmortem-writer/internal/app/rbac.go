@@ -13,6 +13,8 @@ package app
 // +kubebuilder:rbac:groups=platform.chatcli.io,resources=postmortems/status,verbs=get;patch;update
 // +kubebuilder:rbac:groups=platform.chatcli.io,resources=issues;anomalies;aiinsights;remediationplans;runbooks,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// The Markdown copies (--markdown-configmaps), applied server-side: no read.
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // /metrics authenticates and authorizes its callers through the API server.
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create

@@ -38,6 +38,7 @@ type options struct {
 	scrubPatterns []string
 	callTimeout   time.Duration
 	workers       int
+	markdown      bool
 	analyzer      grpcx.PeerConfig
 	remediator    grpcx.PeerConfig
 }
@@ -50,6 +51,7 @@ func (o *options) addFlags(fs *flag.FlagSet) {
 		o.scrubPatterns = append(o.scrubPatterns, s)
 		return nil
 	})
+	fs.BoolVar(&o.markdown, "markdown-configmaps", o.markdown, "Keep a Markdown copy of each report in a ConfigMap <postmortem>-md beside the PostMortem.")
 	fs.IntVar(&o.workers, "postmortem-workers", o.workers, "PostMortems written at once; a report may wait on the analyzer.")
 	fs.DurationVar(&o.callTimeout, "peer-call-timeout", o.callTimeout, "Bound on one call to the analyzer or the remediator.")
 	o.analyzer.AddFlags(fs, "analyzer")
@@ -116,6 +118,7 @@ func (o *options) setup(_ context.Context, rt *bootstrap.Runtime) error {
 	if err := (&postmortem.Reconciler{
 		Client: mgr.GetClient(), Analyzer: analyzer, Remediator: remediator,
 		Scrub: scrub, Now: time.Now, CallTimeout: o.callTimeout, Workers: o.workers,
+		MarkdownConfigMaps: o.markdown,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up the PostMortem reconciler: %w", err)
 	}

@@ -122,6 +122,8 @@ func serve(t testing.TB, register func(*grpc.Server)) *grpc.ClientConn {
 type peers struct {
 	analyzer   *analyzer
 	remediator *remediator
+	// markdown turns on the Markdown ConfigMaps.
+	markdown bool
 }
 
 // writer is one running postmortem-writer: its two controllers in a
@@ -146,7 +148,7 @@ func startWriter(t testing.TB, p peers, policy issue.Policy) *writer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &postmortem.Reconciler{Client: mgr.GetClient(), Scrub: scrub, Now: time.Now, CallTimeout: 5 * time.Second}
+	r := &postmortem.Reconciler{Client: mgr.GetClient(), Scrub: scrub, Now: time.Now, CallTimeout: 5 * time.Second, MarkdownConfigMaps: p.markdown}
 	if p.analyzer != nil {
 		r.Analyzer = analyzerv1.NewAnalyzerServiceClient(serve(t, func(s *grpc.Server) { analyzerv1.RegisterAnalyzerServiceServer(s, p.analyzer) }))
 	}

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -87,12 +88,18 @@ type Reconciler struct {
 	Now        func() time.Time
 	// CallTimeout bounds one call to a peer; zero means 20 s.
 	CallTimeout time.Duration
+	// MarkdownConfigMaps keeps a Markdown copy of each report in a
+	// ConfigMap <postmortem>-md beside it.
+	MarkdownConfigMaps bool
 	// Workers is how many PostMortems are written at once; zero means 4.
 	// A pass may wait on the analyzer, so one worker would queue a burst
 	// of incidents behind it.
 	Workers int
 
 	base reconcile.Base[*platformv1alpha1.PostMortem]
+	// exported holds, by PostMortem uid, the hash of the Markdown last
+	// applied.
+	exported sync.Map
 }
 
 // SetupWithManager checks the dependencies and registers the controller.
@@ -113,9 +120,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		NewObject:          func() *platformv1alpha1.PostMortem { return &platformv1alpha1.PostMortem{} },
 		Conditions:         func(pm *platformv1alpha1.PostMortem) *[]metav1.Condition { return &pm.Status.Conditions },
 		ObservedGeneration: func(pm *platformv1alpha1.PostMortem) *int64 { return &pm.Status.ObservedGeneration },
-		// promote comes last: it may fail and retry, and the report and
-		// the review must not wait for it.
-		Normal:   []reconcile.Phase[*platformv1alpha1.PostMortem]{r.write, r.review, r.trend, r.promote},
+		// promote comes late: it may fail and retry, and the report and
+		// the review must not wait for it. The Markdown copy renders what
+		// the phases before it made.
+		Normal:   []reconcile.Phase[*platformv1alpha1.PostMortem]{r.write, r.review, r.trend, r.promote, r.exportMarkdown},
 		Recorder: mgr.GetEventRecorder("postmortem-writer"),
 	}
 	if err := r.base.Validate(); err != nil {

@@ -8,6 +8,7 @@ import (
 
 	. "github.com/onsi/gomega"
 	"google.golang.org/protobuf/encoding/protojson"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -16,6 +17,7 @@ import (
 	analyzerv1 "github.com/chatcli/aiops/proto/chatcli/platform/analyzer/v1"
 	"github.com/chatcli/aiops/services/postmortem-writer/internal/incidenttest"
 	"github.com/chatcli/aiops/services/postmortem-writer/internal/reconcilers/issue"
+	"github.com/chatcli/aiops/services/postmortem-writer/internal/reconcilers/postmortem"
 	"github.com/chatcli/aiops/services/postmortem-writer/internal/report"
 )
 
@@ -167,7 +169,7 @@ func TestEscalatedIncident(t *testing.T) {
 	ctx := context.Background()
 	an := &analyzer{fail: true}
 	rem := &remediator{}
-	startWriter(t, peers{analyzer: an, remediator: rem}, issue.Policy{})
+	startWriter(t, peers{analyzer: an, remediator: rem, markdown: true}, issue.Policy{})
 
 	ns := env.NewNamespace(t, "escalated", nil)
 	high := incidenttest.Escalated(ns, "gw-high", recent())
@@ -194,6 +196,14 @@ func TestEscalatedIncident(t *testing.T) {
 	g.Expect(cond.Reason).To(Equal(platformv1alpha1.PostMortemAnalyzerFailedReason))
 	g.Expect(an.calls()).NotTo(BeEmpty(), "the analyzer was asked")
 	noSecrets(g, "the PostMortem", pm)
+
+	// The Markdown copy beside it, owned by it.
+	g.Eventually(func(g Gomega) {
+		cm := &corev1.ConfigMap{}
+		g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: postmortem.MarkdownConfigMapName(pm.Name)}, cm)).To(Succeed())
+		g.Expect(metav1.IsControlledBy(cm, pm)).To(BeTrue())
+		g.Expect(cm.Data[postmortem.MarkdownKey]).To(Equal(report.Render(getPM(g, ns, "gw-high"))))
+	}).WithTimeout(20 * time.Second).WithPolling(200 * time.Millisecond).Should(Succeed())
 
 	g.Consistently(func(g Gomega) {
 		g.Expect(rem.promotions()).To(BeEmpty(), "nothing is promoted after an escalation")
