@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
@@ -100,6 +101,11 @@ func (s *Server) ListPostMortems(ctx context.Context, req *postmortemv1.ListPost
 	}
 	size = min(size, maxPageSize)
 
+	for name, v := range map[string]string{"issue_name": req.GetIssueName(), "signal_type": req.GetSignalType()} {
+		if errs := validation.IsValidLabelValue(v); v != "" && len(errs) > 0 {
+			return nil, status.Errorf(codes.InvalidArgument, "%s %q: %s", name, v, strings.Join(errs, "; "))
+		}
+	}
 	opts := []client.ListOption{}
 	if ns := req.GetNamespace(); ns != "" {
 		opts = append(opts, client.InNamespace(ns))

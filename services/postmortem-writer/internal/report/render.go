@@ -128,8 +128,9 @@ func Render(pm *platformv1alpha1.PostMortem) string {
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
-// cell makes a text safe inside a table cell: one line, pipes escaped.
-func cell(s string) string { return strings.ReplaceAll(oneLine(s), "|", `\|`) }
+// cell makes a text safe inside a table cell: one line, and every pipe an
+// entity, which no backslash before it can turn back into a column break.
+func cell(s string) string { return strings.ReplaceAll(oneLine(s), "|", "&#124;") }
 
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")

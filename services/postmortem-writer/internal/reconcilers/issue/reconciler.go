@@ -128,6 +128,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if !issue.DeletionTimestamp.IsZero() || !issue.Status.State.IsTerminal() {
 		return ctrl.Result{}, nil
 	}
+	// Most events of an ended Issue come after its PostMortem exists (the
+	// correlator links it); the cache answers those without a create.
+	err := r.Client.Get(ctx, client.ObjectKey{Namespace: issue.Namespace, Name: report.PostMortemName(issue.Name)}, &platformv1alpha1.PostMortem{})
+	if err == nil {
+		return ctrl.Result{}, nil
+	}
+	if !apierrors.IsNotFound(err) {
+		return ctrl.Result{}, fmt.Errorf("get the PostMortem of Issue %s: %w", issue.Name, err)
+	}
 	plans, err := Plans(ctx, r.Client, issue)
 	if err != nil {
 		return ctrl.Result{}, err
