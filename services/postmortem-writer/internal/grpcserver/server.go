@@ -129,7 +129,7 @@ func (s *Server) ListPostMortems(ctx context.Context, req *postmortemv1.ListPost
 			req.GetResourceName() != "" && pm.Spec.Resource.Name != req.GetResourceName()
 	})
 	slices.SortFunc(items, func(a, b platformv1alpha1.PostMortem) int {
-		return cmp.Or(b.CreationTimestamp.Time.Compare(a.CreationTimestamp.Time), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+		return cmp.Or(b.CreationTimestamp.Compare(a.CreationTimestamp.Time), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})
 	resp := &postmortemv1.ListPostMortemsResponse{}
 	if offset >= len(items) {

@@ -27,7 +27,7 @@ type Records struct {
 func (r Records) Sorted() Records {
 	r.Anomalies = slices.Clone(r.Anomalies)
 	slices.SortFunc(r.Anomalies, func(a, b platformv1alpha1.Anomaly) int {
-		return cmp.Or(a.Spec.DetectedAt.Time.Compare(b.Spec.DetectedAt.Time), cmp.Compare(a.Name, b.Name))
+		return cmp.Or(a.Spec.DetectedAt.Compare(b.Spec.DetectedAt.Time), cmp.Compare(a.Name, b.Name))
 	})
 	r.Insights = slices.Clone(r.Insights)
 	slices.SortFunc(r.Insights, func(a, b platformv1alpha1.AIInsight) int {

@@ -142,7 +142,7 @@ func Timeline(r Records) []platformv1alpha1.TimelineEntry {
 		add(st.EscalatedAt, EventEscalated, "Issue escalated: "+cmpOr(st.EscalationReason, "no reason recorded"), 0, r.Issue.Name)
 	}
 
-	slices.SortStableFunc(out, func(a, b platformv1alpha1.TimelineEntry) int { return a.Timestamp.Time.Compare(b.Timestamp.Time) })
+	slices.SortStableFunc(out, func(a, b platformv1alpha1.TimelineEntry) int { return a.Timestamp.Compare(b.Timestamp.Time) })
 	if n := len(out); n > maxTimeline {
 		out = append(out[:1], out[n-maxTimeline+1:]...)
 	}

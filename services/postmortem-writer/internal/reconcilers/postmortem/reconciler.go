@@ -407,14 +407,17 @@ func (r *Reconciler) trend(ctx context.Context, pm *platformv1alpha1.PostMortem)
 			continue
 		}
 		t, ok := report.FirstDetection(other)
-		if !ok || t.Before(since) || !t.Before(start) && !(t.Equal(start) && other.Name < pm.Name) {
+		// Incidents of the same instant are ordered by name, so that of
+		// two such only one counts the other.
+		isEarlier := t.Before(start) || t.Equal(start) && other.Name < pm.Name
+		if !ok || t.Before(since) || !isEarlier {
 			continue
 		}
 		detected := metav1.NewTime(t)
 		earlier = append(earlier, platformv1alpha1.RecurrenceReference{Namespace: other.Namespace, Name: other.Name, IncidentID: other.Spec.IncidentID, DetectedAt: &detected})
 	}
 	slices.SortFunc(earlier, func(a, b platformv1alpha1.RecurrenceReference) int {
-		return cmp.Or(b.DetectedAt.Time.Compare(a.DetectedAt.Time), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+		return cmp.Or(b.DetectedAt.Compare(a.DetectedAt.Time), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})
 	rec := &platformv1alpha1.PostMortemRecurrence{Count: int32(len(earlier)), Window: &metav1.Duration{Duration: report.RecurrenceWindow}}
 	if len(earlier) > 50 {
