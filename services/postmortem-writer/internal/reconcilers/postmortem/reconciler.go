@@ -60,6 +60,9 @@ const recordsGrace = 2 * time.Minute
 // recordsRetryAfter is how soon a report waiting for records looks again.
 const recordsRetryAfter = 2 * time.Second
 
+// insightIssueField indexes AIInsights by spec.issueRef.name.
+const insightIssueField = "spec.issueRef.name"
+
 // defaultCallTimeout bounds one call to a peer, so that a hung analyzer
 // delays a report by at most this much.
 const defaultCallTimeout = 20 * time.Second
@@ -129,6 +132,12 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := r.base.Validate(); err != nil {
 		return err
 	}
+	// A report lists the insights of one Issue, not of its namespace.
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &platformv1alpha1.AIInsight{}, insightIssueField, func(obj client.Object) []string {
+		return []string{obj.(*platformv1alpha1.AIInsight).Spec.IssueRef.Name}
+	}); err != nil {
+		return fmt.Errorf("index AIInsights by Issue: %w", err)
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&platformv1alpha1.PostMortem{}).
 		Watches(&platformv1alpha1.Issue{}, handler.EnqueueRequestsFromMapFunc(postMortemOfIssue)).
@@ -191,7 +200,7 @@ func (r *Reconciler) records(ctx context.Context, pm *platformv1alpha1.PostMorte
 	rec.Anomalies = anomalies.Items
 
 	insights := &platformv1alpha1.AIInsightList{}
-	if err := r.Client.List(ctx, insights, client.InNamespace(pm.Namespace)); err != nil {
+	if err := r.Client.List(ctx, insights, client.InNamespace(pm.Namespace), client.MatchingFields{insightIssueField: issueObj.Name}); err != nil {
 		return rec, fmt.Errorf("list the AIInsights of Issue %s: %w", issueObj.Name, err)
 	}
 	rec.Insights = slices.DeleteFunc(insights.Items, func(in platformv1alpha1.AIInsight) bool {
