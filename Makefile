@@ -37,7 +37,7 @@ verify: generate ## Regenerate, then fail if anything generated is stale.
 		git status --porcelain -- api proto charts; \
 		git --no-pager diff --stat -- api proto charts; \
 		echo "generated files are stale: run 'make generate' and commit"; exit 1; fi
-	@for mod in . e2e hack/tools hack/tools/protoc-gen hack/tools/golangci hack/tools/kal; do (cd $$mod && GOWORK=off $(GO) mod tidy -diff) || { echo "go.mod of $$mod is not tidy"; exit 1; }; done
+	@for mod in . e2e hack/kwok hack/kubectl hack/tools hack/tools/protoc-gen hack/tools/golangci hack/tools/kal; do (cd $$mod && GOWORK=off $(GO) mod tidy -diff) || { echo "go.mod of $$mod is not tidy"; exit 1; }; done
 	GOWORK=off $(GO) build ./...
 	hack/check-pseudo-versions.sh
 	GO=$(GO) hack/buf-breaking.sh
@@ -65,6 +65,18 @@ testenv-bins: ## Build etcd, kube-apiserver, kube-controller-manager and kube-sc
 	hack/build-pinned.sh hack/controlplane ./cmd/kube-apiserver kube-apiserver
 	hack/build-pinned.sh hack/controlplane ./cmd/kube-controller-manager kube-controller-manager
 	hack/build-pinned.sh hack/controlplane ./cmd/kube-scheduler kube-scheduler
+
+# kwok (fake nodes) and kubectl for the local cluster of e2e/ and `make demo`,
+# each pinned in a module of its own under hack/ and cached by its pins.
+# Builds take turns with other heavy jobs through $(BUILD_LOCK); set
+# BUILD_LOCK= when the caller already holds it.
+BUILD_LOCK ?= /tmp/aiops-heavy.lock
+export BUILD_LOCK
+
+.PHONY: e2e-bins
+e2e-bins: testenv-bins ## Build kwok and kubectl into bin/ as well (cached by their pins).
+	hack/build-pinned.sh hack/kwok sigs.k8s.io/kwok/cmd/kwok kwok
+	hack/build-pinned.sh hack/kubectl . kubectl
 
 .PHONY: redis
 redis: ## Install Debian's redis-server when it is missing.
