@@ -50,8 +50,10 @@ func TestFaultStagesHealOnlyWithTheRightFix(t *testing.T) {
 		wantReason    string
 		fix           func(*appsv1.Deployment)
 	}{
-		"healthy":         {image: "example/shop:1", memory: "128Mi"},
-		"oom":             {image: "example/shop:1", memory: "64Mi", wantReason: "OOMKilled", fix: func(d *appsv1.Deployment) { d.Spec.Template.Spec.Containers[0].Resources.Limits[corev1.ResourceMemory] = resource.MustParse("128Mi") }},
+		"healthy": {image: "example/shop:1", memory: "128Mi"},
+		"oom": {image: "example/shop:1", memory: "64Mi", wantReason: "OOMKilled", fix: func(d *appsv1.Deployment) {
+			d.Spec.Template.Spec.Containers[0].Resources.Limits[corev1.ResourceMemory] = resource.MustParse("128Mi")
+		}},
 		"user-stage-file": {image: "example/shop:user-fault", memory: "128Mi", wantReason: "Error", fix: func(d *appsv1.Deployment) { d.Spec.Template.Spec.Containers[0].Image = "example/shop:1" }},
 	}
 	for name, tc := range tests {
