@@ -15,6 +15,11 @@ const (
 	IssueAnalyzedCondition = "Analyzed"
 	// IssueRemediatedCondition is True when a plan completed and verified.
 	IssueRemediatedCondition = "Remediated"
+	// IssueDedupReleasedCondition is True once the watcher-bridge was told,
+	// after the Issue was Resolved, to forget the dedup keys of its
+	// resource (WatcherService.InvalidateDedup), so that a new fault on it
+	// opens a new incident at once.
+	IssueDedupReleasedCondition = "DedupReleased"
 
 	// AIInsightReadyCondition is True when the analysis is usable.
 	AIInsightReadyCondition = "Ready"
@@ -71,6 +76,18 @@ const (
 	// IssueApprovalExpiredReason means the plan's approval did not come in
 	// time; the Issue escalates.
 	IssueApprovalExpiredReason = "ApprovalExpired"
+	// IssuePlanRefusedReason means the action policy refused the plan, or
+	// every action a plan could hold; the Issue escalates.
+	IssuePlanRefusedReason = "PlanRefused"
+	// IssueNoPlanReason means no tier yields a plan: no matching Runbook,
+	// no usable suggested action and no agentic mode; the Issue escalates.
+	IssueNoPlanReason = "NoPlan"
+	// IssueRemediatingReason means a plan for the current attempt runs.
+	IssueRemediatingReason = "Remediating"
+	// IssueDedupReleasedReason and IssueDedupReleasePendingReason are the
+	// reasons of the DedupReleased condition.
+	IssueDedupReleasedReason       = "Released"
+	IssueDedupReleasePendingReason = "ReleasePending"
 
 	AIInsightAnalysisCompletedReason   = "AnalysisCompleted"
 	AIInsightProviderUnavailableReason = "ProviderUnavailable"

@@ -175,7 +175,7 @@ type IssueStatus struct {
 
 	// escalationReason is the CamelCase cause of the escalation, one of the
 	// Issue*Reason constants: AttemptsExhausted, ResourceMissing,
-	// Recurring, PlanRejected or ApprovalExpired.
+	// Recurring, PlanRejected, ApprovalExpired, PlanRefused or NoPlan.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=1024
 	// +kubebuilder:validation:Pattern=`^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$`

@@ -42,6 +42,43 @@ type AgenticStep struct {
 	Timestamp *metav1.Time `json:"timestamp,omitempty"`
 }
 
+// AgenticResolution is the AI's account of an agentic plan that ended with
+// the issue resolved. The remediator scrubs it before it stores it.
+type AgenticResolution struct {
+	// summary of the incident and its fix.
+	// +kubebuilder:validation:MaxLength=8192
+	// +optional
+	Summary string `json:"summary,omitempty"`
+
+	// rootCause of the incident.
+	// +kubebuilder:validation:MaxLength=4096
+	// +optional
+	RootCause string `json:"rootCause,omitempty"`
+
+	// impact of the incident.
+	// +kubebuilder:validation:MaxLength=4096
+	// +optional
+	Impact string `json:"impact,omitempty"`
+
+	// lessonsLearned from the incident.
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MaxLength=1024
+	// +optional
+	LessonsLearned []string `json:"lessonsLearned,omitempty"`
+
+	// preventionActions that would stop it recurring.
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MaxLength=1024
+	// +optional
+	PreventionActions []string `json:"preventionActions,omitempty"`
+
+	// resolvedAt is when the AI declared the issue resolved.
+	// +optional
+	ResolvedAt *metav1.Time `json:"resolvedAt,omitempty"`
+}
+
 // PlanApprovalSpec asks for a person's approval before the plan executes.
 // The remediator sets it when it creates the plan, from the action policy
 // (a destructive action, a dry-run namespace or Instance); it cannot be
@@ -330,6 +367,12 @@ type RemediationPlanStatus struct {
 	// +kubebuilder:validation:MaxItems=64
 	// +optional
 	RollbackResults []ActionResult `json:"rollbackResults,omitempty"`
+
+	// agenticResolution is what the AI said when it declared an agentic
+	// plan's issue resolved; the postmortem-writer builds on it. Absent for
+	// standard plans and for agentic plans that did not resolve.
+	// +optional
+	AgenticResolution *AgenticResolution `json:"agenticResolution,omitempty"`
 
 	// startedAt is when execution began.
 	// +optional

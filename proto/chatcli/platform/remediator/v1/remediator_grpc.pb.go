@@ -58,8 +58,12 @@ type RemediatorServiceClient interface {
 	// the AIInsight does not exist; FailedPrecondition when the Issue's uid is
 	// not issue_uid (the Issue was re-created), the Issue is not Remediating,
 	// its status records a different attempt, attempt exceeds its maximum, or
-	// the AIInsight is not the Issue's or not Ready; Unauthenticated;
-	// Unavailable when the API server cannot be reached.
+	// the AIInsight is not the Issue's or not yet decided (its Ready
+	// condition absent or Unknown; a failed analysis, Ready=False, still gets
+	// a plan from the Runbook or agentic tiers); FailedPrecondition with
+	// reason PLAN_REFUSED_BY_POLICY when the policy refuses every candidate,
+	// or NO_PLAN when no tier yields one (the correlator escalates on both);
+	// Unauthenticated; Unavailable when the API server cannot be reached.
 	ProposePlan(ctx context.Context, in *ProposePlanRequest, opts ...grpc.CallOption) (*ProposePlanResponse, error)
 	// ValidatePlan runs the action policy over a list of actions against one
 	// target, without changing anything, and returns a verdict per action.
@@ -230,8 +234,12 @@ type RemediatorServiceServer interface {
 	// the AIInsight does not exist; FailedPrecondition when the Issue's uid is
 	// not issue_uid (the Issue was re-created), the Issue is not Remediating,
 	// its status records a different attempt, attempt exceeds its maximum, or
-	// the AIInsight is not the Issue's or not Ready; Unauthenticated;
-	// Unavailable when the API server cannot be reached.
+	// the AIInsight is not the Issue's or not yet decided (its Ready
+	// condition absent or Unknown; a failed analysis, Ready=False, still gets
+	// a plan from the Runbook or agentic tiers); FailedPrecondition with
+	// reason PLAN_REFUSED_BY_POLICY when the policy refuses every candidate,
+	// or NO_PLAN when no tier yields one (the correlator escalates on both);
+	// Unauthenticated; Unavailable when the API server cannot be reached.
 	ProposePlan(context.Context, *ProposePlanRequest) (*ProposePlanResponse, error)
 	// ValidatePlan runs the action policy over a list of actions against one
 	// target, without changing anything, and returns a verdict per action.
