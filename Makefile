@@ -99,5 +99,6 @@ bench: redis testenv-bins build ## Run the benchmarks against a real API server 
 ##@ Run
 
 .PHONY: demo
-demo: ## Run the whole platform on a local control plane (not built yet).
-	@echo "demo: the platform services are not built yet"; exit 1
+demo: redis e2e-bins build ## Run the platform on a local cluster, break a sample app two ways, show each incident and its PostMortem (KEEP=1 leaves it running).
+	cd e2e && $(if $(BUILD_LOCK),flock $(BUILD_LOCK)) env GOWORK=off $(GO) build -o $(BIN)/demo ./cmd/demo
+	$(BIN)/demo

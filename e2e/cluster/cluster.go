@@ -80,6 +80,9 @@ type Cluster struct {
 	Clientset kubernetes.Interface
 	// Timings of the start, for reports.
 	Timings map[string]time.Duration
+	// KeepFiles stops Stop from removing a temporary Dir, so the logs of
+	// a failed run stay for reading.
+	KeepFiles bool
 
 	ownDir    bool
 	processes []*Process
@@ -396,7 +399,7 @@ func (c *Cluster) Stop() {
 		c.processes[i].Stop(10 * time.Second)
 	}
 	c.processes = nil
-	if c.ownDir && os.Getenv("KEEP") == "" {
+	if c.ownDir && !c.KeepFiles && os.Getenv("KEEP") == "" {
 		_ = os.RemoveAll(c.Dir)
 	}
 }
