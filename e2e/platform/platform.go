@@ -31,6 +31,13 @@ import (
 // Services are the platform's six services, in start order.
 var Services = []string{"instance-operator", "watcher-bridge", "correlator", "analyzer", "remediator", "postmortem-writer"}
 
+// peerAliases are the shorter peer names some callers use in their
+// --<peer>-* flags (the correlator's --watcher-address).
+var peerAliases = map[string][]string{
+	"watcher-bridge":    {"watcher"},
+	"postmortem-writer": {"postmortem"},
+}
+
 // WatchLabel is the namespace label the watcher-bridge's
 // --namespace-selector picks: application namespaces of the scenarios and
 // the demo carry WatchLabel=watched.
@@ -184,12 +191,14 @@ func (p *Platform) prepareServices(ctx context.Context, opts Options) error {
 			if s.GRPCAddr, err = testenv.FreeAddr(); err != nil {
 				return err
 			}
-			// A service that calls this one has --<name>-address and
+			// A service that calls this one has --<peer>-address and
 			// friends; the others ignore the variables.
-			peerEnv = append(peerEnv,
-				bootstrap.EnvName(name+"-address")+"="+s.GRPCAddr,
-				bootstrap.EnvName(name+"-ca-file")+"="+p.PKI.CAFile,
-				bootstrap.EnvName(name+"-token-file")+"="+p.TokenFile)
+			for _, peer := range append([]string{name}, peerAliases[name]...) {
+				peerEnv = append(peerEnv,
+					bootstrap.EnvName(peer+"-address")+"="+s.GRPCAddr,
+					bootstrap.EnvName(peer+"-ca-file")+"="+p.PKI.CAFile,
+					bootstrap.EnvName(peer+"-token-file")+"="+p.TokenFile)
+			}
 		}
 		p.Services[name] = s
 	}
