@@ -228,8 +228,14 @@ func (p *Platform) prepareServices(ctx context.Context, opts Options) error {
 			s.args = append(s.args, "--namespace-selector="+WatchLabel+"=watched", "--anomaly-namespace="+p.Namespace)
 		}
 		s.args = append(s.args, opts.Args[name]...)
-		// Redis only reaches the services that have --redis-url.
-		s.env = append(append([]string{bootstrap.EnvName("redis-url") + "=" + p.Redis.URL}, peerEnv...), opts.Env...)
+		// Redis only reaches the services that have --redis-url. Every
+		// ended incident of a scenario gets a PostMortem, whatever its
+		// severity (--postmortem-all-ended of the postmortem-writer).
+		s.env = append([]string{
+			bootstrap.EnvName("redis-url") + "=" + p.Redis.URL,
+			bootstrap.EnvName("postmortem-all-ended") + "=true",
+		}, peerEnv...)
+		s.env = append(s.env, opts.Env...)
 	}
 	return nil
 }
