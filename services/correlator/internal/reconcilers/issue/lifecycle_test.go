@@ -148,7 +148,11 @@ func TestHappyPath(t *testing.T) {
 		And(HaveField("Type", platformv1alpha1.IssueRemediatedCondition), HaveField("Status", metav1.ConditionTrue)),
 	))
 	calls, _, _ := p.remediator.snapshot()
-	g.Expect(calls).To(HaveKeyWithValue("checkout-oom/1", 1))
+	// ProposePlan may be repeated (it is idempotent); the plan is made once.
+	g.Expect(calls).To(HaveKey("checkout-oom/1"))
+	plans := &platformv1alpha1.RemediationPlanList{}
+	g.Expect(env.Client.List(ctx, plans, client.InNamespace(ns))).To(Succeed())
+	g.Expect(plans.Items).To(HaveLen(1))
 	released := p.watcher.releasedIn(ns)
 	g.Expect(released).To(HaveLen(1))
 	g.Expect(released[0].GetName()).To(Equal("checkout"))
@@ -376,4 +380,69 @@ func TestRecurrenceAndFlapping(t *testing.T) {
 	g.Expect(got.Status.Resolution).To(And(ContainSubstring(first.Name), ContainSubstring(second.Name)))
 	calls, _, _ := p.remediator.snapshot()
 	g.Expect(calls).NotTo(HaveKey(third.Name+"/1"), "a flapping Issue is not remediated again")
+}
+
+// annotate records a person's request as the incident API's handlers do.
+func annotate(t *testing.T, key client.ObjectKey, kv ...string) {
+	t.Helper()
+	g := NewWithT(t)
+	g.Eventually(func(g Gomega) {
+		issue := get(g, key)
+		before := issue.DeepCopy()
+		if issue.Annotations == nil {
+			issue.Annotations = map[string]string{}
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			issue.Annotations[kv[i]] = kv[i+1]
+		}
+		g.Expect(env.Client.Patch(context.Background(), issue, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))).To(Succeed())
+	}).WithTimeout(lifecycleTimeout).Should(Succeed())
+}
+
+// TestPeoplesRequests acknowledges, escalates and then resolves an Issue
+// through the annotations the incident API records; the resolve waits
+// while a plan is executing.
+func TestPeoplesRequests(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	p := startReconciler(t, nil)
+	ns := env.NewNamespace(t, "requests", nil)
+
+	held := newIssue(ns, "held")
+	held.Spec.Resource.Name = "held"
+	g.Expect(env.Client.Create(ctx, held)).To(Succeed())
+	heldKey := client.ObjectKeyFromObject(held)
+	decideInsight(t, ns, "held-insight", metav1.ConditionTrue)
+	g.Eventually(func() *platformv1alpha1.LocalObjectReference { return get(g, heldKey).Status.PlanRef }).
+		WithTimeout(lifecycleTimeout).ShouldNot(BeNil())
+	g.Eventually(func(g Gomega) {
+		plan := &platformv1alpha1.RemediationPlan{}
+		g.Expect(env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "held-plan-1"}, plan)).To(Succeed())
+		plan.Status.State = platformv1alpha1.PlanExecuting
+		g.Expect(env.Client.Status().Update(ctx, plan)).To(Succeed())
+	}).WithTimeout(lifecycleTimeout).Should(Succeed())
+	annotate(t, heldKey, platformv1alpha1.AnnotationResolveRequestedBy, "key:ops", platformv1alpha1.AnnotationResolveReason, "fixed the node")
+	g.Consistently(func() platformv1alpha1.IssueState { return get(g, heldKey).Status.State }).
+		WithTimeout(2*time.Second).Should(Equal(platformv1alpha1.IssueRemediating), "an executing plan is not cut off")
+	endPlan(t, ns, "held-plan-1", platformv1alpha1.PlanFailed)
+	got := waitState(t, heldKey, platformv1alpha1.IssueResolved)
+	g.Expect(got.Status.Resolution).To(Equal("Resolved by hand by key:ops: fixed the node"))
+
+	issue := newIssue(ns, "paged")
+	issue.Spec.Resource.Name = "paged"
+	g.Expect(env.Client.Create(ctx, issue)).To(Succeed())
+	key := client.ObjectKeyFromObject(issue)
+	waitState(t, key, platformv1alpha1.IssueAnalyzing)
+	annotate(t, key, platformv1alpha1.AnnotationAcknowledgedBy, "key:alice", platformv1alpha1.AnnotationAcknowledgedAt, time.Now().UTC().Format(time.RFC3339))
+	g.Eventually(func() bool { return hasEvent(get(g, key), eventAcknowledged) }).WithTimeout(lifecycleTimeout).Should(BeTrue())
+	g.Expect(get(g, key).Status.State).To(Equal(platformv1alpha1.IssueAnalyzing), "acknowledging changes no state")
+
+	annotate(t, key, platformv1alpha1.AnnotationEscalateRequestedBy, "key:alice", platformv1alpha1.AnnotationEscalateReason, "customer impact")
+	got = waitState(t, key, platformv1alpha1.IssueEscalated)
+	g.Expect(got.Status.EscalationReason).To(Equal(platformv1alpha1.IssueEscalationRequestedReason))
+
+	annotate(t, key, platformv1alpha1.AnnotationResolveRequestedBy, "key:alice")
+	waitState(t, key, platformv1alpha1.IssueResolved)
+	g.Eventually(func() []string { return namesOf(p.watcher.releasedIn(ns)) }).WithTimeout(lifecycleTimeout).Should(ConsistOf("held", "paged"))
+	g.Expect(timelineTransitions(get(g, key))).To(Equal([]string{"Detected>Analyzing", "Analyzing>Escalated", "Escalated>Resolved"}))
 }

@@ -53,8 +53,11 @@ const maxTimeline = 200
 const idRetryAfter = 15 * time.Second
 
 // nextPass ends a pass whose status must be stored before the next step
-// runs (the update event usually brings the next pass sooner).
-var nextPass = ctrl.Result{RequeueAfter: 50 * time.Millisecond}
+// runs. The status update's own event brings the next pass at once, from a
+// cache that holds it; the requeue is only the fallback, late enough that
+// it rarely runs on a cache that does not hold it yet (such a pass loses
+// its status write to the optimistic lock, and its calls are idempotent).
+var nextPass = ctrl.Result{RequeueAfter: 2 * time.Second}
 
 // Defaults of the Reconciler's tunables.
 const (
@@ -114,7 +117,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// identify comes last: without Redis it ends the pass with a later
 		// retry, and the Issue must not wait for its id to be analysed.
 		Normal: []reconcile.Phase[*platformv1alpha1.Issue]{
-			r.detect, r.relate, r.requestAnalysis, r.beginAttempt, r.proposePlan, r.followPlan,
+			r.detect, r.relate, r.honourRequests, r.requestAnalysis, r.beginAttempt, r.proposePlan, r.followPlan,
 			r.releaseDedup, r.linkPostMortem, r.identify,
 		},
 	}

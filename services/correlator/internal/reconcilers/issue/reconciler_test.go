@@ -19,9 +19,13 @@ import (
 	"github.com/chatcli/aiops/libs/testenv"
 	remediatorv1 "github.com/chatcli/aiops/proto/chatcli/platform/remediator/v1"
 	watcherv1 "github.com/chatcli/aiops/proto/chatcli/platform/watcher/v1"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 )
 
 var env *testenv.Environment
+
+func init() { ctrllog.SetLogger(zap.New(zap.UseDevMode(true))) }
 
 func TestMain(m *testing.M) { testenv.Run(m, &env, testenv.Options{WithoutRedis: true}) }
 
