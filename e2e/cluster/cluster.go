@@ -464,7 +464,7 @@ func httpOK(ctx context.Context, client *http.Client, url, token string) error {
 	if err != nil {
 		return err
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		return errors.New("GET " + url + ": " + resp.Status)
 	}

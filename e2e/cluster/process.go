@@ -41,13 +41,13 @@ func StartProcess(name, dir, binary string, env []string, args ...string) (*Proc
 	cmd.Env = append(os.Environ(), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		logFile.Close()
+		_ = logFile.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	p := &Process{Name: name, LogPath: logPath, cmd: cmd, done: make(chan struct{})}
 	go func() {
 		err := cmd.Wait()
-		logFile.Close()
+		_ = logFile.Close()
 		p.mu.Lock()
 		p.waitErr = err
 		p.mu.Unlock()

@@ -275,7 +275,7 @@ func (s *Service) WaitReady(ctx context.Context, timeout time.Duration) error {
 		if err != nil {
 			return err
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
 			return errors.New("readyz: " + resp.Status)
 		}

@@ -23,7 +23,7 @@ func Markdown(pm *platformv1alpha1.PostMortem) string {
 	fmt.Fprintf(&b, "- **Severity:** %s\n", pm.Spec.Severity)
 	fmt.Fprintf(&b, "- **Issue:** %s\n", pm.Spec.IssueRef.Name)
 	if pm.Status.Duration != nil {
-		fmt.Fprintf(&b, "- **Duration:** %s\n", pm.Status.Duration.Duration.Round(time.Second))
+		fmt.Fprintf(&b, "- **Duration:** %s\n", pm.Status.Duration.Round(time.Second))
 	}
 	if pm.Status.State != "" {
 		fmt.Fprintf(&b, "- **State:** %s\n", pm.Status.State)
