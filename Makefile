@@ -89,7 +89,8 @@ redis: ## Install Debian's redis-server when it is missing.
 # The e2e module runs every scenario it has (they are few and quick: the
 # cluster starts in about 4 s): the fault stages heal only with the right fix,
 # the services authenticate as their own chart ServiceAccounts, a burst of
-# faults with Redis stopped gives one Issue each (part of scenario 10), and
+# faults with Redis stopped gives one Issue each and a standby correlator
+# takes over from a stopped leader (scenario 10 in part), and
 # scenarios 1 (OOM) and 2 (bad rollout) assert fault -> Anomaly -> Issue ->
 # Analyzing, and the rest of the loop where it has landed (a step that has
 # not landed skips; `make e2e E2E_REQUIRE_FULL_LOOP=1` makes it fail).

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -108,4 +109,56 @@ func TestRedisOutageDuringABurstGivesOneIssuePerFault(t *testing.T) {
 			t.Errorf("Deployment %s has %d Issues after Redis came back, want exactly 1", app, n)
 		}
 	}
+}
+
+// TestCorrelatorStandbyTakesOverFromAStoppedLeader is part of scenario 10:
+// a second correlator stands by; when the leader stops (SIGTERM releases
+// its Lease), the standby takes the Lease and correlates the next fault.
+func TestCorrelatorStandbyTakesOverFromAStoppedLeader(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	leaseKey := client.ObjectKey{Namespace: env.Namespace, Name: "chatcli-correlator"}
+	holder := func(ctx context.Context) string {
+		var lease coordinationv1.Lease
+		if err := env.Client.Get(ctx, leaseKey, &lease); err != nil || lease.Spec.HolderIdentity == nil {
+			return ""
+		}
+		return *lease.Spec.HolderIdentity
+	}
+	before := holder(ctx)
+	if before == "" {
+		t.Fatal("the correlator holds no Lease")
+	}
+	standby, err := env.AddReplica(ctx, "correlator")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leader := env.Services["correlator"]
+	leader.Process.Stop(15 * time.Second)
+	t.Cleanup(func() {
+		// The first replica comes back as the standby, then takes over
+		// again when the second one stops.
+		if err := leader.Restart(context.Background()); err != nil {
+			t.Errorf("restart the correlator: %v", err)
+		}
+		standby.Process.Stop(15 * time.Second)
+	})
+
+	ns := newNamespace(t, "failover")
+	tracker := scenario.NewTracker(watchful, ns)
+	go tracker.Run(ctx)
+	f := scenario.OOM()
+	tracker.Track(f.App)
+	if err := f.Inject(ctx, env.Client, ns); err != nil {
+		t.Fatal(err)
+	}
+	inc, ok := tracker.Wait(ctx, f.App, time.Minute, 0, func(i *scenario.Incident) bool { return i.State() == platformv1alpha1.IssueAnalyzing })
+	if !ok {
+		t.Fatalf("the standby correlator did not take the fault to Analyzing: %s", describe(&inc))
+	}
+	after := holder(ctx)
+	if after == "" || after == before {
+		t.Fatalf("Lease holder is %q, want a new holder after %q stopped", after, before)
+	}
+	t.Logf("standby %s took over; fault → Analyzing %s", after, inc.Since(inc.Transitions[len(inc.Transitions)-1].At))
 }

@@ -76,6 +76,10 @@ type Platform struct {
 	Timings map[string]time.Duration
 
 	dir string
+	// replicas counts the extra replicas started per service; extra holds
+	// them, for Stop.
+	replicas map[string]int
+	extra    []*Service
 }
 
 // Service is one running service binary.
@@ -108,7 +112,7 @@ func Start(ctx context.Context, c *cluster.Cluster, opts Options) (_ *Platform, 
 		opts.ChartDir = filepath.Join(root, "charts", "chatcli-aiops")
 	}
 	p := &Platform{Cluster: c, Namespace: opts.Namespace, Release: opts.Release, Services: map[string]*Service{},
-		Timings: map[string]time.Duration{}, dir: filepath.Join(c.Dir, "platform")}
+		Timings: map[string]time.Duration{}, replicas: map[string]int{}, dir: filepath.Join(c.Dir, "platform")}
 	defer func() {
 		if err != nil {
 			p.Stop()
@@ -208,22 +212,16 @@ func (p *Platform) prepareServices(ctx context.Context, opts Options) error {
 		if err := p.Cluster.ServiceAccountKubeconfig(ctx, p.Namespace, p.Release+"-"+name, s.Kubeconfig); err != nil {
 			return err
 		}
-		s.args = []string{
-			"--kubeconfig=" + s.Kubeconfig,
-			"--leader-elect=true", "--leader-election-namespace=" + p.Namespace,
-			"--health-probe-bind-address=" + s.ProbeAddr,
-			"--metrics-bind-address=" + s.MetricsAddr,
-			"--log-format=json",
-		}
 		if s.GRPCAddr != "" {
 			leaf, err := p.PKI.IssueServer(name)
 			if err != nil {
 				return err
 			}
-			s.args = append(s.args, "--grpc-bind-address="+s.GRPCAddr,
-				"--grpc-tls-cert-file="+leaf.CertFile, "--grpc-tls-key-file="+leaf.KeyFile,
+			s.args = append(s.args, "--grpc-tls-cert-file="+leaf.CertFile, "--grpc-tls-key-file="+leaf.KeyFile,
 				"--grpc-token-file="+p.TokenFile)
 		}
+		s.args = append(s.args, "--kubeconfig="+s.Kubeconfig,
+			"--leader-elect=true", "--leader-election-namespace="+p.Namespace, "--log-format=json")
 		if name == "watcher-bridge" {
 			s.args = append(s.args, "--namespace-selector="+WatchLabel+"=watched", "--anomaly-namespace="+p.Namespace)
 		}
@@ -241,12 +239,49 @@ func (p *Platform) prepareServices(ctx context.Context, opts Options) error {
 }
 
 func (s *Service) start() error {
-	proc, err := cluster.StartProcess(s.Name, s.logDir, s.binary, s.env, s.args...)
+	args := []string{"--health-probe-bind-address=" + s.ProbeAddr, "--metrics-bind-address=" + s.MetricsAddr}
+	if s.GRPCAddr != "" {
+		args = append(args, "--grpc-bind-address="+s.GRPCAddr)
+	}
+	proc, err := cluster.StartProcess(s.Name, s.logDir, s.binary, s.env, append(args, s.args...)...)
 	if err != nil {
 		return err
 	}
 	s.Process = proc
 	return nil
+}
+
+// AddReplica starts another replica of a running service: the same
+// ServiceAccount, flags and peers, its own addresses and log
+// (<name>-<n>.log). Its controllers stand by until the Lease is free.
+func (p *Platform) AddReplica(ctx context.Context, name string) (*Service, error) {
+	orig := p.Services[name]
+	if orig == nil {
+		return nil, fmt.Errorf("no service %s", name)
+	}
+	p.replicas[name]++
+	r := *orig
+	r.Name = fmt.Sprintf("%s-%d", name, p.replicas[name])
+	r.Process = nil
+	var err error
+	for _, addr := range []*string{&r.ProbeAddr, &r.MetricsAddr} {
+		if *addr, err = testenv.FreeAddr(); err != nil {
+			return nil, err
+		}
+	}
+	if r.GRPCAddr != "" {
+		if r.GRPCAddr, err = testenv.FreeAddr(); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.start(); err != nil {
+		return nil, err
+	}
+	p.extra = append(p.extra, &r)
+	if err := r.WaitReady(ctx, time.Minute); err != nil {
+		return nil, err
+	}
+	return &r, nil
 }
 
 // Restart starts the service again after Stop or Kill, on the same
@@ -287,6 +322,9 @@ func (s *Service) WaitReady(ctx context.Context, timeout time.Duration) error {
 func (p *Platform) Stop() {
 	if p == nil {
 		return
+	}
+	for _, s := range p.extra {
+		s.Process.Stop(15 * time.Second)
 	}
 	for i := len(Services) - 1; i >= 0; i-- {
 		if s := p.Services[Services[i]]; s != nil && s.Process != nil {
