@@ -77,12 +77,89 @@ func TestBadRolloutIsRolledBack(t *testing.T) {
 	runFault(t, scenario.BadRollout(), "")
 }
 
-// runFault injects f into a namespace of its own and follows the incident.
-// wantSignal, when set, is the signal type the Issue must name (the cause,
-// not the symptom).
+// TestCrashLoopNoActionFixesEscalates is scenario 3: a Deployment whose
+// only revision crash-loops has no healthy revision to go back to. The
+// platform retries with a different strategy each time, takes no
+// destructive action (the Deployment keeps its replicas), and escalates
+// after the correlator's maximum attempts, with a PostMortem.
+func TestCrashLoopNoActionFixesEscalates(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	f := scenario.NoHealthyRevision()
+	ns, tracker := injectUntilAnalyzing(ctx, t, f, "")
+	inc, ok := tracker.Wait(ctx, f.App, 5*time.Minute, 30*time.Second, func(i *scenario.Incident) bool { return i.State().IsTerminal() })
+	if !ok {
+		loopMissing(t, "the Issue did not reach a terminal state: "+describe(&inc))
+	}
+	if inc.State() != platformv1alpha1.IssueEscalated {
+		t.Fatalf("Issue %s ended %s, want Escalated: %s", inc.Issue.Name, inc.State(), describe(&inc))
+	}
+	st := inc.Issue.Status
+	if st.MaxRemediationAttempts > 0 && st.RemediationAttempts != st.MaxRemediationAttempts {
+		t.Errorf("escalated after %d of %d attempts", st.RemediationAttempts, st.MaxRemediationAttempts)
+	}
+	seen := map[string]int32{}
+	for _, a := range st.Attempts {
+		if prev, dup := seen[a.Strategy]; dup && a.Strategy != "" {
+			t.Errorf("attempts %d and %d both used strategy %q", prev, a.Attempt, a.Strategy)
+		}
+		seen[a.Strategy] = a.Attempt
+	}
+	d, err := scenario.Available(ctx, env.Client, ns, f.App)
+	if d == nil {
+		t.Fatalf("Deployment %s is gone: %v", f.App, err)
+	}
+	if got := *d.Spec.Replicas; got != 2 {
+		t.Errorf("Deployment %s was scaled to %d replicas; no destructive action was allowed", f.App, got)
+	}
+	inc, ok = tracker.Wait(ctx, f.App, time.Minute, 0, func(i *scenario.Incident) bool { return i.PostMortem != nil })
+	if !ok {
+		loopMissing(t, "no PostMortem for the escalated Issue "+inc.Issue.Name)
+	}
+	t.Logf("escalated: %s\n%s", describe(&inc), scenario.Markdown(inc.PostMortem))
+}
+
+// runFault injects f into a namespace of its own and follows the incident
+// to Resolved. wantSignal, when set, is the signal type the Issue must name
+// (the cause, not the symptom).
 func runFault(t *testing.T, f scenario.Fault, wantSignal platformv1alpha1.SignalType) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	ns, tracker := injectUntilAnalyzing(ctx, t, f, wantSignal)
+
+	// From here on the steps need the analyzer, the remediator and the
+	// correlator's lifecycle. A stall of 30 s without any new step ends
+	// the wait early.
+	inc, ok := tracker.Wait(ctx, f.App, 3*time.Minute, 30*time.Second, func(i *scenario.Incident) bool { return i.State().IsTerminal() })
+	if !ok {
+		loopMissing(t, "the Issue did not reach a terminal state: "+describe(&inc))
+	}
+	if inc.State() != platformv1alpha1.IssueResolved {
+		t.Fatalf("Issue %s ended %s: %s", inc.Issue.Name, inc.State(), describe(&inc))
+	}
+	t.Logf("fault → Resolved %s: %s", inc.Since(inc.Transitions[len(inc.Transitions)-1].At), describe(&inc))
+	if !healedBy(&inc, f.WantAction) {
+		t.Errorf("no Completed RemediationPlan ran %s: %s", f.WantAction, describe(&inc))
+	}
+	var lastErr error
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		lastErr = f.Healed(ctx, env.Client, ns)
+		return lastErr == nil, nil
+	})
+	if err != nil {
+		t.Errorf("%s not healed the right way: %v", f.App, lastErr)
+	}
+	inc, ok = tracker.Wait(ctx, f.App, time.Minute, 0, func(i *scenario.Incident) bool { return i.PostMortem != nil })
+	if !ok {
+		loopMissing(t, "no PostMortem for Issue "+inc.Issue.Name+" within a minute of Resolved (the postmortem-writer)")
+	}
+	t.Logf("PostMortem %s:\n%s", inc.PostMortem.Name, scenario.Markdown(inc.PostMortem))
+}
+
+// injectUntilAnalyzing injects f into a namespace of its own and asserts
+// what has landed for every fault: fault → Anomaly → Issue → Analyzing.
+func injectUntilAnalyzing(ctx context.Context, t *testing.T, f scenario.Fault, wantSignal platformv1alpha1.SignalType) (string, *scenario.Tracker) {
+	t.Helper()
 	ns := newNamespace(t, f.Name)
 	tracker := scenario.NewTracker(watchful, ns)
 	go tracker.Run(ctx)
@@ -118,34 +195,7 @@ func runFault(t *testing.T, f scenario.Fault, wantSignal platformv1alpha1.Signal
 	if !ok {
 		t.Fatalf("Issue %s stayed Detected: %s", inc.Issue.Name, describe(&inc))
 	}
-
-	// From here on the steps need the analyzer, the remediator and the
-	// correlator's lifecycle. A stall of 30 s without any new step ends
-	// the wait early.
-	inc, ok = tracker.Wait(ctx, f.App, 3*time.Minute, 30*time.Second, func(i *scenario.Incident) bool { return i.State().IsTerminal() })
-	if !ok {
-		loopMissing(t, "the Issue did not reach a terminal state: "+describe(&inc))
-	}
-	if inc.State() != platformv1alpha1.IssueResolved {
-		t.Fatalf("Issue %s ended %s: %s", inc.Issue.Name, inc.State(), describe(&inc))
-	}
-	t.Logf("fault → Resolved %s: %s", inc.Since(inc.Transitions[len(inc.Transitions)-1].At), describe(&inc))
-	if !healedBy(&inc, f.WantAction) {
-		t.Errorf("no Completed RemediationPlan ran %s: %s", f.WantAction, describe(&inc))
-	}
-	var lastErr error
-	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		lastErr = f.Healed(ctx, env.Client, ns)
-		return lastErr == nil, nil
-	})
-	if err != nil {
-		t.Errorf("%s not healed the right way: %v", f.App, lastErr)
-	}
-	inc, ok = tracker.Wait(ctx, f.App, time.Minute, 0, func(i *scenario.Incident) bool { return i.PostMortem != nil })
-	if !ok {
-		loopMissing(t, "no PostMortem for Issue "+inc.Issue.Name+" within a minute of Resolved (the postmortem-writer)")
-	}
-	t.Logf("PostMortem %s:\n%s", inc.PostMortem.Name, scenario.Markdown(inc.PostMortem))
+	return ns, tracker
 }
 
 // loopMissing fails with E2E_REQUIRE_FULL_LOOP=1 and skips otherwise.

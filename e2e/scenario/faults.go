@@ -120,6 +120,23 @@ func BadRollout() Fault {
 	}
 }
 
+// NoHealthyRevision deploys "ledger" straight to an image that
+// crash-loops: there is no earlier revision, and no action heals it, so the
+// incident must escalate without anything destructive.
+func NoHealthyRevision() Fault {
+	const app = "ledger"
+	return Fault{
+		Name: "no-fix", Title: "ledger crash-loops and has no healthy revision", App: app,
+		Inject: func(ctx context.Context, c client.Client, ns string) error {
+			return c.Create(ctx, Deployment(ns, app, BrokenImage, HealthyLimit, 2))
+		},
+		Healed: func(ctx context.Context, c client.Client, ns string) error {
+			_, err := Available(ctx, c, ns, app)
+			return err
+		},
+	}
+}
+
 // Deployment is a sample Deployment of one container.
 func Deployment(namespace, name, image, memoryLimit string, replicas int32) *appsv1.Deployment {
 	labels := map[string]string{"app": name}
