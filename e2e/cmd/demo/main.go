@@ -100,12 +100,14 @@ func run(ctx context.Context, out io.Writer) (err error) {
 	printing.Go(func() { printEvents(out, tracker) })
 
 	fmt.Fprintln(out, "==> breaking it two ways; live view (time since the fault):")
+	var watchingHealth sync.WaitGroup
 	for _, f := range faults {
 		tracker.Track(f.App)
 		if err := f.Inject(ctx, p.Client, appNamespace); err != nil {
 			return fmt.Errorf("break %s: %w", f.App, err)
 		}
 		fmt.Fprintf(out, "  %-9s %-10s %s\n", "+0s", f.App, "fault: "+f.Title)
+		watchingHealth.Go(func() { reportHealed(trackCtx, f, p, tracker) })
 	}
 
 	var unfinished []string
@@ -125,6 +127,7 @@ func run(ctx context.Context, out io.Writer) (err error) {
 		results[f.App] = inc
 	}
 	stopTracking()
+	watchingHealth.Wait()
 	close(tracker.Events)
 	printing.Wait()
 
@@ -170,6 +173,24 @@ func printEvents(out io.Writer, t *scenario.Tracker) {
 	for ev := range t.Events {
 		inc := t.Incident(ev.App)
 		fmt.Fprintf(out, "  %-9s %-10s %s\n", "+"+inc.Since(ev.At).String(), ev.App, ev.Text)
+	}
+}
+
+// reportHealed adds a line to the live view when the Deployment is first
+// healed the right way (fault → healthy).
+func reportHealed(ctx context.Context, f scenario.Fault, p *platform.Platform, t *scenario.Tracker) {
+	for ctx.Err() == nil {
+		if f.Healed(ctx, p.Client, appNamespace) == nil {
+			select {
+			case t.Events <- scenario.Event{App: f.App, At: time.Now(), Text: "healthy: every replica available, fixed the right way"}:
+			case <-ctx.Done():
+			}
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(250 * time.Millisecond):
+		}
 	}
 }
 
