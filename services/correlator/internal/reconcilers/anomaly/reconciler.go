@@ -106,7 +106,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 // anomaliesOfDeletedIssue queues the Anomalies of a deleted Issue.
 func (r *Reconciler) anomaliesOfDeletedIssue(ctx context.Context, e event.TypedDeleteEvent[client.Object], q workqueue.TypedRateLimitingInterface[ctrl.Request]) {
-	r.queueAnomaliesOf(ctx, e.Object, q)
+	r.queueAnomaliesOf(ctx, e.Object, q, 0)
 }
 
 // anomaliesOfResolvedIssue queues the Anomalies of an Issue that has just
@@ -117,22 +117,25 @@ func (r *Reconciler) anomaliesOfResolvedIssue(ctx context.Context, e event.Typed
 	if !okBefore || !okAfter {
 		return
 	}
-	resolved := before.Status.State != platformv1alpha1.IssueResolved && after.Status.State == platformv1alpha1.IssueResolved
-	deleting := before.DeletionTimestamp == nil && after.DeletionTimestamp != nil
-	if resolved || deleting {
-		r.queueAnomaliesOf(ctx, after, q)
+	if before.DeletionTimestamp == nil && after.DeletionTimestamp != nil {
+		r.queueAnomaliesOf(ctx, after, q, 0)
+	}
+	if before.Status.State != platformv1alpha1.IssueResolved && after.Status.State == platformv1alpha1.IssueResolved && after.Status.ResolvedAt != nil {
+		// Their retention starts now; they come back when it is over.
+		r.queueAnomaliesOf(ctx, after, q, max(after.Status.ResolvedAt.Add(r.Retention).Sub(r.Now()), 0)+time.Second)
 	}
 }
 
-// queueAnomaliesOf queues the Anomalies labelled with issue's name.
-func (r *Reconciler) queueAnomaliesOf(ctx context.Context, issue client.Object, q workqueue.TypedRateLimitingInterface[ctrl.Request]) {
+// queueAnomaliesOf queues the Anomalies labelled with issue's name, after
+// delay.
+func (r *Reconciler) queueAnomaliesOf(ctx context.Context, issue client.Object, q workqueue.TypedRateLimitingInterface[ctrl.Request], delay time.Duration) {
 	list := &platformv1alpha1.AnomalyList{}
 	if err := r.Client.List(ctx, list, client.InNamespace(issue.GetNamespace()), client.MatchingLabels{platformv1alpha1.LabelIssue: issue.GetName()}); err != nil {
 		logr.FromContextOrDiscard(ctx).Error(err, "Cannot list the Anomalies of an Issue", "issue", issue.GetName())
 		return
 	}
 	for _, a := range list.Items {
-		q.Add(ctrl.Request{NamespacedName: client.ObjectKeyFromObject(&a)})
+		q.AddAfter(ctrl.Request{NamespacedName: client.ObjectKeyFromObject(&a)}, delay)
 	}
 }
 
@@ -226,8 +229,18 @@ func (r *Reconciler) issueOf(ctx context.Context, a *platformv1alpha1.Anomaly) (
 // collect deletes the Anomaly once its Issue has been Resolved for longer
 // than the retention, and otherwise comes back when that time is up.
 func (r *Reconciler) collect(ctx context.Context, a *platformv1alpha1.Anomaly, issue *platformv1alpha1.Issue, err error) (ctrl.Result, error) {
-	if err != nil || issue.Status.State != platformv1alpha1.IssueResolved || issue.Status.ResolvedAt == nil {
+	if err != nil {
 		return ctrl.Result{}, err
+	}
+	if issue.Status.State != platformv1alpha1.IssueResolved {
+		// The cache can lag behind the resolution that queued this pass:
+		// ask the API server before letting the retention go unstarted.
+		if err := r.Reader.Get(ctx, client.ObjectKeyFromObject(issue), issue); err != nil {
+			return ctrl.Result{}, client.IgnoreNotFound(err)
+		}
+	}
+	if issue.Status.State != platformv1alpha1.IssueResolved || issue.Status.ResolvedAt == nil {
+		return ctrl.Result{}, nil
 	}
 	if left := issue.Status.ResolvedAt.Add(r.Retention).Sub(r.Now()); left > 0 {
 		return ctrl.Result{RequeueAfter: left}, nil
