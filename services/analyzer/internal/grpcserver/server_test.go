@@ -300,4 +300,3 @@ func TestSummarizeIncidentBuiltin(t *testing.T) {
 		t.Errorf("root cause = %q", resp.GetRootCause())
 	}
 }
-
