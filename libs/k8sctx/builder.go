@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -626,33 +627,20 @@ func podSummary(p *corev1.Pod) Pod {
 }
 
 // events reads the last MaxEvents events of the objects, oldest first.
+// The objects' lists run at once: each is a round trip to the API server.
 func (b *Builder) events(ctx context.Context, c *Context, refs []Ref) {
+	lists := make([][]Event, len(refs))
+	notes := make([]string, len(refs))
+	var wg sync.WaitGroup
+	for i, r := range refs {
+		wg.Go(func() { lists[i], notes[i] = b.eventsOf(ctx, r) })
+	}
+	wg.Wait()
 	var all []Event
-	for _, r := range refs {
-		list := &corev1.EventList{}
-		opts := []client.ListOption{client.MatchingFieldsSelector{Selector: fields.AndSelectors(
-			fields.OneTermEqualSelector("involvedObject.kind", r.Kind),
-			fields.OneTermEqualSelector("involvedObject.name", r.Name),
-		)}}
-		ns := r.Namespace
-		if ns == "" {
-			ns = metav1.NamespaceDefault // a Node's events are in default
-		}
-		opts = append(opts, client.InNamespace(ns))
-		if err := b.live().List(ctx, list, opts...); err != nil {
-			c.note("events of %s %s could not be read: %s", r.Kind, r.Name, reason(err))
-			continue
-		}
-		for i := range list.Items {
-			e := &list.Items[i]
-			t := e.LastTimestamp.Time
-			if t.IsZero() {
-				t = e.EventTime.Time
-			}
-			if t.IsZero() {
-				t = e.CreationTimestamp.Time
-			}
-			all = append(all, Event{Time: t, Type: e.Type, Reason: e.Reason, Object: r.Kind + "/" + r.Name, Message: e.Message, Count: e.Count})
+	for i := range refs {
+		all = append(all, lists[i]...)
+		if notes[i] != "" {
+			c.Notes = append(c.Notes, notes[i])
 		}
 	}
 	sort.SliceStable(all, func(i, j int) bool { return all[i].Time.Before(all[j].Time) })
@@ -662,9 +650,37 @@ func (b *Builder) events(ctx context.Context, c *Context, refs []Ref) {
 	c.Events = all
 }
 
+func (b *Builder) eventsOf(ctx context.Context, r Ref) ([]Event, string) {
+	list := &corev1.EventList{}
+	ns := r.Namespace
+	if ns == "" {
+		ns = metav1.NamespaceDefault // a Node's events are in default
+	}
+	if err := b.live().List(ctx, list, client.InNamespace(ns), client.MatchingFieldsSelector{Selector: fields.AndSelectors(
+		fields.OneTermEqualSelector("involvedObject.kind", r.Kind),
+		fields.OneTermEqualSelector("involvedObject.name", r.Name),
+	)}); err != nil {
+		return nil, fmt.Sprintf("events of %s %s could not be read: %s", r.Kind, r.Name, reason(err))
+	}
+	out := make([]Event, 0, len(list.Items))
+	for i := range list.Items {
+		e := &list.Items[i]
+		t := e.LastTimestamp.Time
+		if t.IsZero() {
+			t = e.EventTime.Time
+		}
+		if t.IsZero() {
+			t = e.CreationTimestamp.Time
+		}
+		out = append(out, Event{Time: t, Type: e.Type, Reason: e.Reason, Object: r.Kind + "/" + r.Name, Message: e.Message, Count: e.Count})
+	}
+	return out, ""
+}
+
 // logs reads the log tails of the failing containers, the previous
-// container's too when it restarted. A log that cannot be read (no
-// kubelet serves it) is said in the tail, never an error.
+// container's too when it restarted, at most 2*MaxLogContainers of them,
+// at once. A log that cannot be read (no kubelet serves it) is said in the
+// tail, never an error.
 func (b *Builder) logs(ctx context.Context, c *Context) {
 	if b.Logs == nil {
 		return
@@ -679,17 +695,20 @@ func (b *Builder) logs(ctx context.Context, c *Context) {
 				continue
 			}
 			for _, previous := range []bool{false, true} {
-				if previous && cs.Restarts == 0 {
+				if (previous && cs.Restarts == 0) || len(tails) >= 2*MaxLogContainers {
 					continue
 				}
-				if len(tails) >= 2*MaxLogContainers {
-					c.Logs = tails
-					return
-				}
-				tails = append(tails, b.logTail(ctx, c.Resource.Namespace, p.Name, cs.Name, previous))
+				tails = append(tails, LogTail{Pod: p.Name, Container: cs.Name, Previous: previous})
 			}
 		}
 	}
+	var wg sync.WaitGroup
+	for i := range tails {
+		wg.Go(func() {
+			tails[i] = b.logTail(ctx, c.Resource.Namespace, tails[i].Pod, tails[i].Container, tails[i].Previous)
+		})
+	}
+	wg.Wait()
 	c.Logs = tails
 }
 

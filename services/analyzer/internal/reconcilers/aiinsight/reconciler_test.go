@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 
 const testToken = "analyzer-reconciler-test-token-of-32-bytes"
 
-func testContext(t *testing.T) context.Context {
+func testContext(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	return ctx
@@ -64,7 +64,7 @@ func (s *scripted) Complete(_ context.Context, req llm.Request) (llm.Response, e
 // servePool starts analyzer replicas over TLS on loopback, each with its
 // own Service, and returns a client of the pool: a dns:/// target that
 // resolves localhost, balanced round_robin (one replica: one address).
-func servePool(t *testing.T, providers ...llm.Provider) analyzerv1.AnalyzerServiceClient {
+func servePool(t testing.TB, providers ...llm.Provider) analyzerv1.AnalyzerServiceClient {
 	t.Helper()
 	pki, err := testenv.NewPKI(t.TempDir())
 	if err != nil {
@@ -103,7 +103,7 @@ type fixture struct {
 	target platformv1alpha1.ResourceReference
 }
 
-func newFixture(t *testing.T, signal platformv1alpha1.SignalType, lastTermination string, eventMessage string) *fixture {
+func newFixture(t testing.TB, signal platformv1alpha1.SignalType, lastTermination string, eventMessage string) *fixture {
 	t.Helper()
 	ctx := testContext(t)
 	ns := env.NewNamespace(t, "insight", nil)
@@ -157,7 +157,7 @@ func newFixture(t *testing.T, signal platformv1alpha1.SignalType, lastTerminatio
 	return f
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -165,7 +165,7 @@ func must(t *testing.T, err error) {
 }
 
 // insight creates the AIInsight of an attempt, as the correlator does.
-func (f *fixture) insight(t *testing.T, attempt int32, provider platformv1alpha1.Provider, failure string) *platformv1alpha1.AIInsight {
+func (f *fixture) insight(t testing.TB, attempt int32, provider platformv1alpha1.Provider, failure string) *platformv1alpha1.AIInsight {
 	t.Helper()
 	name := f.issue.Name + "-insight"
 	if attempt > 1 {
@@ -180,7 +180,7 @@ func (f *fixture) insight(t *testing.T, attempt int32, provider platformv1alpha1
 	return in
 }
 
-func (f *fixture) reconciler(t *testing.T, pool analyzerv1.AnalyzerServiceClient) *Reconciler {
+func (f *fixture) reconciler(t testing.TB, pool analyzerv1.AnalyzerServiceClient) *Reconciler {
 	t.Helper()
 	r := &Reconciler{
 		Client:   f.id.Client,
@@ -193,7 +193,7 @@ func (f *fixture) reconciler(t *testing.T, pool analyzerv1.AnalyzerServiceClient
 }
 
 // pass runs one reconcile and returns the stored insight.
-func pass(t *testing.T, r *Reconciler, in *platformv1alpha1.AIInsight) *platformv1alpha1.AIInsight {
+func pass(t testing.TB, r *Reconciler, in *platformv1alpha1.AIInsight) *platformv1alpha1.AIInsight {
 	t.Helper()
 	if _, err := r.Reconcile(testContext(t), ctrl.Request{NamespacedName: client.ObjectKeyFromObject(in)}); err != nil {
 		t.Fatalf("Reconcile: %v", err)
@@ -203,7 +203,7 @@ func pass(t *testing.T, r *Reconciler, in *platformv1alpha1.AIInsight) *platform
 	return got
 }
 
-func ready(t *testing.T, in *platformv1alpha1.AIInsight, status metav1.ConditionStatus, reason string) {
+func ready(t testing.TB, in *platformv1alpha1.AIInsight, status metav1.ConditionStatus, reason string) {
 	t.Helper()
 	c := meta.FindStatusCondition(in.Status.Conditions, platformv1alpha1.AIInsightReadyCondition)
 	if c == nil || c.Status != status || c.Reason != reason {
