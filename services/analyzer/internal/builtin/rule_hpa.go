@@ -8,6 +8,10 @@ import (
 	"github.com/chatcli/aiops/libs/k8sctx"
 )
 
+// maxHPAReplicas is the highest ceiling the rule proposes; above, a person
+// decides.
+const maxHPAReplicas = 1000
+
 // An HPA at its ceiling gets room: maxReplicas 1.5 times, at least one
 // more, at most 10 more. Confidence 0.6: the load is real, but the budget
 // for replicas is a person's choice, which the remediator's policy bounds.
@@ -17,10 +21,10 @@ var _ = register(30, Rule{
 	Confidence: 0.6,
 	Decide: func(in Input) (Finding, bool) {
 		h := in.Context.HPA
-		if in.Resource.Kind != k8sctx.KindHorizontalPodAutoscaler || h == nil || h.MaxReplicas <= 0 {
+		if in.Resource.Kind != k8sctx.KindHorizontalPodAutoscaler || h == nil || h.MaxReplicas <= 0 || h.MaxReplicas >= maxHPAReplicas {
 			return Finding{}, false
 		}
-		raised := min(h.MaxReplicas+10, max(h.MaxReplicas+1, (h.MaxReplicas*3+1)/2))
+		raised := min(maxHPAReplicas, h.MaxReplicas+10, max(h.MaxReplicas+1, (h.MaxReplicas*3+1)/2))
 		return Finding{
 			Analysis: fmt.Sprintf("HorizontalPodAutoscaler %s/%s runs %d replicas of %s %s at its maximum of %d and wants %d.",
 				in.Resource.Namespace, in.Resource.Name, h.CurrentReplicas, h.Target.Kind, h.Target.Name, h.MaxReplicas, h.DesiredReplicas),

@@ -42,8 +42,12 @@ var Refused = []platformv1alpha1.ActionType{
 // ProtectedNamespaces are never a target.
 var ProtectedNamespaces = []string{"kube-system", "kube-public", "kube-node-lease"}
 
-// maxReplicas bounds a replica count an analysis may suggest.
-const maxReplicas = 100
+// maxReplicas bounds a replica count an analysis may suggest, and
+// maxHPAReplicas an HPA's bounds.
+const (
+	maxReplicas    = 100
+	maxHPAReplicas = 1000
+)
 
 var paramName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 
@@ -75,10 +79,16 @@ func (d Default) Check(_ context.Context, target platformv1alpha1.ResourceRefere
 			return fmt.Errorf("param %s=%q names another object than the incident's", p, v)
 		}
 	}
-	if v, ok := a.Params["replicas"]; ok {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxReplicas {
-			return fmt.Errorf("replicas %q is not between 1 and %d", v, maxReplicas)
+	for _, p := range []string{"replicas", "minReplicas", "maxReplicas"} {
+		if v, ok := a.Params[p]; ok {
+			limit := maxReplicas
+			if a.Action == platformv1alpha1.ActionAdjustHPA {
+				limit = maxHPAReplicas
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > limit {
+				return fmt.Errorf("%s %q is not between 1 and %d", p, v, limit)
+			}
 		}
 	}
 	return nil
