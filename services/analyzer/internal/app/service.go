@@ -95,7 +95,7 @@ func (o *options) setup(_ context.Context, rt *bootstrap.Runtime) error {
 	svc.DefaultProvider = platformv1alpha1.Provider(o.defaultProvider)
 	svc.Fallback = o.fallback
 	svc.Timeout = o.providerTimeout
-	grpcserver.Register(rt.GRPC, svc)
+	grpcserver.Register(rt.GRPC, svc, rt.Redis)
 
 	var pool analyzerv1.AnalyzerServiceClient = inProcess{&grpcserver.AnalyzerServer{Service: svc}}
 	if o.pool.Address != "" {

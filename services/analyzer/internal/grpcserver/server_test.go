@@ -2,6 +2,7 @@ package grpcserver
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"github.com/chatcli/aiops/libs/grpcx"
 	"github.com/chatcli/aiops/libs/k8sctx"
 	"github.com/chatcli/aiops/libs/llm"
+	"github.com/chatcli/aiops/libs/redisx"
 	"github.com/chatcli/aiops/libs/scrub"
 	"github.com/chatcli/aiops/libs/testenv"
 	analyzerv1 "github.com/chatcli/aiops/proto/chatcli/platform/analyzer/v1"
@@ -298,5 +300,63 @@ func TestSummarizeIncidentBuiltin(t *testing.T) {
 	}
 	if resp.GetRootCause() != "The container ran out of memory." {
 		t.Errorf("root cause = %q", resp.GetRootCause())
+	}
+}
+
+// TestAgenticStepAnswersAreCachedByKey: a retried step gets the decision
+// already made, from any replica; another plan uid asks again.
+func TestAgenticStepAnswersAreCachedByKey(t *testing.T) {
+	r, err := testenv.StartRedis(ctxT(t), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Stop)
+	rc, err := redisx.New(r.URL, redisx.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rc.Close() })
+	p := &Scripted{name: platformv1alpha1.ProviderOpenAI, answer: func(n int, _ llm.Request) string {
+		return fmt.Sprintf(`{"reasoning":"decision %d","resolved":false,"nextAction":{"action":"ScaleDeployment","params":{"replicas":"3"}}}`, n)
+	}}
+	svc := newService(p)
+	replica := func() analyzerv1.AnalyzerServiceClient {
+		pki, err := testenv.NewPKI(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv, err := grpcx.NewServer(grpcx.ServerConfig{CertFile: pki.Server.CertFile, KeyFile: pki.Server.KeyFile, Token: testToken})
+		if err != nil {
+			t.Fatal(err)
+		}
+		Register(srv, svc, rc)
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { _ = srv.Serve(lis) }()
+		t.Cleanup(srv.Stop)
+		conn, err := grpcx.Dial(lis.Addr().String(), grpcx.ClientConfig{CAFile: pki.CAFile, Token: testToken})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = conn.Close() })
+		return analyzerv1.NewAnalyzerServiceClient(conn)
+	}
+	a, b := replica(), replica()
+	req := agenticRequest(t, false)
+	req.Step.Provider = "OPENAI"
+	first, err := a.AgenticStep(ctxT(t), req)
+	if err != nil || first.GetCached() {
+		t.Fatalf("first = %v, %v", first, err)
+	}
+	again, err := b.AgenticStep(ctxT(t), req)
+	if err != nil || !again.GetCached() || again.GetStep().GetReasoning() != first.GetStep().GetReasoning() {
+		t.Errorf("retry on another replica = %v, %v; want the cached %q", again, err, first.GetStep().GetReasoning())
+	}
+	req.Key.PlanUid = "another-uid"
+	other, err := a.AgenticStep(ctxT(t), req)
+	if err != nil || other.GetCached() || other.GetStep().GetReasoning() == first.GetStep().GetReasoning() {
+		t.Errorf("a recreated plan got its predecessor's answer: %v, %v", other, err)
 	}
 }

@@ -182,7 +182,13 @@ func (r *Reconciler) analyze(ctx context.Context, insight *platformv1alpha1.AIIn
 	}
 
 	target := issue.Spec.Resource
-	kctx, err := r.Context.Build(ctx, k8sctx.Ref{Kind: target.Kind, Namespace: target.Namespace, Name: target.Name})
+	// A copy per pass: the incident's start tells which revision served
+	// before it.
+	builder := *r.Context
+	if issue.Status.DetectedAt != nil {
+		builder.IncidentStart = issue.Status.DetectedAt.Time
+	}
+	kctx, err := builder.Build(ctx, k8sctx.Ref{Kind: target.Kind, Namespace: target.Namespace, Name: target.Name})
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("build the context of Issue %s: %w", issue.Name, err)
 	}
@@ -204,11 +210,20 @@ func (r *Reconciler) analyze(ctx context.Context, insight *platformv1alpha1.AIIn
 	defer cancel()
 	started := r.Now()
 	resp, err := r.Analyzer.AnalyzeIssue(callCtx, &analyzerv1.AnalyzeIssueRequest{Issue: req})
+	elapsed := r.Now().Sub(started)
 	if err != nil {
-		return r.callFailed(ctx, insight, err)
+		res, ferr := r.callFailed(ctx, insight, err)
+		outcome := "retry"
+		if Final(insight) {
+			outcome = meta.FindStatusCondition(insight.Status.Conditions, platformv1alpha1.AIInsightReadyCondition).Reason
+		}
+		analysisDuration.WithLabelValues(string(insight.Spec.Provider), outcome).Observe(elapsed.Seconds())
+		return res, ferr
 	}
-	log.V(1).Info("Analysed Issue", "issue", issue.Name, "provider", resp.GetAnalysis().GetProvider(), "duration", r.Now().Sub(started))
+	log.V(1).Info("Analysed Issue", "issue", issue.Name, "provider", resp.GetAnalysis().GetProvider(), "duration", elapsed)
 	r.succeed(ctx, insight, target, resp.GetAnalysis())
+	reason := meta.FindStatusCondition(insight.Status.Conditions, platformv1alpha1.AIInsightReadyCondition).Reason
+	analysisDuration.WithLabelValues(string(insight.Status.Provider), reason).Observe(elapsed.Seconds())
 	return ctrl.Result{}, nil
 }
 
