@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -51,6 +52,27 @@ type Service struct {
 	Fallback bool
 	// Timeout bounds one provider call; DefaultTimeout when zero.
 	Timeout time.Duration
+	// MaxInFlight bounds the provider calls this replica makes at once
+	// (0: no bound), so that a replica's share of a provider's rate limit
+	// and its memory stay fixed and throughput grows with replicas.
+	MaxInFlight int
+
+	inFlight     chan struct{}
+	inFlightOnce sync.Once
+}
+
+// acquire takes a provider slot, or fails when ctx ends first.
+func (s *Service) acquire(ctx context.Context) (func(), error) {
+	if s.MaxInFlight <= 0 {
+		return func() {}, nil
+	}
+	s.inFlightOnce.Do(func() { s.inFlight = make(chan struct{}, s.MaxInFlight) })
+	select {
+	case s.inFlight <- struct{}{}:
+		return func() { <-s.inFlight }, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: waiting for a provider slot: %w", llm.ErrUnavailable, ctx.Err())
+	}
 }
 
 // NewService is a Service with BUILTIN registered, falling back to it.
@@ -265,6 +287,11 @@ func (s *Service) ask(ctx context.Context, p llm.Provider, model string, task ll
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
+	release, err := s.acquire(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer release()
 	for try := 0; try < 2; try++ {
 		callCtx, cancel := context.WithTimeout(ctx, timeout)
 		resp, err := p.Complete(callCtx, llm.Request{Task: task, System: system, Untrusted: text, Model: model, MaxAnswerBytes: llm.MaxAnswerBytes})

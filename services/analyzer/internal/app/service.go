@@ -31,7 +31,7 @@ func Service() bootstrap.Service {
 	o := &options{
 		workers: 16, analysisTimeout: aiinsight.DefaultTimeout, giveUpAfter: aiinsight.DefaultGiveUpAfter,
 		providerTimeout: analysis.DefaultTimeout, fallback: true, defaultProvider: string(platformv1alpha1.ProviderBuiltin),
-		platformNamespace: os.Getenv("POD_NAMESPACE"),
+		platformNamespace: os.Getenv("POD_NAMESPACE"), maxInFlight: 16,
 	}
 	return bootstrap.Service{
 		Name: "analyzer", GRPC: true, Redis: bootstrap.RedisDegraded,
@@ -48,6 +48,7 @@ type options struct {
 	defaultProvider   string
 	platformNamespace string
 	scrubPatterns     string
+	maxInFlight       int
 	pool              grpcx.PeerConfig
 
 	scrubber *scrub.Scrubber
@@ -61,12 +62,16 @@ func (o *options) addFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.fallback, "builtin-fallback", o.fallback, "Let the built-in analyzer answer when the requested provider is not configured, out of budget or failing.")
 	fs.StringVar(&o.defaultProvider, "default-provider", o.defaultProvider, "Provider of requests that name none.")
 	fs.StringVar(&o.platformNamespace, "platform-namespace", o.platformNamespace, "The platform's namespace, never the target of a suggested action; defaults to $POD_NAMESPACE.")
+	fs.IntVar(&o.maxInFlight, "provider-max-in-flight", o.maxInFlight, "Provider calls one replica makes at once; more wait, within their deadline. 0 means no bound.")
 	fs.StringVar(&o.scrubPatterns, "log-scrub-patterns", o.scrubPatterns, "Extra patterns (RE2) redacted before any text reaches a provider: a JSON array of strings, or one pattern per line (CHATCLI_LOG_SCRUB_PATTERNS).")
 	o.pool.AddFlags(fs, "analyzer")
 }
 
 func (o *options) validate() error {
 	var errs []error
+	if o.maxInFlight < 0 {
+		errs = append(errs, fmt.Errorf("--provider-max-in-flight must not be negative, got %d", o.maxInFlight))
+	}
 	if o.workers < 1 {
 		errs = append(errs, fmt.Errorf("--analysis-workers must be at least 1, got %d", o.workers))
 	}
@@ -95,6 +100,7 @@ func (o *options) setup(_ context.Context, rt *bootstrap.Runtime) error {
 	svc.DefaultProvider = platformv1alpha1.Provider(o.defaultProvider)
 	svc.Fallback = o.fallback
 	svc.Timeout = o.providerTimeout
+	svc.MaxInFlight = o.maxInFlight
 	grpcserver.Register(rt.GRPC, svc, rt.Redis)
 
 	var pool analyzerv1.AnalyzerServiceClient = inProcess{&grpcserver.AnalyzerServer{Service: svc}}

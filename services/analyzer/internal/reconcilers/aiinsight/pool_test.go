@@ -28,7 +28,7 @@ import (
 // serveDNS answers A queries for any name with addrs, and every other
 // query with no answer: the stand-in for the cluster DNS that resolves a
 // headless Service to its pods.
-func serveDNS(t *testing.T, addrs ...net.IP) string {
+func serveDNS(t testing.TB, addrs ...net.IP) string {
 	t.Helper()
 	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
