@@ -109,6 +109,8 @@ e2e: redis e2e-bins build ## Run the end-to-end scenarios on a local cluster (E2
 .PHONY: bench
 bench: redis testenv-bins build ## Run the benchmarks against a real API server and Redis and print a report.
 	TESTENV_BIN_DIR=$(BIN) $(GO) run ./services/watcher-bridge/bench --watcher-bridge=$(BIN)/watcher-bridge
+	TESTENV_BIN_DIR=$(BIN) $(GO) test -run '^$$' -bench 'Scrub|Overhead|InsightReady' -benchtime 100x -cpu 1 ./libs/scrub ./services/analyzer/internal/reconcilers/aiinsight
+	TESTENV_BIN_DIR=$(BIN) $(GO) test -run '^$$' -bench ConcurrentAnalyses -benchtime 1x ./services/analyzer/internal/reconcilers/aiinsight
 
 ##@ Run
 

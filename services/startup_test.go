@@ -75,7 +75,7 @@ var serviceAPIs = map[string]struct {
 			_, err := analyzerv1.NewAnalyzerServiceClient(cc).SummarizeIncident(ctx, &analyzerv1.SummarizeIncidentRequest{})
 			return err
 		},
-		want: codes.Unimplemented,
+		want: codes.InvalidArgument, // an empty request names no issue
 	},
 	"remediator": {
 		grpc: true, redis: bootstrap.RedisRequired,

@@ -1,14 +1,22 @@
 package app
 
-// The permissions of the analyzer so far: reading what it will reconcile, events
-// and its leader-election Lease. Each reconciler adds the writes it makes
-// when it lands. `make generate` turns these markers into
-// charts/chatcli-aiops/files/rbac/analyzer.yaml, and the startup test runs
-// the service under exactly that role. The "platform" namespace stands for
-// the release namespace.
+// The permissions of the analyzer: reading what it reconciles (AIInsights,
+// their Issues and Instances), writing AIInsight status only, reading the
+// Kubernetes context of an Issue's resource (workloads, their revisions,
+// pods and their logs, events, HPAs, nodes and claims; never Secrets),
+// events and its leader-election Lease. `make generate` turns these
+// markers into charts/chatcli-aiops/files/rbac/analyzer.yaml, and the
+// tests run the reconciler under exactly that role. The "platform"
+// namespace stands for the release namespace.
 //
 // +kubebuilder:rbac:groups=platform.chatcli.io,resources=aiinsights;issues;instances,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=platform.chatcli.io,resources=aiinsights/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets;daemonsets;replicasets;controllerrevisions,verbs=get;list;watch
+// +kubebuilder:rbac:groups=batch,resources=jobs;cronjobs,verbs=get;list;watch
+// +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=pods;nodes;persistentvolumeclaims,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=pods/log,verbs=get
+// +kubebuilder:rbac:groups="",resources=events,verbs=get;list;watch;create;patch
 // /metrics authenticates and authorizes its callers through the API server.
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create

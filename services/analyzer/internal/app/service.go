@@ -1,24 +1,145 @@
-// Package app wires the analyzer: its AIInsight reconciler and its gRPC services.
+// Package app wires the analyzer: its AIInsight reconciler and its gRPC
+// services (AnalyzerService and the chatcli.v1 compat API).
 package app
 
 import (
 	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"time"
 
+	"google.golang.org/grpc"
+	"k8s.io/client-go/kubernetes"
+
+	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 	"github.com/chatcli/aiops/libs/bootstrap"
+	"github.com/chatcli/aiops/libs/grpcx"
+	"github.com/chatcli/aiops/libs/k8sctx"
+	"github.com/chatcli/aiops/libs/scrub"
 	analyzerv1 "github.com/chatcli/aiops/proto/chatcli/platform/analyzer/v1"
-	chatcliv1 "github.com/chatcli/aiops/proto/chatcli/v1"
+	"github.com/chatcli/aiops/services/analyzer/internal/analysis"
+	"github.com/chatcli/aiops/services/analyzer/internal/grpcserver"
+	"github.com/chatcli/aiops/services/analyzer/internal/reconcilers/aiinsight"
+	"github.com/chatcli/aiops/services/analyzer/internal/validate"
 )
 
-// Service declares the analyzer.
+// Service declares the analyzer. Every replica serves the analysis API;
+// the leader's reconciler sends its AIInsights to all of them.
 func Service() bootstrap.Service {
-	return bootstrap.Service{Name: "analyzer", GRPC: true, Redis: bootstrap.RedisDegraded, Setup: setup}
+	o := &options{
+		workers: 16, analysisTimeout: aiinsight.DefaultTimeout, giveUpAfter: aiinsight.DefaultGiveUpAfter,
+		providerTimeout: analysis.DefaultTimeout, fallback: true, defaultProvider: string(platformv1alpha1.ProviderBuiltin),
+		platformNamespace: os.Getenv("POD_NAMESPACE"), maxInFlight: 16,
+	}
+	return bootstrap.Service{
+		Name: "analyzer", GRPC: true, Redis: bootstrap.RedisDegraded,
+		AddFlags: o.addFlags, Validate: o.validate, Setup: o.setup,
+	}
 }
 
-// setup registers the service API, which answers Unimplemented until its
-// issue lands.
-func setup(_ context.Context, rt *bootstrap.Runtime) error {
-	analyzerv1.RegisterAnalyzerServiceServer(rt.GRPC, analyzerv1.UnimplementedAnalyzerServiceServer{})
-	// The wire-compatible ChatCLI API, so tools written for a ChatCLI server work here.
-	chatcliv1.RegisterChatCLIServiceServer(rt.GRPC, chatcliv1.UnimplementedChatCLIServiceServer{})
+type options struct {
+	workers           int
+	analysisTimeout   time.Duration
+	giveUpAfter       time.Duration
+	providerTimeout   time.Duration
+	fallback          bool
+	defaultProvider   string
+	platformNamespace string
+	scrubPatterns     string
+	maxInFlight       int
+	pool              grpcx.PeerConfig
+
+	scrubber *scrub.Scrubber
+}
+
+func (o *options) addFlags(fs *flag.FlagSet) {
+	fs.IntVar(&o.workers, "analysis-workers", o.workers, "AIInsights analysed at once by the leader; with N analyzer replicas behind --analyzer-address, about N times as many calls finish per second.")
+	fs.DurationVar(&o.analysisTimeout, "analysis-timeout", o.analysisTimeout, "Longest wait for one AnalyzeIssue call; a worker is never held longer.")
+	fs.DurationVar(&o.giveUpAfter, "analysis-give-up-after", o.giveUpAfter, "How long after its creation an AIInsight whose pool cannot be reached fails as ProviderUnavailable.")
+	fs.DurationVar(&o.providerTimeout, "provider-timeout", o.providerTimeout, "Longest wait for one provider completion (an answer and its repair may take two).")
+	fs.BoolVar(&o.fallback, "builtin-fallback", o.fallback, "Let the built-in analyzer answer when the requested provider is not configured, out of budget or failing.")
+	fs.StringVar(&o.defaultProvider, "default-provider", o.defaultProvider, "Provider of requests that name none.")
+	fs.StringVar(&o.platformNamespace, "platform-namespace", o.platformNamespace, "The platform's namespace, never the target of a suggested action; defaults to $POD_NAMESPACE.")
+	fs.IntVar(&o.maxInFlight, "provider-max-in-flight", o.maxInFlight, "Provider calls one replica makes at once; more wait, within their deadline. 0 means no bound.")
+	fs.StringVar(&o.scrubPatterns, "log-scrub-patterns", o.scrubPatterns, "Extra patterns (RE2) redacted before any text reaches a provider: a JSON array of strings, or one pattern per line (CHATCLI_LOG_SCRUB_PATTERNS).")
+	o.pool.AddFlags(fs, "analyzer")
+}
+
+func (o *options) validate() error {
+	var errs []error
+	if o.maxInFlight < 0 {
+		errs = append(errs, fmt.Errorf("--provider-max-in-flight must not be negative, got %d", o.maxInFlight))
+	}
+	if o.workers < 1 {
+		errs = append(errs, fmt.Errorf("--analysis-workers must be at least 1, got %d", o.workers))
+	}
+	if o.analysisTimeout <= 0 || o.providerTimeout <= 0 || o.giveUpAfter <= 0 {
+		errs = append(errs, errors.New("--analysis-timeout, --provider-timeout and --analysis-give-up-after must be positive"))
+	}
+	patterns, err := scrub.ParsePatterns(o.scrubPatterns)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("--log-scrub-patterns: %w", err))
+	} else if o.scrubber, err = scrub.New(patterns); err != nil {
+		errs = append(errs, fmt.Errorf("--log-scrub-patterns: %w", err))
+	}
+	// Without a pool address the reconciler calls this replica in process.
+	if o.pool.Address != "" {
+		if err := o.pool.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (o *options) setup(_ context.Context, rt *bootstrap.Runtime) error {
+	mgr := rt.Manager
+	checker := validate.Default{PlatformNamespace: o.platformNamespace}
+	svc := analysis.NewService(o.scrubber, checker)
+	svc.DefaultProvider = platformv1alpha1.Provider(o.defaultProvider)
+	svc.Fallback = o.fallback
+	svc.Timeout = o.providerTimeout
+	svc.MaxInFlight = o.maxInFlight
+	grpcserver.Register(rt.GRPC, svc, rt.Redis)
+
+	var pool analyzerv1.AnalyzerServiceClient = inProcess{&grpcserver.AnalyzerServer{Service: svc}}
+	if o.pool.Address != "" {
+		conn, err := o.pool.Dial(rt.Log)
+		if err != nil {
+			return fmt.Errorf("dial the analyzer pool: %w", err)
+		}
+		pool = analyzerv1.NewAnalyzerServiceClient(conn)
+	}
+	logs, err := kubernetes.NewForConfig(mgr.GetConfig())
+	if err != nil {
+		return fmt.Errorf("create the clientset for pod logs: %w", err)
+	}
+	if err := (&aiinsight.Reconciler{
+		Client: mgr.GetClient(),
+		// Workloads and revisions come from the cache; pods and events by
+		// selector from the API server, so no cache holds every pod.
+		Context:  &k8sctx.Builder{Reader: mgr.GetClient(), Live: mgr.GetAPIReader(), Logs: logs},
+		Scrubber: o.scrubber, Analyzer: pool, Checker: checker,
+		Timeout: o.analysisTimeout, GiveUpAfter: o.giveUpAfter, Workers: o.workers, Now: time.Now,
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("set up the AIInsight reconciler: %w", err)
+	}
 	return nil
+}
+
+// inProcess calls this replica's own AnalyzerService without the network,
+// for a single analyzer run without --analyzer-address.
+type inProcess struct{ s *grpcserver.AnalyzerServer }
+
+func (c inProcess) AnalyzeIssue(ctx context.Context, req *analyzerv1.AnalyzeIssueRequest, _ ...grpc.CallOption) (*analyzerv1.AnalyzeIssueResponse, error) {
+	return c.s.AnalyzeIssue(ctx, req)
+}
+
+func (c inProcess) AgenticStep(ctx context.Context, req *analyzerv1.AgenticStepRequest, _ ...grpc.CallOption) (*analyzerv1.AgenticStepResponse, error) {
+	return c.s.AgenticStep(ctx, req)
+}
+
+func (c inProcess) SummarizeIncident(ctx context.Context, req *analyzerv1.SummarizeIncidentRequest, _ ...grpc.CallOption) (*analyzerv1.SummarizeIncidentResponse, error) {
+	return c.s.SummarizeIncident(ctx, req)
 }
