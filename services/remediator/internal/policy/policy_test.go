@@ -166,4 +166,3 @@ func TestBudgets(t *testing.T) {
 	g.Expect(err).To(MatchError(ErrUnavailable))
 	g.Expect(strings.Contains(err.Error(), "Redis")).To(BeTrue())
 }
-
