@@ -62,6 +62,9 @@ func Rollout(ctx context.Context, c client.Client, key client.ObjectKey, opts Op
 		return err
 	}
 	hash := templateHash(&d.Spec.Template)
+	// The generation this rollout is for: a change made meanwhile is
+	// observed by the next rollout, as with the real controller.
+	generation := d.Generation
 	replicas := int32(1)
 	if d.Spec.Replicas != nil {
 		replicas = *d.Spec.Replicas
@@ -181,7 +184,7 @@ func Rollout(ctx context.Context, c client.Client, key client.ObjectKey, opts Op
 		return err
 	}
 	d.Status = appsv1.DeploymentStatus{
-		ObservedGeneration: d.Generation, Replicas: replicas, UpdatedReplicas: replicas,
+		ObservedGeneration: generation, Replicas: replicas, UpdatedReplicas: replicas,
 		ReadyReplicas: ready, AvailableReplicas: ready, UnavailableReplicas: replicas - ready,
 	}
 	return c.Status().Update(ctx, d)
