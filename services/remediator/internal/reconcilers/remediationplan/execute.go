@@ -159,6 +159,11 @@ func (r *Reconciler) actionFailed(ctx context.Context, p *platformv1alpha1.Remed
 	})
 	p.Status.PendingAction = nil
 	r.record(audit.KindActionResult, p, &i, a, string(platformv1alpha1.ActionFailed), err.Error())
+	if p.Spec.AgenticMode {
+		// The AI sees the failure as the step's observation and decides
+		// the next step; the loop's end rolls back what ran.
+		return next, nil
+	}
 	return r.rollback(ctx, p, fmt.Sprintf("action %d (%s) failed: %v", i, a.Type, err))
 }
 

@@ -273,6 +273,10 @@ func (r *Reconciler) refused(ctx context.Context, p *platformv1alpha1.Remediatio
 	p.Status.ActionResults = append(p.Status.ActionResults, platformv1alpha1.ActionResult{
 		Index: &index, Type: a.Type, Params: a.Params, Result: platformv1alpha1.ActionSkipped, Message: truncate(msg, 4000), Timestamp: &t,
 	})
+	if p.Spec.AgenticMode && p.Status.State == platformv1alpha1.PlanExecuting {
+		// A refused step is the AI's observation; the loop goes on.
+		return next, nil
+	}
 	if hasApplied(p) {
 		return r.rollback(ctx, p, msg)
 	}
