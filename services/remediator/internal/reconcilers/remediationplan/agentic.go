@@ -281,4 +281,3 @@ func (r *Reconciler) targetContext(ctx context.Context, target platformv1alpha1.
 	}
 	return truncate(b.String(), 15000), nil
 }
-
