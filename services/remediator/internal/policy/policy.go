@@ -110,6 +110,9 @@ type Plan struct {
 	// Actions are all the plan's actions, for the per-plan limits; in
 	// agentic mode the steps taken and the one proposed.
 	Actions []platformv1alpha1.RemediationAction
+	// Constraints are the plan's safetyConstraints; those that name a
+	// rule switch it on (see Constraints).
+	Constraints []string
 }
 
 // Mode says whether Decide spends the budgets.
@@ -191,6 +194,9 @@ func (p *Policy) decide(ctx context.Context, action platformv1alpha1.Remediation
 	}
 	if !spec.Implemented {
 		return refuse(RuleNotImplemented, "%s is in the catalogue but not implemented", action.Type), nil
+	}
+	if v, refused := constraintRefusal(action, spec, plan.Constraints); refused {
+		return v, nil
 	}
 
 	// 2. The target: its kind, existence, uid and namespace.

@@ -64,13 +64,14 @@ func TestEveryRuleAllowsAndRefuses(t *testing.T) {
 	pod := act(platformv1alpha1.ActionDeletePod, nil)
 
 	for _, tc := range []struct {
-		name     string
-		action   platformv1alpha1.RemediationAction
-		target   platformv1alpha1.ResourceReference
-		plan     []platformv1alpha1.RemediationAction
-		config   func(*Config)
-		rule     Rule // refusing rule; empty means allowed
-		approval Rule // the rule asking for approval, if any
+		name        string
+		action      platformv1alpha1.RemediationAction
+		target      platformv1alpha1.ResourceReference
+		plan        []platformv1alpha1.RemediationAction
+		config      func(*Config)
+		constraints []string
+		rule        Rule // refusing rule; empty means allowed
+		approval    Rule // the rule asking for approval, if any
 	}{
 		{name: "custom refused", action: act(platformv1alpha1.ActionCustom, nil), target: target, rule: RuleCustom},
 		{name: "unknown type refused", action: act("Reboot", nil), target: target, rule: RuleCatalogue},
@@ -99,6 +100,10 @@ func TestEveryRuleAllowsAndRefuses(t *testing.T) {
 		{name: "limit below the current request refused", action: act(platformv1alpha1.ActionAdjustResources, P{"memory_limit": "200Mi"}), target: target, rule: RuleLimitRequest},
 		{name: "limit above the current request allowed", action: act(platformv1alpha1.ActionAdjustResources, P{"memory_limit": "300Mi"}), target: target},
 		{name: "destructive class needs approval", action: act(platformv1alpha1.ActionRestartDeployment, nil), target: target, config: func(c *Config) { c.ApprovalClasses = append(c.ApprovalClasses, "safe") }, approval: RuleApprovalClass},
+		{name: "no-delete constraint refuses a pod deletion", action: pod, target: target, constraints: []string{"No delete operations"}, rule: RuleNoDelete},
+		{name: "no-delete constraint allows a restart", action: act(platformv1alpha1.ActionRestartDeployment, nil), target: target, constraints: []string{"No delete operations"}},
+		{name: "no-destructive constraint refuses containment", action: act(platformv1alpha1.ActionScaleDeployment, P{"replicas": "0", "containment": "true"}), target: target, constraints: []string{"No destructive changes."}, rule: RuleNoDestructive},
+		{name: "no-destructive constraint allows a disruptive pod deletion", action: pod, target: target, constraints: []string{"no destructive changes"}},
 		{name: "approval namespace needs approval", action: act(platformv1alpha1.ActionRestartDeployment, nil), target: in(approvalNS), approval: RuleApprovalNS},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -110,7 +115,7 @@ func TestEveryRuleAllowsAndRefuses(t *testing.T) {
 			}
 			var log bytes.Buffer
 			p := &Policy{Config: cfg, Reader: env.Client, Redis: newRedis(t), Audit: audit.New(&log)}
-			plan := Plan{Name: "p", Namespace: tc.target.Namespace, UID: "u1", Actions: tc.plan}
+			plan := Plan{Name: "p", Namespace: tc.target.Namespace, UID: "u1", Actions: tc.plan, Constraints: tc.constraints}
 			v, err := p.Decide(ctx, "test", tc.action, tc.target, plan, Check)
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(v.Allowed).To(Equal(tc.rule == ""), "%+v", v)
@@ -165,4 +170,11 @@ func TestBudgets(t *testing.T) {
 	_, err := p.Decide(ctx, "test", restart, target, Plan{UID: "d"}, Check)
 	g.Expect(err).To(MatchError(ErrUnavailable))
 	g.Expect(strings.Contains(err.Error(), "Redis")).To(BeTrue())
+}
+
+func TestConstraintsShowWhatIsNotEnforced(t *testing.T) {
+	g := NewWithT(t)
+	enforced, unknown := Constraints([]string{"No delete operations", "Rollback on failure", "Be careful"})
+	g.Expect(enforced).To(Equal(map[string]Rule{"No delete operations": RuleNoDelete, "Rollback on failure": RuleAlways}))
+	g.Expect(unknown).To(ConsistOf("Be careful"))
 }

@@ -383,7 +383,7 @@ func (s *Server) vet(ctx context.Context, issue *platformv1alpha1.Issue, planNam
 	approval := false
 	for i, a := range steps {
 		v, err := s.Policy.Decide(ctx, "remediator:propose", a, issue.Spec.Resource,
-			policy.Plan{Name: planName, Namespace: issue.Namespace, Issue: issue.Name, Index: int32(i), Actions: steps}, policy.Check)
+			policy.Plan{Name: planName, Namespace: issue.Namespace, Issue: issue.Name, Index: int32(i), Actions: steps, Constraints: SafetyConstraints}, policy.Check)
 		if err != nil {
 			return false, "", apiError("policy", err)
 		}

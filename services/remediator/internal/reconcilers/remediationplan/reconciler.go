@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -35,6 +36,12 @@ const (
 	LockHeldReason         = "LockHeldByAnotherPlan"
 	RedisUnavailableReason = "RedisUnavailable"
 	LockReleasedReason     = "LockReleased"
+
+	// SafetyConstraintsCondition is True when every spec.safetyConstraints
+	// string maps to a policy rule; False lists those not enforced.
+	SafetyConstraintsCondition   = "SafetyConstraintsEnforced"
+	ConstraintsEnforcedReason    = "Enforced"
+	ConstraintsNotEnforcedReason = "NotEnforced"
 )
 
 // LockPurpose is the redisx lock purpose: the key is
@@ -182,7 +189,7 @@ func truncate(s string, n int) string {
 }
 
 func (r *Reconciler) planContext(p *platformv1alpha1.RemediationPlan, index int32, acts []platformv1alpha1.RemediationAction) policy.Plan {
-	return policy.Plan{Name: p.Name, Namespace: p.Namespace, Issue: p.Spec.IssueRef.Name, UID: p.UID, Index: index, Actions: acts}
+	return policy.Plan{Name: p.Name, Namespace: p.Namespace, Issue: p.Spec.IssueRef.Name, UID: p.UID, Index: index, Actions: acts, Constraints: p.Spec.SafetyConstraints}
 }
 
 func (r *Reconciler) record(kind string, p *platformv1alpha1.RemediationPlan, index *int32, a platformv1alpha1.RemediationAction, result, detail string) {
@@ -221,6 +228,11 @@ func (r *Reconciler) pending(ctx context.Context, p *platformv1alpha1.Remediatio
 		p.Status.ResolvedTarget = &platformv1alpha1.ResourceReference{APIVersion: "apps/v1", Kind: res.Kind, Namespace: res.Namespace, Name: res.Name, UID: d.UID}
 		r.cond(p, platformv1alpha1.RemediationPlanTargetResolvedCondition, true, platformv1alpha1.RemediationPlanTargetFoundReason, "resolved "+res.String()+" uid "+string(d.UID))
 		return next, nil
+	}
+	if _, unknown := policy.Constraints(p.Spec.SafetyConstraints); len(unknown) > 0 {
+		r.cond(p, SafetyConstraintsCondition, false, ConstraintsNotEnforcedReason, "not enforced (the policy does not know them): "+strings.Join(unknown, "; "))
+	} else {
+		r.cond(p, SafetyConstraintsCondition, true, ConstraintsEnforcedReason, "every safety constraint maps to a policy rule")
 	}
 	if !p.Spec.AgenticMode {
 		for i, a := range p.Spec.Actions {

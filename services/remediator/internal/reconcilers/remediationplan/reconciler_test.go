@@ -229,12 +229,30 @@ func TestAPlanExecutesVerifiesAndCompletes(t *testing.T) {
 	g.Expect(condReason(got, platformv1alpha1.RemediationPlanVerifiedCondition)).To(Equal("True/Healthy"))
 	g.Expect(condReason(got, platformv1alpha1.RemediationPlanApprovedCondition)).To(Equal("True/ApprovalNotRequired"))
 	g.Expect(condReason(got, TargetLockedCondition)).To(Equal("False/" + LockReleasedReason))
+	g.Expect(condReason(got, SafetyConstraintsCondition)).To(Equal("True/Enforced"))
 	g.Expect(got.Status.CompletedAt).NotTo(BeNil())
 	g.Expect(h.audit.String()).To(And(ContainSubstring(`"kind":"action_start"`), ContainSubstring(`"kind":"action_result"`)))
 	// The lock is free again.
 	l, err := h.redis.Acquire(context.Background(), LockPurpose, *got.Status.ResolvedTarget, redisx.LockOptions{NoRenew: true})
 	g.Expect(err).NotTo(HaveOccurred())
 	_ = l.Release(context.Background())
+}
+
+// TestSafetyConstraintsAreEnforcedOrShownAsNot: "No delete operations"
+// refuses the plan's DeletePod; an unknown constraint is reported.
+func TestSafetyConstraintsAreEnforcedOrShownAsNot(t *testing.T) {
+	g := NewWithT(t)
+	start(t, nil)
+	s := newScenario(t, g, 2)
+	p := s.plan(g, "api-oom-plan-1", platformv1alpha1.RemediationAction{Type: platformv1alpha1.ActionDeletePod})
+	p.Spec.SafetyConstraints = []string{"No delete operations", "Be gentle"}
+	g.Expect(env.Client.Create(context.Background(), p)).To(Succeed())
+	got := waitState(g, p, platformv1alpha1.PlanFailed)
+	g.Expect(condReason(got, platformv1alpha1.RemediationPlanPolicyAllowedCondition)).To(Equal("False/PolicyDenied"))
+	g.Expect(meta.FindStatusCondition(got.Status.Conditions, platformv1alpha1.RemediationPlanPolicyAllowedCondition).Message).To(ContainSubstring(string(policy.RuleNoDelete)))
+	g.Expect(condReason(got, SafetyConstraintsCondition)).To(Equal("False/NotEnforced"))
+	g.Expect(meta.FindStatusCondition(got.Status.Conditions, SafetyConstraintsCondition).Message).To(ContainSubstring("Be gentle"))
+	g.Expect(got.Status.ActionResults).To(ConsistOf(HaveField("Result", platformv1alpha1.ActionSkipped)))
 }
 
 func TestAFailedActionRollsBack(t *testing.T) {
