@@ -95,6 +95,23 @@ var serviceAPIs = map[string]struct {
 	},
 }
 
+// servicePeers are the peers each service calls over gRPC; each needs its
+// --<peer>-* flags.
+var servicePeers = map[string][]string{
+	"correlator": {"remediator", "watcher"},
+}
+
+// peerFlags points a service's peers at an address nothing listens on:
+// the clients connect lazily, so the service starts, and a call fails
+// with Unavailable.
+func peerFlags(t *testing.T, service, caFile, tokenFile string) []string {
+	var args []string
+	for _, peer := range servicePeers[service] {
+		args = append(args, "--"+peer+"-address="+freeAddr(t), "--"+peer+"-ca-file="+caFile, "--"+peer+"-token-file="+tokenFile)
+	}
+	return args
+}
+
 // serviceArgs are the flags only one service has.
 func serviceArgs(t *testing.T, name, dir string) []string {
 	if name == "watcher-bridge" {
@@ -145,7 +162,7 @@ func testAllStartAndStopCleanly(t *testing.T, bins string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		args := append(serviceArgs(t, name, dir),
+		args := append(append(serviceArgs(t, name, dir), peerFlags(t, name, pki.CAFile, tokenFile)...),
 			"--kubeconfig="+kubeconfig,
 			"--leader-election-namespace="+leaseNamespace,
 			"--log-format=console",
@@ -429,12 +446,12 @@ func testRedisPolicyDrivesReadiness(t *testing.T, bins string) {
 		t.Fatalf("remediator without --redis-url: exit %d, output:\n%s", code, out)
 	}
 
-	out, err = exec.Command(filepath.Join(bins, "correlator"), append(common, "--redis-url=rediss://127.0.0.1:6380?skip_verify=true")...).CombinedOutput()
+	out, err = exec.Command(filepath.Join(bins, "correlator"), append(append(common, "--redis-url=rediss://127.0.0.1:6380?skip_verify=true"), peerFlags(t, "correlator", pki.CAFile, tokenFile)...)...).CombinedOutput()
 	if code := exitCode(err); code != 2 || !strings.Contains(string(out), "skip_verify is refused") {
 		t.Fatalf("correlator with skip_verify: exit %d, output:\n%s", code, out)
 	}
 
-	correlator := startService(t, bins, "correlator", dir, true, append(common, deadRedis)...)
+	correlator := startService(t, bins, "correlator", dir, true, append(append(common, deadRedis), peerFlags(t, "correlator", pki.CAFile, tokenFile)...)...)
 	correlator.waitReady(t)
 
 	remediator := startService(t, bins, "remediator", dir, true, append(common, deadRedis)...)

@@ -58,8 +58,9 @@ type Base[T client.Object] struct {
 	Delete []Phase[T]
 
 	// OptimisticLock makes the status patch fail with a conflict (a quiet
-	// requeue) when the object changed since it was read, for a status
-	// that has more than one writer.
+	// requeue) when the object changed since it was read (or since a phase
+	// of the pass wrote it), for a status that has more than one writer or
+	// a pass that must not build on a stale cache.
 	OptimisticLock bool
 	// Recorder, when set, gets one event per condition whose status or
 	// reason a pass changed (see RecordConditionChanges).
@@ -180,7 +181,9 @@ func (b *Base[T]) patchStatus(ctx context.Context, before, obj T, done bool) err
 	}
 	patch := map[string]any{"status": status}
 	if b.OptimisticLock {
-		patch["metadata"] = map[string]string{"resourceVersion": before.GetResourceVersion()}
+		// obj's version, not before's: a phase that wrote the object's
+		// metadata (under its own lock) built on the version it wrote.
+		patch["metadata"] = map[string]string{"resourceVersion": obj.GetResourceVersion()}
 	}
 	data, err := json.Marshal(patch)
 	if err != nil {

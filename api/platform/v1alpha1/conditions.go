@@ -82,6 +82,12 @@ const (
 	// IssueNoPlanReason means no tier yields a plan: no matching Runbook,
 	// no usable suggested action and no agentic mode; the Issue escalates.
 	IssueNoPlanReason = "NoPlan"
+	// IssueResolvedByRequestReason means a person resolved the Issue by
+	// hand (CorrelatorService.ResolveIssue).
+	IssueResolvedByRequestReason = "ResolvedByRequest"
+	// IssueEscalationRequestedReason means a person escalated the Issue
+	// (CorrelatorService.EscalateIssue).
+	IssueEscalationRequestedReason = "EscalationRequested"
 	// IssueRemediatingReason means a plan for the current attempt runs.
 	IssueRemediatingReason = "Remediating"
 	// IssueDedupReleasedReason and IssueDedupReleasePendingReason are the

@@ -175,7 +175,8 @@ type IssueStatus struct {
 
 	// escalationReason is the CamelCase cause of the escalation, one of the
 	// Issue*Reason constants: AttemptsExhausted, ResourceMissing,
-	// Recurring, PlanRejected, ApprovalExpired, PlanRefused or NoPlan.
+	// Recurring, PlanRejected, ApprovalExpired, PlanRefused, NoPlan or
+	// EscalationRequested.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=1024
 	// +kubebuilder:validation:Pattern=`^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$`

@@ -68,3 +68,29 @@ const (
 	// the sum of, so that replaying an Anomaly adds nothing.
 	AnnotationSignalTypes = "platform.chatcli.io/signal-types"
 )
+
+// Annotations that record a person's request on an Issue. The
+// correlator's API handlers (on any replica) write them, and only them;
+// the leader's Issue reconciler acts on them and writes the status. Each
+// request is recorded once: the first (person, time, reason) is kept.
+const (
+	// AnnotationAcknowledgedBy, AnnotationAcknowledgedAt (RFC 3339) and
+	// AnnotationAcknowledgeReason: a person has taken up the incident. The
+	// state does not change; the timeline gets an "acknowledged" entry.
+	AnnotationAcknowledgedBy    = "platform.chatcli.io/acknowledged-by"
+	AnnotationAcknowledgedAt    = "platform.chatcli.io/acknowledged-at"
+	AnnotationAcknowledgeReason = "platform.chatcli.io/acknowledge-reason"
+
+	// AnnotationResolveRequestedBy, AnnotationResolveRequestedAt and
+	// AnnotationResolveReason: resolve the incident by hand; the reason
+	// becomes the resolution.
+	AnnotationResolveRequestedBy = "platform.chatcli.io/resolve-requested-by"
+	AnnotationResolveRequestedAt = "platform.chatcli.io/resolve-requested-at"
+	AnnotationResolveReason      = "platform.chatcli.io/resolve-reason"
+
+	// AnnotationEscalateRequestedBy, AnnotationEscalateRequestedAt and
+	// AnnotationEscalateReason: escalate the incident now.
+	AnnotationEscalateRequestedBy = "platform.chatcli.io/escalate-requested-by"
+	AnnotationEscalateRequestedAt = "platform.chatcli.io/escalate-requested-at"
+	AnnotationEscalateReason      = "platform.chatcli.io/escalate-reason"
+)

@@ -1,13 +1,27 @@
-// Package issue moves an Issue through its life: Detected, Analyzing,
-// Remediating, then Resolved or Escalated. This first part takes an Issue
-// from detection to analysis: it stamps the Issue, gives it its incident
-// id, and asks for the first analysis by creating its AIInsight.
+// Package issue moves an Issue through its life:
+//
+//	Detected ▶ Analyzing ▶ Remediating ▶ Resolved
+//	               ▲            │
+//	               └── retry ───┤ (attempts left, with the failure context)
+//	                            └▶ Escalated
+//
+// Detected asks for the first analysis (an AIInsight); once the analysis is
+// decided the attempt is recorded and the remediator is asked for a plan
+// (RemediatorService.ProposePlan); the plan's end resolves the Issue, or
+// starts the next attempt with a new AIInsight that carries the failure,
+// or escalates. A Resolved Issue then tells the watcher-bridge to forget
+// the dedup keys of its resource (WatcherService.InvalidateDedup), and a
+// fault that comes back within the cooldown opens an Issue that names the
+// one whose fix did not hold.
 //
 // Each phase reads the state it needs from the Issue itself, so a pass
 // that crashed halfway is replayed from where it stopped, and every object
 // it creates has a deterministic name (a second create meets
 // AlreadyExists). All Issue status is written by this reconciler, once per
-// pass.
+// pass, under optimistic locking: a pass that read a stale Issue from the
+// cache loses its write and runs again on the fresh one. A call to another
+// service happens only in a pass that starts from a persisted state, so
+// that the state the call relies on is visible to the callee first.
 package issue
 
 import (
@@ -15,20 +29,20 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 	"github.com/chatcli/aiops/libs/reconcile"
 	"github.com/chatcli/aiops/libs/redisx"
+	remediatorv1 "github.com/chatcli/aiops/proto/chatcli/platform/remediator/v1"
+	watcherv1 "github.com/chatcli/aiops/proto/chatcli/platform/watcher/v1"
 )
 
 // maxTimeline is the schema's bound on status.timeline; the oldest entries
@@ -38,39 +52,74 @@ const maxTimeline = 200
 // idRetryAfter is how soon an Issue without an incident id tries again.
 const idRetryAfter = 15 * time.Second
 
-// Reconciler moves Issues forward. Client, Reader and Now are required;
-// Redis is optional (without it, incident ids wait).
+// nextPass ends a pass whose status must be stored before the next step
+// runs. The status update's own event brings the next pass at once, from a
+// cache that holds it; the requeue is only the fallback, late enough that
+// it rarely runs on a cache that does not hold it yet (such a pass loses
+// its status write to the optimistic lock, and its calls are idempotent).
+var nextPass = ctrl.Result{RequeueAfter: 2 * time.Second}
+
+// Defaults of the Reconciler's tunables.
+const (
+	DefaultMaxAttempts        = 3
+	DefaultCallTimeout        = 10 * time.Second
+	DefaultRecurrenceCooldown = 10 * time.Minute
+	DefaultFlappingWindow     = 24 * time.Hour
+	DefaultFlappingThreshold  = 3
+)
+
+// Reconciler moves Issues forward. Client, Reader, Remediator, Watcher and
+// Now are required; Redis is optional (without it, incident ids wait).
 type Reconciler struct {
 	Client client.Client
 	// Reader reads from the API server, for the checks a stale cache would
-	// get wrong (is this incident id taken?).
+	// get wrong (is this incident id taken? which Issues did this resource
+	// have before?).
 	Reader client.Reader
 	Redis  *redisx.Client
-	Now    func() time.Time
-	// DefaultMaxAttempts applies when neither the Issue nor an Instance
-	// of its namespace sets one.
+	// Remediator is asked for a plan per attempt; Watcher is told to
+	// forget the dedup keys of a resolved Issue's resource.
+	Remediator remediatorv1.RemediatorServiceClient
+	Watcher    watcherv1.WatcherServiceClient
+	Now        func() time.Time
+
+	// DefaultMaxAttempts applies when the Issue does not set
+	// status.maxRemediationAttempts itself.
 	DefaultMaxAttempts int32
+	// CallTimeout bounds each call to another service.
+	CallTimeout time.Duration
+	// RecurrenceCooldown is how long after an Issue was Resolved a new
+	// fault on its resource counts as the same problem come back.
+	RecurrenceCooldown time.Duration
+	// FlappingThreshold Issues of one resource within FlappingWindow, the
+	// latest a recurrence, escalate the latest at once.
+	FlappingWindow    time.Duration
+	FlappingThreshold int
 
 	base reconcile.Base[*platformv1alpha1.Issue]
 }
 
 // SetupWithManager checks the dependencies and registers the controller.
-// Anomalies wake their Issue, so relatedAnomalies follows correlation.
+// Anomalies wake their Issue, so relatedAnomalies follows correlation; the
+// Issue's AIInsights and plans (it owns them) wake it when they change, and
+// so does its PostMortem.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	if r.Client == nil || r.Reader == nil || r.Now == nil {
-		return errors.New("issue reconciler: Client, Reader and Now are required")
+	if r.Client == nil || r.Reader == nil || r.Now == nil || r.Remediator == nil || r.Watcher == nil {
+		return errors.New("issue reconciler: Client, Reader, Remediator, Watcher and Now are required")
 	}
-	if r.DefaultMaxAttempts < 1 {
-		r.DefaultMaxAttempts = 3
-	}
+	r.defaults()
 	r.base = reconcile.Base[*platformv1alpha1.Issue]{
 		Client:             r.Client,
 		NewObject:          func() *platformv1alpha1.Issue { return &platformv1alpha1.Issue{} },
 		Conditions:         func(i *platformv1alpha1.Issue) *[]metav1.Condition { return &i.Status.Conditions },
 		ObservedGeneration: func(i *platformv1alpha1.Issue) *int64 { return &i.Status.ObservedGeneration },
+		OptimisticLock:     true,
 		// identify comes last: without Redis it ends the pass with a later
 		// retry, and the Issue must not wait for its id to be analysed.
-		Normal: []reconcile.Phase[*platformv1alpha1.Issue]{r.detect, r.relate, r.requestAnalysis, r.identify},
+		Normal: []reconcile.Phase[*platformv1alpha1.Issue]{
+			r.detect, r.relate, r.honourRequests, r.requestAnalysis, r.beginAttempt, r.proposePlan, r.followPlan,
+			r.releaseDedup, r.linkPostMortem, r.identify,
+		},
 	}
 	if err := r.base.Validate(); err != nil {
 		return err
@@ -78,9 +127,29 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&platformv1alpha1.Issue{}).
 		Owns(&platformv1alpha1.AIInsight{}).
-		Watches(&platformv1alpha1.Anomaly{}, handler.EnqueueRequestsFromMapFunc(issueOfAnomaly)).
+		Owns(&platformv1alpha1.RemediationPlan{}).
+		Watches(&platformv1alpha1.Anomaly{}, handler.EnqueueRequestsFromMapFunc(issueOfLabelled)).
+		Watches(&platformv1alpha1.PostMortem{}, handler.EnqueueRequestsFromMapFunc(issueOfLabelled)).
 		Named("issue").
 		Complete(r)
+}
+
+func (r *Reconciler) defaults() {
+	if r.DefaultMaxAttempts < 1 {
+		r.DefaultMaxAttempts = DefaultMaxAttempts
+	}
+	if r.CallTimeout <= 0 {
+		r.CallTimeout = DefaultCallTimeout
+	}
+	if r.RecurrenceCooldown <= 0 {
+		r.RecurrenceCooldown = DefaultRecurrenceCooldown
+	}
+	if r.FlappingWindow <= 0 {
+		r.FlappingWindow = DefaultFlappingWindow
+	}
+	if r.FlappingThreshold < 2 {
+		r.FlappingThreshold = DefaultFlappingThreshold
+	}
 }
 
 // Reconcile runs one pass.
@@ -88,7 +157,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	return r.base.Reconcile(ctx, req)
 }
 
-func issueOfAnomaly(_ context.Context, obj client.Object) []ctrl.Request {
+// issueOfLabelled maps an object labelled with an Issue's name (an
+// Anomaly, a PostMortem) to that Issue.
+func issueOfLabelled(_ context.Context, obj client.Object) []ctrl.Request {
 	name := obj.GetLabels()[platformv1alpha1.LabelIssue]
 	if name == "" {
 		return nil
@@ -96,10 +167,17 @@ func issueOfAnomaly(_ context.Context, obj client.Object) []ctrl.Request {
 	return []ctrl.Request{{NamespacedName: client.ObjectKey{Namespace: obj.GetNamespace(), Name: name}}}
 }
 
-// detect stamps a new Issue as Detected.
-func (r *Reconciler) detect(_ context.Context, issue *platformv1alpha1.Issue) (ctrl.Result, error) {
+// detect stamps a new Issue as Detected. A fault that came back within
+// the cooldown after its last Issue was Resolved names that Issue
+// (recurrenceOf); the third such Issue of a resource within the flapping
+// window escalates at once, since its fixes do not hold.
+func (r *Reconciler) detect(ctx context.Context, issue *platformv1alpha1.Issue) (ctrl.Result, error) {
 	if issue.Status.State != "" {
 		return ctrl.Result{}, nil
+	}
+	history, err := r.history(ctx, issue)
+	if err != nil {
+		return ctrl.Result{}, err
 	}
 	detected := issue.CreationTimestamp
 	issue.Status.DetectedAt = &detected
@@ -108,6 +186,16 @@ func (r *Reconciler) detect(_ context.Context, issue *platformv1alpha1.Issue) (c
 	}
 	r.transition(issue, platformv1alpha1.IssueDetected, "detected",
 		fmt.Sprintf("Detected %s on %s %s", issue.Spec.SignalType, issue.Spec.Resource.Kind, issue.Spec.Resource.Name), 0, "")
+	if history.previous == nil {
+		return ctrl.Result{}, nil
+	}
+	issue.Status.RecurrenceOf = &platformv1alpha1.LocalObjectReference{Name: history.previous.Name}
+	r.stamp(issue, eventRecurrence, history.recurrenceDetail, 0, history.previous.Name)
+	if len(history.recent)+1 >= r.FlappingThreshold {
+		r.escalate(issue, platformv1alpha1.IssueRecurringReason,
+			fmt.Sprintf("%s has had %d incidents within %s and the fixes do not hold: %s",
+				resourceString(issue), len(history.recent)+1, r.FlappingWindow, strings.Join(history.recentNames(), ", ")))
+	}
 	return ctrl.Result{}, nil
 }
 
@@ -161,14 +249,19 @@ func (r *Reconciler) identify(ctx context.Context, issue *platformv1alpha1.Issue
 		if taken {
 			continue
 		}
-		before := issue.DeepCopy()
-		if issue.Labels == nil {
-			issue.Labels = map[string]string{}
+		// The label goes on a copy: the patch's answer replaces the object
+		// it is given, and this pass's status changes are not stored yet.
+		// Locked: a pass that read a stale Issue must not replace an id
+		// another pass gave it.
+		labelled := issue.DeepCopy()
+		if labelled.Labels == nil {
+			labelled.Labels = map[string]string{}
 		}
-		issue.Labels[platformv1alpha1.LabelIncidentID] = id
-		if err := r.Client.Patch(ctx, issue, client.MergeFrom(before)); err != nil {
+		labelled.Labels[platformv1alpha1.LabelIncidentID] = id
+		if err := r.Client.Patch(ctx, labelled, client.MergeFromWithOptions(issue, client.MergeFromWithOptimisticLock{})); err != nil {
 			return ctrl.Result{}, fmt.Errorf("label Issue %s with %s: %w", issue.Name, id, err)
 		}
+		issue.Labels, issue.ResourceVersion = labelled.Labels, labelled.ResourceVersion
 		issue.Status.IncidentID = id
 		r.identified(issue, id)
 		return ctrl.Result{}, nil
@@ -196,84 +289,51 @@ func (r *Reconciler) unidentified(issue *platformv1alpha1.Issue, why string) {
 		platformv1alpha1.IssueSequenceUnavailableReason, why+": the incident id is given later")
 }
 
-// requestAnalysis creates the first attempt's AIInsight and moves the
-// Issue to Analyzing. The provider and model come from a Ready Instance of
-// the namespace, else the analyzer's offline analyzer.
-func (r *Reconciler) requestAnalysis(ctx context.Context, issue *platformv1alpha1.Issue) (ctrl.Result, error) {
-	if issue.Status.State != platformv1alpha1.IssueDetected {
-		return ctrl.Result{}, nil
-	}
-	const attempt = 1
-	provider, model, err := r.analysisProvider(ctx, issue.Namespace)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
-	insight := &platformv1alpha1.AIInsight{
-		ObjectMeta: metav1.ObjectMeta{Namespace: issue.Namespace, Name: InsightName(issue.Name, attempt)},
-		Spec: platformv1alpha1.AIInsightSpec{
-			IssueRef: platformv1alpha1.LocalObjectReference{Name: issue.Name},
-			Provider: provider, Model: model, Attempt: attempt,
-		},
-	}
-	if err := controllerutil.SetControllerReference(issue, insight, r.Client.Scheme()); err != nil {
-		return ctrl.Result{}, fmt.Errorf("own AIInsight %s: %w", insight.Name, err)
-	}
-	if err := r.Client.Create(ctx, insight); err != nil && !apierrors.IsAlreadyExists(err) {
-		return ctrl.Result{}, fmt.Errorf("create AIInsight %s: %w", insight.Name, err)
-	}
-	now := metav1.NewTime(r.Now())
-	ref := &platformv1alpha1.LocalObjectReference{Name: insight.Name}
-	issue.Status.InsightRef = ref
-	if !slices.ContainsFunc(issue.Status.Attempts, func(a platformv1alpha1.RemediationAttempt) bool { return a.Attempt == attempt }) {
-		issue.Status.Attempts = append(issue.Status.Attempts, platformv1alpha1.RemediationAttempt{Attempt: attempt, InsightRef: ref, StartedAt: &now})
-	}
-	reconcile.SetCondition(issue, &issue.Status.Conditions, platformv1alpha1.IssueAnalyzedCondition, metav1.ConditionFalse,
-		platformv1alpha1.IssueInsightRequestedReason, "Waiting for AIInsight "+insight.Name)
-	r.transition(issue, platformv1alpha1.IssueAnalyzing, "analysis_requested",
-		"Asked for a root-cause analysis ("+string(provider)+")", attempt, insight.Name)
-	return ctrl.Result{}, nil
-}
-
-// InsightName is the AIInsight of an attempt: <issue>-insight for the
-// first, as the seed names it, then <issue>-insight-<attempt>.
-func InsightName(issue string, attempt int32) string {
-	if attempt <= 1 {
-		return issue + "-insight"
-	}
-	return issue + "-insight-" + strconv.Itoa(int(attempt))
-}
-
-// analysisProvider picks the provider of the namespace's first Ready
-// Instance (by name, so every pass picks the same), else BUILTIN.
-func (r *Reconciler) analysisProvider(ctx context.Context, namespace string) (platformv1alpha1.Provider, string, error) {
-	list := &platformv1alpha1.InstanceList{}
-	if err := r.Client.List(ctx, list, client.InNamespace(namespace)); err != nil {
-		return "", "", fmt.Errorf("list the Instances of %s: %w", namespace, err)
-	}
-	slices.SortFunc(list.Items, func(a, b platformv1alpha1.Instance) int { return strings.Compare(a.Name, b.Name) })
-	for _, inst := range list.Items {
-		for _, c := range inst.Status.Conditions {
-			if c.Type == platformv1alpha1.InstanceReadyCondition && c.Status == metav1.ConditionTrue && inst.Spec.Provider != "" {
-				return inst.Spec.Provider, inst.Spec.Model, nil
-			}
-		}
-	}
-	return platformv1alpha1.ProviderBuiltin, "", nil
-}
-
 // transition moves the Issue to state and stamps it: the transition time
 // and a timeline entry from the old state to the new.
 func (r *Reconciler) transition(issue *platformv1alpha1.Issue, to platformv1alpha1.IssueState, event, detail string, attempt int32, object string) {
 	now := metav1.NewTime(r.Now())
-	entry := platformv1alpha1.TimelineEntry{Timestamp: now, Type: event, Detail: detail, Attempt: attempt, Object: object}
+	entry := platformv1alpha1.TimelineEntry{Timestamp: now, Type: event, Detail: clip(detail, maxDetail), Attempt: attempt, Object: object}
 	// fromState and toState come together; detection has no from.
 	if issue.Status.State != "" {
 		entry.FromState, entry.ToState = issue.Status.State, to
 	}
+	appendTimeline(issue, entry)
+	issue.Status.State = to
+	issue.Status.StateTransitionTime = &now
+}
+
+// stamp adds a timeline entry for an event that does not change the state.
+func (r *Reconciler) stamp(issue *platformv1alpha1.Issue, event, detail string, attempt int32, object string) {
+	appendTimeline(issue, platformv1alpha1.TimelineEntry{
+		Timestamp: metav1.NewTime(r.Now()), Type: event, Detail: clip(detail, maxDetail), Attempt: attempt, Object: object,
+	})
+}
+
+func appendTimeline(issue *platformv1alpha1.Issue, entry platformv1alpha1.TimelineEntry) {
 	issue.Status.Timeline = append(issue.Status.Timeline, entry)
 	if n := len(issue.Status.Timeline); n > maxTimeline {
 		issue.Status.Timeline = append(issue.Status.Timeline[:1], issue.Status.Timeline[n-maxTimeline+1:]...)
 	}
-	issue.Status.State = to
-	issue.Status.StateTransitionTime = &now
+}
+
+// maxDetail is the schema's bound on a timeline entry's detail.
+const maxDetail = 4096
+
+// clip cuts s to at most n bytes, on a rune boundary, marking the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const mark = " …"
+	cut := n - len(mark)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + mark
+}
+
+func resourceString(issue *platformv1alpha1.Issue) string {
+	res := issue.Spec.Resource
+	return res.Kind + " " + res.Namespace + "/" + res.Name
 }

@@ -2,6 +2,7 @@ package issue
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,15 +17,32 @@ import (
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 	"github.com/chatcli/aiops/libs/redisx"
 	"github.com/chatcli/aiops/libs/testenv"
+	remediatorv1 "github.com/chatcli/aiops/proto/chatcli/platform/remediator/v1"
+	watcherv1 "github.com/chatcli/aiops/proto/chatcli/platform/watcher/v1"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 )
 
 var env *testenv.Environment
 
+func init() { ctrllog.SetLogger(zap.New(zap.UseDevMode(true))) }
+
 func TestMain(m *testing.M) { testenv.Run(m, &env, testenv.Options{WithoutRedis: true}) }
 
 // startReconciler runs the Issue reconciler as the correlator's
-// ServiceAccount under its generated role, with a Redis of the test's own.
-func startReconciler(t *testing.T, redis *redisx.Client) {
+// ServiceAccount under its generated role, with a Redis of the test's own
+// and in-test peers of its own.
+func startReconciler(t *testing.T, redis *redisx.Client) *peers {
+	t.Helper()
+	p := startPeers(t)
+	startReconcilerWith(t, &Reconciler{Redis: redis}, p)
+	return p
+}
+
+// startReconcilerWith runs r (its Client, Reader, peers and Now filled in)
+// until stop is called or the test ends; stop waits for the manager to
+// finish, as a process killed between two passes would.
+func startReconcilerWith(t *testing.T, r *Reconciler, p *peers) (stop func()) {
 	t.Helper()
 	id := env.AsService(t, "correlator", env.NewNamespace(t, "platform", nil))
 	mgr, err := ctrl.NewManager(id.Config, ctrl.Options{
@@ -35,18 +53,26 @@ func startReconciler(t *testing.T, redis *redisx.Client) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := (&Reconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Redis: redis, Now: time.Now}).SetupWithManager(mgr); err != nil {
+	r.Client, r.Reader, r.Now = mgr.GetClient(), mgr.GetAPIReader(), time.Now
+	r.Remediator = remediatorv1.NewRemediatorServiceClient(p.remConn)
+	r.Watcher = watcherv1.NewWatcherServiceClient(p.watchConn)
+	if err := r.SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("manager: %v", err)
-		}
-	})
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("manager: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }
 
 func newIssue(ns, name string) *platformv1alpha1.Issue {
@@ -92,8 +118,14 @@ func TestDetectionToAnalysis(t *testing.T) {
 	g.Eventually(func(g Gomega) {
 		got := get(g, key)
 		g.Expect(got.Status.State).To(Equal(platformv1alpha1.IssueAnalyzing))
-		g.Expect(got.Status.IncidentID).To(Equal(redisx.FormatIncidentID(time.Now(), 2)))
+		// Not the taken id; the reconciler also gives the Issues of the
+		// other tests in this API server theirs, so not always the second.
+		g.Expect(got.Status.IncidentID).To(MatchRegexp(`^INC-[0-9]{8}-[0-9]{3,}$`))
+		g.Expect(got.Status.IncidentID).NotTo(Equal(taken.Labels[platformv1alpha1.LabelIncidentID]))
 	}).WithTimeout(30 * time.Second).Should(Succeed())
+	holders := &platformv1alpha1.IssueList{}
+	g.Expect(env.Client.List(ctx, holders, client.MatchingLabels{platformv1alpha1.LabelIncidentID: get(g, key).Status.IncidentID})).To(Succeed())
+	g.Expect(holders.Items).To(HaveLen(1), "an incident id names one Issue")
 
 	got := get(g, key)
 	g.Expect(got.Status.DetectedAt).NotTo(BeNil())
