@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/api/meta"
 
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 	"github.com/chatcli/aiops/libs/grpcx"
@@ -144,6 +145,8 @@ func TestAnAgenticLoopSpendsItsBudgetAndRollsBack(t *testing.T) {
 	g.Expect(h[1].Observation).To(And(HavePrefix(observationRefused), ContainSubstring("scale-to-zero")))
 	g.Expect(h[2].Observation).To(ContainSubstring("diverges"))
 	g.Expect(got.Status.Result).To(ContainSubstring("spent its 3 steps"))
+	g.Expect(meta.FindStatusCondition(got.Status.Conditions, platformv1alpha1.RemediationPlanPolicyAllowedCondition)).To(BeNil(),
+		"a refused step must not read as a refused plan, which the correlator escalates")
 	g.Expect(replicas(g, s.deploy)).To(BeEquivalentTo(2), "the scale was rolled back")
 	g.Expect(ai.asked()).To(HaveLen(3))
 }

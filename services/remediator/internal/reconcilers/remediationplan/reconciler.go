@@ -280,14 +280,19 @@ func (r *Reconciler) waitForInputs(p *platformv1alpha1.RemediationPlan, err erro
 // after some actions ran (then they are rolled back).
 func (r *Reconciler) refused(ctx context.Context, p *platformv1alpha1.RemediationPlan, index int32, a platformv1alpha1.RemediationAction, v policy.Verdict) (ctrl.Result, error) {
 	msg := fmt.Sprintf("action %d (%s) refused by rule %s: %s", index, a.Type, v.Rule, v.Reason)
-	r.cond(p, platformv1alpha1.RemediationPlanPolicyAllowedCondition, false, platformv1alpha1.RemediationPlanPolicyDeniedReason, msg)
+	agenticStep := p.Spec.AgenticMode && p.Status.State == platformv1alpha1.PlanExecuting
+	if !agenticStep {
+		// PolicyAllowed=False ends the Issue's attempts (the correlator
+		// escalates); a refused agentic step is only that step's
+		// observation.
+		r.cond(p, platformv1alpha1.RemediationPlanPolicyAllowedCondition, false, platformv1alpha1.RemediationPlanPolicyDeniedReason, msg)
+	}
 	t := r.now()
 	p.Status.ActionResults = append(p.Status.ActionResults, platformv1alpha1.ActionResult{
 		Index: &index, Type: a.Type, Params: a.Params, Result: platformv1alpha1.ActionSkipped, Message: truncate(msg, 4000), Timestamp: &t,
 	})
-	if p.Spec.AgenticMode && p.Status.State == platformv1alpha1.PlanExecuting {
-		// A refused step is the AI's observation; the loop goes on.
-		return next, nil
+	if agenticStep {
+		return next, nil // the AI sees the refusal and decides again
 	}
 	if hasApplied(p) {
 		return r.rollback(ctx, p, msg)
