@@ -49,6 +49,7 @@ type options struct {
 	verifyTimeout       time.Duration
 	generatedRunbookTTL time.Duration
 
+	mode            string
 	agentic         bool
 	agenticMaxSteps int
 	analyzer        grpcx.PeerConfig
@@ -70,6 +71,7 @@ func (o *options) addFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.generatedRunbookTTL, "generated-runbook-ttl", o.generatedRunbookTTL, "Generated Runbooks unused for this long are deleted; 0 keeps them.")
 	fs.BoolVar(&o.agentic, "agentic-mode", o.agentic, "Propose an agentic plan when no Runbook and no suggested action applies (needs --analyzer-address).")
 	fs.IntVar(&o.agenticMaxSteps, "agentic-max-steps", o.agenticMaxSteps, "Step budget of an agentic plan (1-30).")
+	fs.StringVar(&o.mode, "mode", string(remediationplan.ModeLive), "live executes plans; dry-run runs every action as a server-side dry-run, records its diff and waits for approval. A namespace labelled "+remediationplan.ModeLabel+"=dry-run is in dry-run mode either way.")
 	o.analyzer.AddFlags(fs, "analyzer")
 }
 
@@ -98,6 +100,9 @@ func (o *options) validate() error {
 		return fmt.Errorf("--stability-window, --approval-timeout and --verify-timeout (at most 10m) must be positive")
 	case o.agenticMaxSteps < 1 || o.agenticMaxSteps > 30:
 		return fmt.Errorf("--agentic-max-steps must be within 1-30")
+	}
+	if m := remediationplan.Mode(o.mode); m != remediationplan.ModeLive && m != remediationplan.ModeDryRun {
+		return fmt.Errorf("--mode must be live or dry-run, not %q", o.mode)
 	}
 	if o.analyzer.Address != "" {
 		return o.analyzer.Validate()
@@ -146,7 +151,7 @@ func (o *options) setup(_ context.Context, rt *bootstrap.Runtime) error {
 	if err := (&remediationplan.Reconciler{
 		Client: direct, Executor: executor, Policy: pol, Redis: rt.Redis, Audit: auditLog, Now: time.Now,
 		StabilityWindow: o.stabilityWindow, ApprovalTimeout: o.approvalTimeout, VerifyTimeout: o.verifyTimeout,
-		Analyzer: analyzer,
+		Analyzer: analyzer, Mode: remediationplan.Mode(o.mode),
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up the RemediationPlan reconciler: %w", err)
 	}

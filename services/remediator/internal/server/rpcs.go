@@ -164,7 +164,7 @@ func (s *Server) DryRun(ctx context.Context, req *remediatorv1.DryRunRequest) (*
 			r.Message = err.Error()
 		} else {
 			r.Succeeded, r.Message, r.ChangedObjects = true, out.Message, out.Changed
-			if d := UnifiedDiff(out.Before, out.After); d != "" {
+			if d := actions.UnifiedDiff(out.Before, out.After); d != "" {
 				r.Message += "\n" + d
 			}
 		}

@@ -80,6 +80,9 @@ type Reconciler struct {
 	PollInterval time.Duration
 	// Analyzer answers agentic steps; agentic plans fail without it.
 	Analyzer analyzerv1.AnalyzerServiceClient
+	// Mode is the global mode; a namespace label can still ask for
+	// dry-run (ModeLabel).
+	Mode Mode
 	// Context builds the observation for agentic steps; a status summary
 	// of the target when nil.
 	Context func(ctx context.Context, target platformv1alpha1.ResourceReference) (string, error)
@@ -248,6 +251,15 @@ func (r *Reconciler) pending(ctx context.Context, p *platformv1alpha1.Remediatio
 			}
 		}
 		r.cond(p, platformv1alpha1.RemediationPlanPolicyAllowedCondition, true, platformv1alpha1.RemediationPlanPolicyPassedReason, "every action passed the action policy")
+	}
+	if !p.Spec.AgenticMode && len(p.Status.ActionResults) == 0 {
+		dry, err := r.dryRunMode(ctx, p)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if dry {
+			return r.shadow(ctx, p)
+		}
 	}
 	if approvalRequired(p) {
 		t := r.now()

@@ -11,6 +11,7 @@ import (
 
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -452,4 +453,32 @@ func TestARecreatedTargetIsNotTouched(t *testing.T) {
 	got := waitState(g, p, platformv1alpha1.PlanFailed)
 	g.Expect(condReason(got, platformv1alpha1.RemediationPlanTargetResolvedCondition)).To(Equal("False/TargetReplaced"))
 	g.Expect(replicas(g, s.deploy)).To(BeEquivalentTo(2))
+}
+
+// TestDryRunModeRecordsTheDiffAndWaits: in a namespace labelled dry-run the
+// plan changes nothing, records each action's diff and waits; an approval
+// then executes it.
+func TestDryRunModeRecordsTheDiffAndWaits(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	start(t, nil)
+	s := newScenario(t, g, 2)
+	ns := &corev1.Namespace{}
+	g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: s.ns}, ns)).To(Succeed())
+	ns.Labels[ModeLabel] = string(ModeDryRun)
+	g.Expect(env.Client.Update(ctx, ns)).To(Succeed())
+	s.playController(t, nil)
+	p := s.plan(g, "api-oom-plan-1", platformv1alpha1.RemediationAction{Type: platformv1alpha1.ActionAdjustResources, Params: P{"memory_limit": "1Gi"}})
+	g.Expect(env.Client.Create(ctx, p)).To(Succeed())
+	got := waitState(g, p, platformv1alpha1.PlanWaitingApproval)
+	g.Expect(got.Status.ActionResults).To(HaveLen(1))
+	g.Expect(got.Status.ActionResults[0].Result).To(Equal(platformv1alpha1.ActionSkipped))
+	g.Expect(got.Status.ActionResults[0].Message).To(And(ContainSubstring("-          memory: 512Mi"), ContainSubstring("+          memory: 1Gi")))
+	d := &appsv1.Deployment{}
+	g.Expect(env.Client.Get(ctx, s.deploy, d)).To(Succeed())
+	g.Expect(d.Spec.Template.Spec.Containers[0].Resources.Limits.Memory().String()).To(Equal("512Mi"))
+	decide(g, p, "approve", "carol", got.Generation)
+	waitState(g, p, platformv1alpha1.PlanCompleted)
+	g.Expect(env.Client.Get(ctx, s.deploy, d)).To(Succeed())
+	g.Expect(d.Spec.Template.Spec.Containers[0].Resources.Limits.Memory().String()).To(Equal("1Gi"))
 }
