@@ -50,6 +50,7 @@ type options struct {
 	generatedRunbookTTL time.Duration
 
 	mode            string
+	workers         int
 	agentic         bool
 	agenticMaxSteps int
 	analyzer        grpcx.PeerConfig
@@ -71,6 +72,7 @@ func (o *options) addFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.generatedRunbookTTL, "generated-runbook-ttl", o.generatedRunbookTTL, "Generated Runbooks unused for this long are deleted; 0 keeps them.")
 	fs.BoolVar(&o.agentic, "agentic-mode", o.agentic, "Propose an agentic plan when no Runbook and no suggested action applies (needs --analyzer-address).")
 	fs.IntVar(&o.agenticMaxSteps, "agentic-max-steps", o.agenticMaxSteps, "Step budget of an agentic plan (1-30).")
+	fs.IntVar(&o.workers, "plan-workers", 8, "RemediationPlans advanced at once (plans on one target still take turns).")
 	fs.StringVar(&o.mode, "mode", string(remediationplan.ModeLive), "live executes plans; dry-run runs every action as a server-side dry-run, records its diff and waits for approval. A namespace labelled "+remediationplan.ModeLabel+"=dry-run is in dry-run mode either way.")
 	o.analyzer.AddFlags(fs, "analyzer")
 }
@@ -98,6 +100,8 @@ func (o *options) validate() error {
 		return fmt.Errorf("--actions-per-namespace-per-hour and --plans-per-hour must be at least 1")
 	case o.stabilityWindow < 0 || o.approvalTimeout <= 0 || o.verifyTimeout <= 0 || o.verifyTimeout > remediationplan.MaxVerifyTimeout:
 		return fmt.Errorf("--stability-window, --approval-timeout and --verify-timeout (at most 10m) must be positive")
+	case o.workers < 1:
+		return fmt.Errorf("--plan-workers must be at least 1")
 	case o.agenticMaxSteps < 1 || o.agenticMaxSteps > 30:
 		return fmt.Errorf("--agentic-max-steps must be within 1-30")
 	}
@@ -151,7 +155,7 @@ func (o *options) setup(_ context.Context, rt *bootstrap.Runtime) error {
 	if err := (&remediationplan.Reconciler{
 		Client: direct, Executor: executor, Policy: pol, Redis: rt.Redis, Audit: auditLog, Now: time.Now,
 		StabilityWindow: o.stabilityWindow, ApprovalTimeout: o.approvalTimeout, VerifyTimeout: o.verifyTimeout,
-		Analyzer: analyzer, Mode: remediationplan.Mode(o.mode),
+		Analyzer: analyzer, Mode: remediationplan.Mode(o.mode), Workers: o.workers,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up the RemediationPlan reconciler: %w", err)
 	}

@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 	"github.com/chatcli/aiops/libs/actions"
@@ -80,6 +81,9 @@ type Reconciler struct {
 	PollInterval time.Duration
 	// Analyzer answers agentic steps; agentic plans fail without it.
 	Analyzer analyzerv1.AnalyzerServiceClient
+	// Workers is how many plans advance at once; plans on one target still
+	// take turns (the lock).
+	Workers int
 	// Mode is the global mode; a namespace label can still ask for
 	// dry-run (ModeLabel).
 	Mode Mode
@@ -98,6 +102,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&platformv1alpha1.RemediationPlan{}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
 		Named("remediationplan").
 		Complete(r)
 }

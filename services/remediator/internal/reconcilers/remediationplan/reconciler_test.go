@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -61,7 +62,7 @@ type harness struct {
 	client      client.Client
 }
 
-func newRedis(t *testing.T) (*testenv.Redis, *redisx.Client) {
+func newRedis(t testing.TB) (*testenv.Redis, *redisx.Client) {
 	t.Helper()
 	srv, err := testenv.StartLocalRedis(context.Background(), "", t.TempDir())
 	if err != nil {
@@ -78,7 +79,7 @@ func newRedis(t *testing.T) (*testenv.Redis, *redisx.Client) {
 
 // start runs the reconciler as the remediator's ServiceAccount under its
 // generated role.
-func start(t *testing.T, tune func(*Reconciler)) *harness {
+func start(t testing.TB, tune func(*Reconciler)) *harness {
 	t.Helper()
 	h := &harness{audit: &syncBuffer{}}
 	h.redisServer, h.redis = newRedis(t)
@@ -92,10 +93,18 @@ func start(t *testing.T, tune func(*Reconciler)) *harness {
 		t.Fatal(err)
 	}
 	log := audit.New(h.audit)
+	// The remediator's own client-side limits (the bootstrap's), not
+	// client-go's default of 5 requests a second.
+	cfg := rest.CopyConfig(id.Config)
+	cfg.QPS, cfg.Burst = 200, 400
+	direct, err := client.NewWithWatch(cfg, client.Options{Scheme: env.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
 	r := &Reconciler{
-		Client:   id.Client,
-		Executor: &actions.DeploymentExecutor{Client: id.Client},
-		Policy:   &policy.Policy{Config: policy.Defaults(), Reader: id.Client, Redis: h.redis, Audit: log},
+		Client:   direct,
+		Executor: &actions.DeploymentExecutor{Client: direct},
+		Policy:   &policy.Policy{Config: policy.Defaults(), Reader: direct, Redis: h.redis, Audit: log},
 		Redis:    h.redis, Audit: log, Now: time.Now,
 		StabilityWindow: time.Second, PollInterval: 100 * time.Millisecond,
 	}
