@@ -3,6 +3,8 @@
 # skips the build when the binary exists and the module's pins have not
 # changed since it was built.
 #   hack/build-pinned.sh <module dir> <package> <output name>
+# With BUILD_LOCK set to a file, the build (not the cache check) runs under
+# flock on it, so builds of machines shared by several jobs take turns.
 set -euo pipefail
 moddir=$1 pkg=$2 name=$3
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,6 +15,10 @@ if [[ -x "$out" && -f "$stamp" && "$(cat "$stamp")" == "$pins" ]]; then
   exit 0
 fi
 mkdir -p "$root/bin"
+if [[ -n "${BUILD_LOCK:-}" ]]; then
+  exec 9>"$BUILD_LOCK"
+  flock 9
+fi
 echo ">> building $name from $moddir (first build of kube-apiserver takes several minutes)"
 start=$(date +%s)
 (cd "$root/$moddir" && GOWORK=off GOFLAGS=-mod=readonly go build -trimpath -o "$out.tmp" "$pkg")

@@ -91,7 +91,7 @@ var serviceAPIs = map[string]struct {
 			_, err := postmortemv1.NewPostMortemServiceClient(cc).GetPostMortem(ctx, &postmortemv1.GetPostMortemRequest{})
 			return err
 		},
-		want: codes.Unimplemented,
+		want: codes.InvalidArgument,
 	},
 }
 

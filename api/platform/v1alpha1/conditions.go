@@ -51,6 +51,10 @@ const (
 	InstanceSecretMissingReason = "SecretMissing"
 
 	AnomalyCorrelatedReason = "Correlated"
+	// AnomalyOutsideWindowReason means the Anomaly found no open Issue and
+	// was detected longer ago than the correlation window, so it opens
+	// none: a fault that persists raises a fresh Anomaly.
+	AnomalyOutsideWindowReason = "OutsideCorrelationWindow"
 
 	IssueIncidentIDAssignedReason  = "IncidentIDAssigned"
 	IssueSequenceUnavailableReason = "SequenceUnavailable"

@@ -94,3 +94,9 @@ const (
 	AnnotationEscalateRequestedAt = "platform.chatcli.io/escalate-requested-at"
 	AnnotationEscalateReason      = "platform.chatcli.io/escalate-reason"
 )
+
+// FinalizerIssueAnomalies holds a deleted Issue until its Anomalies have
+// moved to another Issue (or been let go), so that none is left naming an
+// Issue that is gone and a new Issue never takes the deleted one's name.
+// The correlator creates every Issue with it and removes it.
+const FinalizerIssueAnomalies = "platform.chatcli.io/anomalies"

@@ -59,6 +59,112 @@ type ExecutedAction struct {
 	Timestamp *metav1.Time `json:"timestamp,omitempty"`
 }
 
+// Labels and annotations of a PostMortem. The postmortem-writer labels each
+// PostMortem with LabelIssue (the Issue's name), LabelResourceKey and
+// LabelSignalType, so the correlator finds the PostMortem of an Issue and
+// the recurrence of a problem is one label selector away.
+const (
+	// AnnotationReviewState asks the postmortem-writer to move the review
+	// to this state (InReview or Closed). PostMortemService.Transition
+	// writes it; a person may too, with kubectl annotate. The leader's
+	// reconciler records the change in status.reviews and status.state.
+	AnnotationReviewState = "platform.chatcli.io/review-state"
+	// AnnotationReviewBy names who asked for the review change.
+	AnnotationReviewBy = "platform.chatcli.io/review-by"
+	// AnnotationReviewRequestedAt is when the change was asked for, RFC 3339.
+	AnnotationReviewRequestedAt = "platform.chatcli.io/review-requested-at"
+	// AnnotationReviewNote is the reviewer's note on the change.
+	AnnotationReviewNote = "platform.chatcli.io/review-note"
+)
+
+// Condition types and reasons of a PostMortem besides Ready.
+const (
+	// PostMortemSummarizedCondition is True when AnalyzerService
+	// refined the report; False when it was written from the records
+	// alone.
+	PostMortemSummarizedCondition = "Summarized"
+	// PostMortemRunbookPromotedCondition is True when the steps of a
+	// successful agentic plan became a Runbook (RemediatorService.PromoteRunbook).
+	PostMortemRunbookPromotedCondition = "RunbookPromoted"
+
+	PostMortemAnalyzerSummarizedReason    = "AnalyzerSummarized"
+	PostMortemAnalyzerNotConfiguredReason = "AnalyzerNotConfigured"
+	PostMortemAnalyzerFailedReason        = "AnalyzerFailed"
+	PostMortemRunbookPromotedReason       = "Promoted"
+	PostMortemPromotionFailedReason       = "PromotionFailed"
+)
+
+// PostMortemReview is one change of a PostMortem's review state.
+type PostMortemReview struct {
+	// state the review moved to.
+	// +required
+	State PostMortemState `json:"state"`
+
+	// by is who asked for the change: the caller of
+	// PostMortemService.Transition, or the review-by annotation.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	By string `json:"by"`
+
+	// at is when the change was asked for.
+	// +required
+	At metav1.Time `json:"at"`
+
+	// note the reviewer gave.
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Note string `json:"note,omitempty"`
+}
+
+// RecurrenceReference names an earlier PostMortem of the same problem.
+type RecurrenceReference struct {
+	// namespace of the PostMortem.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace"`
+
+	// name of the PostMortem.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// incidentID of its Issue.
+	// +kubebuilder:validation:MaxLength=32
+	// +optional
+	IncidentID string `json:"incidentID,omitempty"`
+
+	// detectedAt is when that incident was first detected.
+	// +optional
+	DetectedAt *metav1.Time `json:"detectedAt,omitempty"`
+}
+
+// PostMortemRecurrence is the trend of a problem: the earlier PostMortems
+// of the same resource and signal type within the window before this
+// incident's first detection, so that a person sees a fix that keeps
+// failing.
+type PostMortemRecurrence struct {
+	// count of the earlier PostMortems in the window.
+	// +kubebuilder:validation:Minimum=0
+	// +required
+	Count int32 `json:"count"`
+
+	// window looked back over, as a Go duration (720h).
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +kubebuilder:validation:Type=string
+	// +optional
+	Window *metav1.Duration `json:"window,omitempty"`
+
+	// postMortems are the earlier PostMortems, the most recent first.
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=50
+	// +optional
+	PostMortems []RecurrenceReference `json:"postMortems,omitempty"`
+}
+
 // PostMortemStatus is written by the postmortem-writer.
 type PostMortemStatus struct {
 	// conditions of the PostMortem.
@@ -132,6 +238,17 @@ type PostMortemStatus struct {
 	// generatedAt is when the report was written.
 	// +optional
 	GeneratedAt *metav1.Time `json:"generatedAt,omitempty"`
+
+	// reviews are the changes of state, in order, each with who asked
+	// and when.
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	// +optional
+	Reviews []PostMortemReview `json:"reviews,omitempty"`
+
+	// recurrence is the trend of the problem over the last 30 days.
+	// +optional
+	Recurrence *PostMortemRecurrence `json:"recurrence,omitempty"`
 }
 
 // PostMortem is the report of a resolved incident.

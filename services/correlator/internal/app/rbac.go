@@ -5,7 +5,7 @@ package app
 // exactly that role. The "platform" namespace stands for the release
 // namespace.
 //
-// +kubebuilder:rbac:groups=platform.chatcli.io,resources=anomalies,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=platform.chatcli.io,resources=anomalies,verbs=get;list;watch;patch;delete
 // +kubebuilder:rbac:groups=platform.chatcli.io,resources=anomalies/status,verbs=get;patch;update
 // +kubebuilder:rbac:groups=platform.chatcli.io,resources=issues,verbs=get;list;watch;create;patch
 // +kubebuilder:rbac:groups=platform.chatcli.io,resources=issues/status,verbs=get;patch;update

@@ -25,6 +25,8 @@ import (
 func Service() bootstrap.Service {
 	o := &options{
 		workers:     4,
+		window:      anomaly.DefaultWindow,
+		retention:   anomaly.DefaultRetention,
 		maxAttempts: issue.DefaultMaxAttempts,
 		callTimeout: issue.DefaultCallTimeout,
 		cooldown:    issue.DefaultRecurrenceCooldown,
@@ -39,6 +41,8 @@ func Service() bootstrap.Service {
 
 type options struct {
 	workers     int
+	window      time.Duration
+	retention   time.Duration
 	maxAttempts int
 	callTimeout time.Duration
 	cooldown    time.Duration
@@ -50,6 +54,9 @@ type options struct {
 
 func (o *options) addFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.workers, "correlation-workers", o.workers, "Anomalies correlated at once.")
+	fs.DurationVar(&o.window, "correlation-window", o.window,
+		"How old an Anomaly may be and still open a new Issue when its resource has none open.")
+	fs.DurationVar(&o.retention, "anomaly-retention", o.retention, "How long the Anomalies of a Resolved Issue are kept after it was resolved.")
 	fs.IntVar(&o.maxAttempts, "max-remediation-attempts", o.maxAttempts,
 		"Remediation attempts before an Issue escalates, when the Issue does not set status.maxRemediationAttempts (1-10).")
 	fs.DurationVar(&o.callTimeout, "call-timeout", o.callTimeout, "Timeout of each call to the remediator and the watcher-bridge.")
@@ -70,8 +77,8 @@ func (o *options) validate() error {
 	if o.maxAttempts < 1 || o.maxAttempts > 10 {
 		errs = append(errs, fmt.Errorf("--max-remediation-attempts must be 1-10, got %d", o.maxAttempts))
 	}
-	if o.callTimeout <= 0 || o.cooldown <= 0 || o.flapWindow <= 0 {
-		errs = append(errs, errors.New("--call-timeout, --recurrence-cooldown and --flapping-window must be positive"))
+	if o.callTimeout <= 0 || o.cooldown <= 0 || o.flapWindow <= 0 || o.window <= 0 || o.retention <= 0 {
+		errs = append(errs, errors.New("--call-timeout, --recurrence-cooldown, --flapping-window, --correlation-window and --anomaly-retention must be positive"))
 	}
 	if o.flapCount < 2 {
 		errs = append(errs, fmt.Errorf("--flapping-threshold must be at least 2, got %d", o.flapCount))
@@ -97,6 +104,7 @@ func (o *options) setup(_ context.Context, rt *bootstrap.Runtime) error {
 	}
 	if err := (&anomaly.Reconciler{
 		Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Redis: rt.Redis, Now: time.Now, Workers: o.workers,
+		Window: o.window, Retention: o.retention,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up the Anomaly reconciler: %w", err)
 	}

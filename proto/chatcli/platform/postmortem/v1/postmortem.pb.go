@@ -5,7 +5,8 @@
 // source: chatcli/platform/postmortem/v1/postmortem.proto
 
 // Package chatcli.platform.postmortem.v1 is the API of the postmortem-writer:
-// reading post-mortems and rendering them as Markdown.
+// reading, listing and rendering post-mortems, and moving their review
+// along.
 
 package postmortemv1
 
@@ -100,8 +101,23 @@ type PostMortem struct {
 	LessonsLearned    []string             `protobuf:"bytes,13,rep,name=lessons_learned,json=lessonsLearned,proto3" json:"lessons_learned,omitempty"`
 	PreventionActions []string             `protobuf:"bytes,14,rep,name=prevention_actions,json=preventionActions,proto3" json:"prevention_actions,omitempty"`
 	// duration from detection to resolution, for example "12m30s".
-	Duration      string                 `protobuf:"bytes,15,opt,name=duration,proto3" json:"duration,omitempty"`
-	GeneratedAt   *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=generated_at,json=generatedAt,proto3" json:"generated_at,omitempty"`
+	Duration    string                 `protobuf:"bytes,15,opt,name=duration,proto3" json:"duration,omitempty"`
+	GeneratedAt *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=generated_at,json=generatedAt,proto3" json:"generated_at,omitempty"`
+	// insight names the AIInsight of the attempt that worked, or the last.
+	InsightName string `protobuf:"bytes,17,opt,name=insight_name,json=insightName,proto3" json:"insight_name,omitempty"`
+	// plan_names are the RemediationPlans of every attempt, in order.
+	PlanNames []string `protobuf:"bytes,18,rep,name=plan_names,json=planNames,proto3" json:"plan_names,omitempty"`
+	// runbook_name names the Runbook promoted from the fix, or the one the
+	// fix came from.
+	RunbookName string `protobuf:"bytes,19,opt,name=runbook_name,json=runbookName,proto3" json:"runbook_name,omitempty"`
+	// reviews are the changes of the review state.
+	Reviews []*Review `protobuf:"bytes,20,rep,name=reviews,proto3" json:"reviews,omitempty"`
+	// recurrence is the trend of the problem over the last 30 days.
+	Recurrence *Recurrence `protobuf:"bytes,21,opt,name=recurrence,proto3" json:"recurrence,omitempty"`
+	// signal_type of the incident.
+	SignalType string `protobuf:"bytes,22,opt,name=signal_type,json=signalType,proto3" json:"signal_type,omitempty"`
+	// ready is true once the report is written.
+	Ready         bool `protobuf:"varint,23,opt,name=ready,proto3" json:"ready,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -248,6 +264,188 @@ func (x *PostMortem) GetGeneratedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *PostMortem) GetInsightName() string {
+	if x != nil {
+		return x.InsightName
+	}
+	return ""
+}
+
+func (x *PostMortem) GetPlanNames() []string {
+	if x != nil {
+		return x.PlanNames
+	}
+	return nil
+}
+
+func (x *PostMortem) GetRunbookName() string {
+	if x != nil {
+		return x.RunbookName
+	}
+	return ""
+}
+
+func (x *PostMortem) GetReviews() []*Review {
+	if x != nil {
+		return x.Reviews
+	}
+	return nil
+}
+
+func (x *PostMortem) GetRecurrence() *Recurrence {
+	if x != nil {
+		return x.Recurrence
+	}
+	return nil
+}
+
+func (x *PostMortem) GetSignalType() string {
+	if x != nil {
+		return x.SignalType
+	}
+	return ""
+}
+
+func (x *PostMortem) GetReady() bool {
+	if x != nil {
+		return x.Ready
+	}
+	return false
+}
+
+// Review is one change of a post-mortem's review state.
+type Review struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	State         PostMortemState        `protobuf:"varint,1,opt,name=state,proto3,enum=chatcli.platform.postmortem.v1.PostMortemState" json:"state,omitempty"`
+	By            string                 `protobuf:"bytes,2,opt,name=by,proto3" json:"by,omitempty"`
+	At            *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=at,proto3" json:"at,omitempty"`
+	Note          string                 `protobuf:"bytes,4,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Review) Reset() {
+	*x = Review{}
+	mi := &file_chatcli_platform_postmortem_v1_postmortem_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Review) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Review) ProtoMessage() {}
+
+func (x *Review) ProtoReflect() protoreflect.Message {
+	mi := &file_chatcli_platform_postmortem_v1_postmortem_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Review.ProtoReflect.Descriptor instead.
+func (*Review) Descriptor() ([]byte, []int) {
+	return file_chatcli_platform_postmortem_v1_postmortem_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Review) GetState() PostMortemState {
+	if x != nil {
+		return x.State
+	}
+	return PostMortemState_POST_MORTEM_STATE_UNSPECIFIED
+}
+
+func (x *Review) GetBy() string {
+	if x != nil {
+		return x.By
+	}
+	return ""
+}
+
+func (x *Review) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+func (x *Review) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+// Recurrence counts and names the earlier post-mortems of the same
+// resource and signal type within the window.
+type Recurrence struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Count int32                  `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
+	// window is a Go duration, "720h".
+	Window string `protobuf:"bytes,2,opt,name=window,proto3" json:"window,omitempty"`
+	// post_mortems are the earlier ones, the most recent first.
+	PostMortems   []*v1.ObjectRef `protobuf:"bytes,3,rep,name=post_mortems,json=postMortems,proto3" json:"post_mortems,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Recurrence) Reset() {
+	*x = Recurrence{}
+	mi := &file_chatcli_platform_postmortem_v1_postmortem_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Recurrence) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Recurrence) ProtoMessage() {}
+
+func (x *Recurrence) ProtoReflect() protoreflect.Message {
+	mi := &file_chatcli_platform_postmortem_v1_postmortem_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Recurrence.ProtoReflect.Descriptor instead.
+func (*Recurrence) Descriptor() ([]byte, []int) {
+	return file_chatcli_platform_postmortem_v1_postmortem_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Recurrence) GetCount() int32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *Recurrence) GetWindow() string {
+	if x != nil {
+		return x.Window
+	}
+	return ""
+}
+
+func (x *Recurrence) GetPostMortems() []*v1.ObjectRef {
+	if x != nil {
+		return x.PostMortems
+	}
+	return nil
+}
+
 // PostMortemRef names one post-mortem.
 type PostMortemRef struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -262,7 +460,7 @@ type PostMortemRef struct {
 
 func (x *PostMortemRef) Reset() {
 	*x = PostMortemRef{}
-	mi := &file_chatcli_platform_postmortem_v1_postmortem_proto_msgTypes[1]
+	mi := &file_chatcli_platform_postmortem_v1_postmortem_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -274,7 +472,7 @@ func (x *PostMortemRef) String() string {
 func (*PostMortemRef) ProtoMessage() {}
 
 func (x *PostMortemRef) ProtoReflect() protoreflect.Message {
-	mi := &file_chatcli_platform_postmortem_v1_postmortem_proto_msgTypes[1]
+	mi := &file_chatcli_platform_postmortem_v1_postmortem_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -287,7 +485,7 @@ func (x *PostMortemRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PostMortemRef.ProtoReflect.Descriptor instead.
 func (*PostMortemRef) Descriptor() ([]byte, []int) {
-	return file_chatcli_platform_postmortem_v1_postmortem_proto_rawDescGZIP(), []int{1}
+	return file_chatcli_platform_postmortem_v1_postmortem_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *PostMortemRef) GetRef() isPostMortemRef_Ref {
@@ -343,7 +541,7 @@ type GetPostMortemRequest struct {
 
 func (x *GetPostMortemRequest) Reset() {
 	*x = GetPostMortemRequest{}
-	mi := &file_chatcli_platform_postmortem_v1_postmortem_proto_msgTypes[2]
+	mi := &file_chatcli_platform_postmortem_v1_postmortem_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -355,7 +553,7 @@ func (x *GetPostMortemRequest) String() string {
 func (*GetPostMortemRequest) ProtoMessage() {}
 
 func (x *GetPostMortemRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chatcli_platform_postmortem_v1_postmortem_proto_msgTypes[2]
+	mi := &file_chatcli_platform_postmortem_v1_postmortem_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -368,7 +566,7 @@ func (x *GetPostMortemRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPostMortemRequest.ProtoReflect.Descriptor instead.
 func (*GetPostMortemRequest) Descriptor() ([]byte, []int) {
-	return file_chatcli_platform_postmortem_v1_postmortem_proto_rawDescGZIP(), []int{2}
+	return file_chatcli_platform_postmortem_v1_postmortem_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetPostMortemRequest) GetRef() *PostMortemRef {
@@ -388,7 +586,7 @@ type GetPostMortemResponse struct {
 
 func (x *GetPostMortemResponse) Reset() {
 	*x = GetPostMortemResponse{}
-	mi := &file_chatcli_platform_postmortem_v1_postmortem_proto_msgTypes[3]
+	mi := &file_chatcli_platform_postmortem_v1_postmortem_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -400,7 +598,7 @@ func (x *GetPostMortemResponse) String() string {
 func (*GetPostMortemResponse) ProtoMessage() {}
 
 func (x *GetPostMortemResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_chatcli_platform_postmortem_v1_postmortem_proto_msgTypes[3]
+	mi := &file_chatcli_platform_postmortem_v1_postmortem_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -413,7 +611,7 @@ func (x *GetPostMortemResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPostMortemResponse.ProtoReflect.Descriptor instead.
 func (*GetPostMortemResponse) Descriptor() ([]byte, []int) {
-	return file_chatcli_platform_postmortem_v1_postmortem_proto_rawDescGZIP(), []int{3}
+	return file_chatcli_platform_postmortem_v1_postmortem_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetPostMortemResponse) GetPostMortem() *PostMortem {
@@ -433,7 +631,7 @@ type RenderPostMortemRequest struct {
 
 func (x *RenderPostMortemRequest) Reset() {
 	*x = RenderPostMortemRequest{}
-	mi := &file_chatcli_platform_postmortem_v1_postmortem_proto_msgTypes[4]
+	mi := &file_chatcli_platform_postmortem_v1_postmortem_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -445,7 +643,7 @@ func (x *RenderPostMortemRequest) String() string {
 func (*RenderPostMortemRequest) ProtoMessage() {}
 
 func (x *RenderPostMortemRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chatcli_platform_postmortem_v1_postmortem_proto_msgTypes[4]
+	mi := &file_chatcli_platform_postmortem_v1_postmortem_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -458,7 +656,7 @@ func (x *RenderPostMortemRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenderPostMortemRequest.ProtoReflect.Descriptor instead.
 func (*RenderPostMortemRequest) Descriptor() ([]byte, []int) {
-	return file_chatcli_platform_postmortem_v1_postmortem_proto_rawDescGZIP(), []int{4}
+	return file_chatcli_platform_postmortem_v1_postmortem_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RenderPostMortemRequest) GetRef() *PostMortemRef {
@@ -478,7 +676,7 @@ type RenderPostMortemResponse struct {
 
 func (x *RenderPostMortemResponse) Reset() {
 	*x = RenderPostMortemResponse{}
-	mi := &file_chatcli_platform_postmortem_v1_postmortem_proto_msgTypes[5]
+	mi := &file_chatcli_platform_postmortem_v1_postmortem_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -490,7 +688,7 @@ func (x *RenderPostMortemResponse) String() string {
 func (*RenderPostMortemResponse) ProtoMessage() {}
 
 func (x *RenderPostMortemResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_chatcli_platform_postmortem_v1_postmortem_proto_msgTypes[5]
+	mi := &file_chatcli_platform_postmortem_v1_postmortem_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -503,7 +701,7 @@ func (x *RenderPostMortemResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenderPostMortemResponse.ProtoReflect.Descriptor instead.
 func (*RenderPostMortemResponse) Descriptor() ([]byte, []int) {
-	return file_chatcli_platform_postmortem_v1_postmortem_proto_rawDescGZIP(), []int{5}
+	return file_chatcli_platform_postmortem_v1_postmortem_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RenderPostMortemResponse) GetMarkdown() string {
@@ -513,11 +711,303 @@ func (x *RenderPostMortemResponse) GetMarkdown() string {
 	return ""
 }
 
+// ListPostMortemsRequest filters the post-mortems. Every field is
+// optional.
+type ListPostMortemsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// namespace limits the list to one namespace; empty means all.
+	Namespace string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// issue_name keeps the post-mortem of this Issue.
+	IssueName string `protobuf:"bytes,2,opt,name=issue_name,json=issueName,proto3" json:"issue_name,omitempty"`
+	// state keeps post-mortems in this review state.
+	State PostMortemState `protobuf:"varint,3,opt,name=state,proto3,enum=chatcli.platform.postmortem.v1.PostMortemState" json:"state,omitempty"`
+	// severity keeps post-mortems of this severity (critical, high, medium,
+	// low).
+	Severity string `protobuf:"bytes,4,opt,name=severity,proto3" json:"severity,omitempty"`
+	// resource_kind and resource_name keep post-mortems about this resource.
+	ResourceKind string `protobuf:"bytes,5,opt,name=resource_kind,json=resourceKind,proto3" json:"resource_kind,omitempty"`
+	ResourceName string `protobuf:"bytes,6,opt,name=resource_name,json=resourceName,proto3" json:"resource_name,omitempty"`
+	// signal_type keeps post-mortems of this signal type.
+	SignalType string `protobuf:"bytes,7,opt,name=signal_type,json=signalType,proto3" json:"signal_type,omitempty"`
+	// page_size bounds the answer; 0 means 100, and at most 500 are returned.
+	PageSize int32 `protobuf:"varint,8,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// page_token is the next_page_token of the previous answer.
+	PageToken     string `protobuf:"bytes,9,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPostMortemsRequest) Reset() {
+	*x = ListPostMortemsRequest{}
+	mi := &file_chatcli_platform_postmortem_v1_postmortem_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPostMortemsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPostMortemsRequest) ProtoMessage() {}
+
+func (x *ListPostMortemsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_chatcli_platform_postmortem_v1_postmortem_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPostMortemsRequest.ProtoReflect.Descriptor instead.
+func (*ListPostMortemsRequest) Descriptor() ([]byte, []int) {
+	return file_chatcli_platform_postmortem_v1_postmortem_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ListPostMortemsRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *ListPostMortemsRequest) GetIssueName() string {
+	if x != nil {
+		return x.IssueName
+	}
+	return ""
+}
+
+func (x *ListPostMortemsRequest) GetState() PostMortemState {
+	if x != nil {
+		return x.State
+	}
+	return PostMortemState_POST_MORTEM_STATE_UNSPECIFIED
+}
+
+func (x *ListPostMortemsRequest) GetSeverity() string {
+	if x != nil {
+		return x.Severity
+	}
+	return ""
+}
+
+func (x *ListPostMortemsRequest) GetResourceKind() string {
+	if x != nil {
+		return x.ResourceKind
+	}
+	return ""
+}
+
+func (x *ListPostMortemsRequest) GetResourceName() string {
+	if x != nil {
+		return x.ResourceName
+	}
+	return ""
+}
+
+func (x *ListPostMortemsRequest) GetSignalType() string {
+	if x != nil {
+		return x.SignalType
+	}
+	return ""
+}
+
+func (x *ListPostMortemsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListPostMortemsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListPostMortemsResponse holds one page of post-mortems.
+type ListPostMortemsResponse struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	PostMortems []*PostMortem          `protobuf:"bytes,1,rep,name=post_mortems,json=postMortems,proto3" json:"post_mortems,omitempty"`
+	// next_page_token is empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPostMortemsResponse) Reset() {
+	*x = ListPostMortemsResponse{}
+	mi := &file_chatcli_platform_postmortem_v1_postmortem_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPostMortemsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPostMortemsResponse) ProtoMessage() {}
+
+func (x *ListPostMortemsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_chatcli_platform_postmortem_v1_postmortem_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPostMortemsResponse.ProtoReflect.Descriptor instead.
+func (*ListPostMortemsResponse) Descriptor() ([]byte, []int) {
+	return file_chatcli_platform_postmortem_v1_postmortem_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ListPostMortemsResponse) GetPostMortems() []*PostMortem {
+	if x != nil {
+		return x.PostMortems
+	}
+	return nil
+}
+
+func (x *ListPostMortemsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// TransitionPostMortemRequest asks for a review state.
+type TransitionPostMortemRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Ref   *PostMortemRef         `protobuf:"bytes,1,opt,name=ref,proto3" json:"ref,omitempty"`
+	// state is IN_REVIEW or CLOSED.
+	State PostMortemState `protobuf:"varint,2,opt,name=state,proto3,enum=chatcli.platform.postmortem.v1.PostMortemState" json:"state,omitempty"`
+	// actor is the person the caller acts for; empty means the caller's own
+	// identity (its certificate name or address).
+	Actor string `protobuf:"bytes,3,opt,name=actor,proto3" json:"actor,omitempty"`
+	// note is kept with the change, at most 1024 characters.
+	Note          string `protobuf:"bytes,4,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransitionPostMortemRequest) Reset() {
+	*x = TransitionPostMortemRequest{}
+	mi := &file_chatcli_platform_postmortem_v1_postmortem_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransitionPostMortemRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransitionPostMortemRequest) ProtoMessage() {}
+
+func (x *TransitionPostMortemRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_chatcli_platform_postmortem_v1_postmortem_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransitionPostMortemRequest.ProtoReflect.Descriptor instead.
+func (*TransitionPostMortemRequest) Descriptor() ([]byte, []int) {
+	return file_chatcli_platform_postmortem_v1_postmortem_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *TransitionPostMortemRequest) GetRef() *PostMortemRef {
+	if x != nil {
+		return x.Ref
+	}
+	return nil
+}
+
+func (x *TransitionPostMortemRequest) GetState() PostMortemState {
+	if x != nil {
+		return x.State
+	}
+	return PostMortemState_POST_MORTEM_STATE_UNSPECIFIED
+}
+
+func (x *TransitionPostMortemRequest) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *TransitionPostMortemRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+// TransitionPostMortemResponse holds the post-mortem with the request
+// recorded.
+type TransitionPostMortemResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PostMortem    *PostMortem            `protobuf:"bytes,1,opt,name=post_mortem,json=postMortem,proto3" json:"post_mortem,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransitionPostMortemResponse) Reset() {
+	*x = TransitionPostMortemResponse{}
+	mi := &file_chatcli_platform_postmortem_v1_postmortem_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransitionPostMortemResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransitionPostMortemResponse) ProtoMessage() {}
+
+func (x *TransitionPostMortemResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_chatcli_platform_postmortem_v1_postmortem_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransitionPostMortemResponse.ProtoReflect.Descriptor instead.
+func (*TransitionPostMortemResponse) Descriptor() ([]byte, []int) {
+	return file_chatcli_platform_postmortem_v1_postmortem_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *TransitionPostMortemResponse) GetPostMortem() *PostMortem {
+	if x != nil {
+		return x.PostMortem
+	}
+	return nil
+}
+
 var File_chatcli_platform_postmortem_v1_postmortem_proto protoreflect.FileDescriptor
 
 const file_chatcli_platform_postmortem_v1_postmortem_proto_rawDesc = "" +
 	"\n" +
-	"/chatcli/platform/postmortem/v1/postmortem.proto\x12\x1echatcli.platform.postmortem.v1\x1a'chatcli/platform/common/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe6\x05\n" +
+	"/chatcli/platform/postmortem/v1/postmortem.proto\x12\x1echatcli.platform.postmortem.v1\x1a'chatcli/platform/common/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x90\b\n" +
 	"\n" +
 	"PostMortem\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
@@ -538,7 +1028,28 @@ const file_chatcli_platform_postmortem_v1_postmortem_proto_rawDesc = "" +
 	"\x0flessons_learned\x18\r \x03(\tR\x0elessonsLearned\x12-\n" +
 	"\x12prevention_actions\x18\x0e \x03(\tR\x11preventionActions\x12\x1a\n" +
 	"\bduration\x18\x0f \x01(\tR\bduration\x12=\n" +
-	"\fgenerated_at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\vgeneratedAt\"\x9f\x01\n" +
+	"\fgenerated_at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\vgeneratedAt\x12!\n" +
+	"\finsight_name\x18\x11 \x01(\tR\vinsightName\x12\x1d\n" +
+	"\n" +
+	"plan_names\x18\x12 \x03(\tR\tplanNames\x12!\n" +
+	"\frunbook_name\x18\x13 \x01(\tR\vrunbookName\x12@\n" +
+	"\areviews\x18\x14 \x03(\v2&.chatcli.platform.postmortem.v1.ReviewR\areviews\x12J\n" +
+	"\n" +
+	"recurrence\x18\x15 \x01(\v2*.chatcli.platform.postmortem.v1.RecurrenceR\n" +
+	"recurrence\x12\x1f\n" +
+	"\vsignal_type\x18\x16 \x01(\tR\n" +
+	"signalType\x12\x14\n" +
+	"\x05ready\x18\x17 \x01(\bR\x05ready\"\x9f\x01\n" +
+	"\x06Review\x12E\n" +
+	"\x05state\x18\x01 \x01(\x0e2/.chatcli.platform.postmortem.v1.PostMortemStateR\x05state\x12\x0e\n" +
+	"\x02by\x18\x02 \x01(\tR\x02by\x12*\n" +
+	"\x02at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x12\n" +
+	"\x04note\x18\x04 \x01(\tR\x04note\"\x84\x01\n" +
+	"\n" +
+	"Recurrence\x12\x14\n" +
+	"\x05count\x18\x01 \x01(\x05R\x05count\x12\x16\n" +
+	"\x06window\x18\x02 \x01(\tR\x06window\x12H\n" +
+	"\fpost_mortems\x18\x03 \x03(\v2%.chatcli.platform.common.v1.ObjectRefR\vpostMortems\"\x9f\x01\n" +
 	"\rPostMortemRef\x12H\n" +
 	"\vpost_mortem\x18\x01 \x01(\v2%.chatcli.platform.common.v1.ObjectRefH\x00R\n" +
 	"postMortem\x12=\n" +
@@ -552,15 +1063,41 @@ const file_chatcli_platform_postmortem_v1_postmortem_proto_rawDesc = "" +
 	"\x17RenderPostMortemRequest\x12?\n" +
 	"\x03ref\x18\x01 \x01(\v2-.chatcli.platform.postmortem.v1.PostMortemRefR\x03ref\"6\n" +
 	"\x18RenderPostMortemResponse\x12\x1a\n" +
-	"\bmarkdown\x18\x01 \x01(\tR\bmarkdown*\x8f\x01\n" +
+	"\bmarkdown\x18\x01 \x01(\tR\bmarkdown\"\xdf\x02\n" +
+	"\x16ListPostMortemsRequest\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x1d\n" +
+	"\n" +
+	"issue_name\x18\x02 \x01(\tR\tissueName\x12E\n" +
+	"\x05state\x18\x03 \x01(\x0e2/.chatcli.platform.postmortem.v1.PostMortemStateR\x05state\x12\x1a\n" +
+	"\bseverity\x18\x04 \x01(\tR\bseverity\x12#\n" +
+	"\rresource_kind\x18\x05 \x01(\tR\fresourceKind\x12#\n" +
+	"\rresource_name\x18\x06 \x01(\tR\fresourceName\x12\x1f\n" +
+	"\vsignal_type\x18\a \x01(\tR\n" +
+	"signalType\x12\x1b\n" +
+	"\tpage_size\x18\b \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\t \x01(\tR\tpageToken\"\x90\x01\n" +
+	"\x17ListPostMortemsResponse\x12M\n" +
+	"\fpost_mortems\x18\x01 \x03(\v2*.chatcli.platform.postmortem.v1.PostMortemR\vpostMortems\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xcf\x01\n" +
+	"\x1bTransitionPostMortemRequest\x12?\n" +
+	"\x03ref\x18\x01 \x01(\v2-.chatcli.platform.postmortem.v1.PostMortemRefR\x03ref\x12E\n" +
+	"\x05state\x18\x02 \x01(\x0e2/.chatcli.platform.postmortem.v1.PostMortemStateR\x05state\x12\x14\n" +
+	"\x05actor\x18\x03 \x01(\tR\x05actor\x12\x12\n" +
+	"\x04note\x18\x04 \x01(\tR\x04note\"k\n" +
+	"\x1cTransitionPostMortemResponse\x12K\n" +
+	"\vpost_mortem\x18\x01 \x01(\v2*.chatcli.platform.postmortem.v1.PostMortemR\n" +
+	"postMortem*\x8f\x01\n" +
 	"\x0fPostMortemState\x12!\n" +
 	"\x1dPOST_MORTEM_STATE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16POST_MORTEM_STATE_OPEN\x10\x01\x12\x1f\n" +
 	"\x1bPOST_MORTEM_STATE_IN_REVIEW\x10\x02\x12\x1c\n" +
-	"\x18POST_MORTEM_STATE_CLOSED\x10\x032\x99\x02\n" +
+	"\x18POST_MORTEM_STATE_CLOSED\x10\x032\xb2\x04\n" +
 	"\x11PostMortemService\x12|\n" +
 	"\rGetPostMortem\x124.chatcli.platform.postmortem.v1.GetPostMortemRequest\x1a5.chatcli.platform.postmortem.v1.GetPostMortemResponse\x12\x85\x01\n" +
-	"\x10RenderPostMortem\x127.chatcli.platform.postmortem.v1.RenderPostMortemRequest\x1a8.chatcli.platform.postmortem.v1.RenderPostMortemResponseB\x9c\x02\n" +
+	"\x10RenderPostMortem\x127.chatcli.platform.postmortem.v1.RenderPostMortemRequest\x1a8.chatcli.platform.postmortem.v1.RenderPostMortemResponse\x12\x82\x01\n" +
+	"\x0fListPostMortems\x126.chatcli.platform.postmortem.v1.ListPostMortemsRequest\x1a7.chatcli.platform.postmortem.v1.ListPostMortemsResponse\x12\x91\x01\n" +
+	"\x14TransitionPostMortem\x12;.chatcli.platform.postmortem.v1.TransitionPostMortemRequest\x1a<.chatcli.platform.postmortem.v1.TransitionPostMortemResponseB\x9c\x02\n" +
 	"\"com.chatcli.platform.postmortem.v1B\x0fPostmortemProtoP\x01ZJgithub.com/chatcli/aiops/proto/chatcli/platform/postmortem/v1;postmortemv1\xa2\x02\x03CPP\xaa\x02\x1eChatcli.Platform.Postmortem.V1\xca\x02\x1eChatcli\\Platform\\Postmortem\\V1\xe2\x02*Chatcli\\Platform\\Postmortem\\V1\\GPBMetadata\xea\x02!Chatcli::Platform::Postmortem::V1b\x06proto3"
 
 var (
@@ -576,42 +1113,62 @@ func file_chatcli_platform_postmortem_v1_postmortem_proto_rawDescGZIP() []byte {
 }
 
 var file_chatcli_platform_postmortem_v1_postmortem_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_chatcli_platform_postmortem_v1_postmortem_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_chatcli_platform_postmortem_v1_postmortem_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_chatcli_platform_postmortem_v1_postmortem_proto_goTypes = []any{
-	(PostMortemState)(0),             // 0: chatcli.platform.postmortem.v1.PostMortemState
-	(*PostMortem)(nil),               // 1: chatcli.platform.postmortem.v1.PostMortem
-	(*PostMortemRef)(nil),            // 2: chatcli.platform.postmortem.v1.PostMortemRef
-	(*GetPostMortemRequest)(nil),     // 3: chatcli.platform.postmortem.v1.GetPostMortemRequest
-	(*GetPostMortemResponse)(nil),    // 4: chatcli.platform.postmortem.v1.GetPostMortemResponse
-	(*RenderPostMortemRequest)(nil),  // 5: chatcli.platform.postmortem.v1.RenderPostMortemRequest
-	(*RenderPostMortemResponse)(nil), // 6: chatcli.platform.postmortem.v1.RenderPostMortemResponse
-	(*v1.ObjectRef)(nil),             // 7: chatcli.platform.common.v1.ObjectRef
-	(*v1.ResourceRef)(nil),           // 8: chatcli.platform.common.v1.ResourceRef
-	(*v1.TimelineEntry)(nil),         // 9: chatcli.platform.common.v1.TimelineEntry
-	(*v1.ExecutedAction)(nil),        // 10: chatcli.platform.common.v1.ExecutedAction
-	(*timestamppb.Timestamp)(nil),    // 11: google.protobuf.Timestamp
+	(PostMortemState)(0),                 // 0: chatcli.platform.postmortem.v1.PostMortemState
+	(*PostMortem)(nil),                   // 1: chatcli.platform.postmortem.v1.PostMortem
+	(*Review)(nil),                       // 2: chatcli.platform.postmortem.v1.Review
+	(*Recurrence)(nil),                   // 3: chatcli.platform.postmortem.v1.Recurrence
+	(*PostMortemRef)(nil),                // 4: chatcli.platform.postmortem.v1.PostMortemRef
+	(*GetPostMortemRequest)(nil),         // 5: chatcli.platform.postmortem.v1.GetPostMortemRequest
+	(*GetPostMortemResponse)(nil),        // 6: chatcli.platform.postmortem.v1.GetPostMortemResponse
+	(*RenderPostMortemRequest)(nil),      // 7: chatcli.platform.postmortem.v1.RenderPostMortemRequest
+	(*RenderPostMortemResponse)(nil),     // 8: chatcli.platform.postmortem.v1.RenderPostMortemResponse
+	(*ListPostMortemsRequest)(nil),       // 9: chatcli.platform.postmortem.v1.ListPostMortemsRequest
+	(*ListPostMortemsResponse)(nil),      // 10: chatcli.platform.postmortem.v1.ListPostMortemsResponse
+	(*TransitionPostMortemRequest)(nil),  // 11: chatcli.platform.postmortem.v1.TransitionPostMortemRequest
+	(*TransitionPostMortemResponse)(nil), // 12: chatcli.platform.postmortem.v1.TransitionPostMortemResponse
+	(*v1.ObjectRef)(nil),                 // 13: chatcli.platform.common.v1.ObjectRef
+	(*v1.ResourceRef)(nil),               // 14: chatcli.platform.common.v1.ResourceRef
+	(*v1.TimelineEntry)(nil),             // 15: chatcli.platform.common.v1.TimelineEntry
+	(*v1.ExecutedAction)(nil),            // 16: chatcli.platform.common.v1.ExecutedAction
+	(*timestamppb.Timestamp)(nil),        // 17: google.protobuf.Timestamp
 }
 var file_chatcli_platform_postmortem_v1_postmortem_proto_depIdxs = []int32{
-	7,  // 0: chatcli.platform.postmortem.v1.PostMortem.issue:type_name -> chatcli.platform.common.v1.ObjectRef
-	8,  // 1: chatcli.platform.postmortem.v1.PostMortem.resource:type_name -> chatcli.platform.common.v1.ResourceRef
+	13, // 0: chatcli.platform.postmortem.v1.PostMortem.issue:type_name -> chatcli.platform.common.v1.ObjectRef
+	14, // 1: chatcli.platform.postmortem.v1.PostMortem.resource:type_name -> chatcli.platform.common.v1.ResourceRef
 	0,  // 2: chatcli.platform.postmortem.v1.PostMortem.state:type_name -> chatcli.platform.postmortem.v1.PostMortemState
-	9,  // 3: chatcli.platform.postmortem.v1.PostMortem.timeline:type_name -> chatcli.platform.common.v1.TimelineEntry
-	10, // 4: chatcli.platform.postmortem.v1.PostMortem.actions_executed:type_name -> chatcli.platform.common.v1.ExecutedAction
-	11, // 5: chatcli.platform.postmortem.v1.PostMortem.generated_at:type_name -> google.protobuf.Timestamp
-	7,  // 6: chatcli.platform.postmortem.v1.PostMortemRef.post_mortem:type_name -> chatcli.platform.common.v1.ObjectRef
-	7,  // 7: chatcli.platform.postmortem.v1.PostMortemRef.issue:type_name -> chatcli.platform.common.v1.ObjectRef
-	2,  // 8: chatcli.platform.postmortem.v1.GetPostMortemRequest.ref:type_name -> chatcli.platform.postmortem.v1.PostMortemRef
-	1,  // 9: chatcli.platform.postmortem.v1.GetPostMortemResponse.post_mortem:type_name -> chatcli.platform.postmortem.v1.PostMortem
-	2,  // 10: chatcli.platform.postmortem.v1.RenderPostMortemRequest.ref:type_name -> chatcli.platform.postmortem.v1.PostMortemRef
-	3,  // 11: chatcli.platform.postmortem.v1.PostMortemService.GetPostMortem:input_type -> chatcli.platform.postmortem.v1.GetPostMortemRequest
-	5,  // 12: chatcli.platform.postmortem.v1.PostMortemService.RenderPostMortem:input_type -> chatcli.platform.postmortem.v1.RenderPostMortemRequest
-	4,  // 13: chatcli.platform.postmortem.v1.PostMortemService.GetPostMortem:output_type -> chatcli.platform.postmortem.v1.GetPostMortemResponse
-	6,  // 14: chatcli.platform.postmortem.v1.PostMortemService.RenderPostMortem:output_type -> chatcli.platform.postmortem.v1.RenderPostMortemResponse
-	13, // [13:15] is the sub-list for method output_type
-	11, // [11:13] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	15, // 3: chatcli.platform.postmortem.v1.PostMortem.timeline:type_name -> chatcli.platform.common.v1.TimelineEntry
+	16, // 4: chatcli.platform.postmortem.v1.PostMortem.actions_executed:type_name -> chatcli.platform.common.v1.ExecutedAction
+	17, // 5: chatcli.platform.postmortem.v1.PostMortem.generated_at:type_name -> google.protobuf.Timestamp
+	2,  // 6: chatcli.platform.postmortem.v1.PostMortem.reviews:type_name -> chatcli.platform.postmortem.v1.Review
+	3,  // 7: chatcli.platform.postmortem.v1.PostMortem.recurrence:type_name -> chatcli.platform.postmortem.v1.Recurrence
+	0,  // 8: chatcli.platform.postmortem.v1.Review.state:type_name -> chatcli.platform.postmortem.v1.PostMortemState
+	17, // 9: chatcli.platform.postmortem.v1.Review.at:type_name -> google.protobuf.Timestamp
+	13, // 10: chatcli.platform.postmortem.v1.Recurrence.post_mortems:type_name -> chatcli.platform.common.v1.ObjectRef
+	13, // 11: chatcli.platform.postmortem.v1.PostMortemRef.post_mortem:type_name -> chatcli.platform.common.v1.ObjectRef
+	13, // 12: chatcli.platform.postmortem.v1.PostMortemRef.issue:type_name -> chatcli.platform.common.v1.ObjectRef
+	4,  // 13: chatcli.platform.postmortem.v1.GetPostMortemRequest.ref:type_name -> chatcli.platform.postmortem.v1.PostMortemRef
+	1,  // 14: chatcli.platform.postmortem.v1.GetPostMortemResponse.post_mortem:type_name -> chatcli.platform.postmortem.v1.PostMortem
+	4,  // 15: chatcli.platform.postmortem.v1.RenderPostMortemRequest.ref:type_name -> chatcli.platform.postmortem.v1.PostMortemRef
+	0,  // 16: chatcli.platform.postmortem.v1.ListPostMortemsRequest.state:type_name -> chatcli.platform.postmortem.v1.PostMortemState
+	1,  // 17: chatcli.platform.postmortem.v1.ListPostMortemsResponse.post_mortems:type_name -> chatcli.platform.postmortem.v1.PostMortem
+	4,  // 18: chatcli.platform.postmortem.v1.TransitionPostMortemRequest.ref:type_name -> chatcli.platform.postmortem.v1.PostMortemRef
+	0,  // 19: chatcli.platform.postmortem.v1.TransitionPostMortemRequest.state:type_name -> chatcli.platform.postmortem.v1.PostMortemState
+	1,  // 20: chatcli.platform.postmortem.v1.TransitionPostMortemResponse.post_mortem:type_name -> chatcli.platform.postmortem.v1.PostMortem
+	5,  // 21: chatcli.platform.postmortem.v1.PostMortemService.GetPostMortem:input_type -> chatcli.platform.postmortem.v1.GetPostMortemRequest
+	7,  // 22: chatcli.platform.postmortem.v1.PostMortemService.RenderPostMortem:input_type -> chatcli.platform.postmortem.v1.RenderPostMortemRequest
+	9,  // 23: chatcli.platform.postmortem.v1.PostMortemService.ListPostMortems:input_type -> chatcli.platform.postmortem.v1.ListPostMortemsRequest
+	11, // 24: chatcli.platform.postmortem.v1.PostMortemService.TransitionPostMortem:input_type -> chatcli.platform.postmortem.v1.TransitionPostMortemRequest
+	6,  // 25: chatcli.platform.postmortem.v1.PostMortemService.GetPostMortem:output_type -> chatcli.platform.postmortem.v1.GetPostMortemResponse
+	8,  // 26: chatcli.platform.postmortem.v1.PostMortemService.RenderPostMortem:output_type -> chatcli.platform.postmortem.v1.RenderPostMortemResponse
+	10, // 27: chatcli.platform.postmortem.v1.PostMortemService.ListPostMortems:output_type -> chatcli.platform.postmortem.v1.ListPostMortemsResponse
+	12, // 28: chatcli.platform.postmortem.v1.PostMortemService.TransitionPostMortem:output_type -> chatcli.platform.postmortem.v1.TransitionPostMortemResponse
+	25, // [25:29] is the sub-list for method output_type
+	21, // [21:25] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_chatcli_platform_postmortem_v1_postmortem_proto_init() }
@@ -619,7 +1176,7 @@ func file_chatcli_platform_postmortem_v1_postmortem_proto_init() {
 	if File_chatcli_platform_postmortem_v1_postmortem_proto != nil {
 		return
 	}
-	file_chatcli_platform_postmortem_v1_postmortem_proto_msgTypes[1].OneofWrappers = []any{
+	file_chatcli_platform_postmortem_v1_postmortem_proto_msgTypes[3].OneofWrappers = []any{
 		(*PostMortemRef_PostMortem)(nil),
 		(*PostMortemRef_Issue)(nil),
 	}
@@ -629,7 +1186,7 @@ func file_chatcli_platform_postmortem_v1_postmortem_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_chatcli_platform_postmortem_v1_postmortem_proto_rawDesc), len(file_chatcli_platform_postmortem_v1_postmortem_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   6,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -5,7 +5,8 @@
 // source: chatcli/platform/postmortem/v1/postmortem.proto
 
 // Package chatcli.platform.postmortem.v1 is the API of the postmortem-writer:
-// reading post-mortems and rendering them as Markdown.
+// reading, listing and rendering post-mortems, and moving their review
+// along.
 
 package postmortemv1
 
@@ -22,15 +23,19 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	PostMortemService_GetPostMortem_FullMethodName    = "/chatcli.platform.postmortem.v1.PostMortemService/GetPostMortem"
-	PostMortemService_RenderPostMortem_FullMethodName = "/chatcli.platform.postmortem.v1.PostMortemService/RenderPostMortem"
+	PostMortemService_GetPostMortem_FullMethodName        = "/chatcli.platform.postmortem.v1.PostMortemService/GetPostMortem"
+	PostMortemService_RenderPostMortem_FullMethodName     = "/chatcli.platform.postmortem.v1.PostMortemService/RenderPostMortem"
+	PostMortemService_ListPostMortems_FullMethodName      = "/chatcli.platform.postmortem.v1.PostMortemService/ListPostMortems"
+	PostMortemService_TransitionPostMortem_FullMethodName = "/chatcli.platform.postmortem.v1.PostMortemService/TransitionPostMortem"
 )
 
 // PostMortemServiceClient is the client API for PostMortemService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// PostMortemService serves PostMortem objects. It only reads.
+// PostMortemService serves PostMortem objects. It reads, except for
+// TransitionPostMortem, which records a review request on the object for
+// the leader's reconciler to apply.
 type PostMortemServiceClient interface {
 	// GetPostMortem returns one post-mortem, by its namespace and name or by
 	// the Issue it reports on.
@@ -44,6 +49,25 @@ type PostMortemServiceClient interface {
 	// post-mortem exists (yet); FailedPrecondition when it is not written yet;
 	// Unauthenticated.
 	RenderPostMortem(ctx context.Context, in *RenderPostMortemRequest, opts ...grpc.CallOption) (*RenderPostMortemResponse, error)
+	// ListPostMortems lists post-mortems, newest first, filtered by the
+	// request's fields (all optional; they combine with AND).
+	//
+	// Errors: InvalidArgument for an unknown state or severity, or a bad
+	// page token; Unauthenticated.
+	ListPostMortems(ctx context.Context, in *ListPostMortemsRequest, opts ...grpc.CallOption) (*ListPostMortemsResponse, error)
+	// TransitionPostMortem moves a post-mortem's review from Open to
+	// InReview, or from InReview to Closed. The request is recorded on the
+	// object (the platform.chatcli.io/review-* annotations) and the leader's
+	// reconciler writes the state, with who asked and when; the response is
+	// the post-mortem as it was when the request was recorded. Asking for the
+	// state it is already in, or has already been asked for, changes nothing.
+	//
+	// Errors: InvalidArgument when no reference or an unknown state is
+	// given; NotFound when no such post-mortem exists; FailedPrecondition
+	// (reason REVIEW_TRANSITION_REFUSED) when the review cannot move to the
+	// state from where it is; Aborted when the object changed during the
+	// call (retry); Unauthenticated.
+	TransitionPostMortem(ctx context.Context, in *TransitionPostMortemRequest, opts ...grpc.CallOption) (*TransitionPostMortemResponse, error)
 }
 
 type postMortemServiceClient struct {
@@ -74,11 +98,33 @@ func (c *postMortemServiceClient) RenderPostMortem(ctx context.Context, in *Rend
 	return out, nil
 }
 
+func (c *postMortemServiceClient) ListPostMortems(ctx context.Context, in *ListPostMortemsRequest, opts ...grpc.CallOption) (*ListPostMortemsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListPostMortemsResponse)
+	err := c.cc.Invoke(ctx, PostMortemService_ListPostMortems_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *postMortemServiceClient) TransitionPostMortem(ctx context.Context, in *TransitionPostMortemRequest, opts ...grpc.CallOption) (*TransitionPostMortemResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TransitionPostMortemResponse)
+	err := c.cc.Invoke(ctx, PostMortemService_TransitionPostMortem_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PostMortemServiceServer is the server API for PostMortemService service.
 // All implementations must embed UnimplementedPostMortemServiceServer
 // for forward compatibility.
 //
-// PostMortemService serves PostMortem objects. It only reads.
+// PostMortemService serves PostMortem objects. It reads, except for
+// TransitionPostMortem, which records a review request on the object for
+// the leader's reconciler to apply.
 type PostMortemServiceServer interface {
 	// GetPostMortem returns one post-mortem, by its namespace and name or by
 	// the Issue it reports on.
@@ -92,6 +138,25 @@ type PostMortemServiceServer interface {
 	// post-mortem exists (yet); FailedPrecondition when it is not written yet;
 	// Unauthenticated.
 	RenderPostMortem(context.Context, *RenderPostMortemRequest) (*RenderPostMortemResponse, error)
+	// ListPostMortems lists post-mortems, newest first, filtered by the
+	// request's fields (all optional; they combine with AND).
+	//
+	// Errors: InvalidArgument for an unknown state or severity, or a bad
+	// page token; Unauthenticated.
+	ListPostMortems(context.Context, *ListPostMortemsRequest) (*ListPostMortemsResponse, error)
+	// TransitionPostMortem moves a post-mortem's review from Open to
+	// InReview, or from InReview to Closed. The request is recorded on the
+	// object (the platform.chatcli.io/review-* annotations) and the leader's
+	// reconciler writes the state, with who asked and when; the response is
+	// the post-mortem as it was when the request was recorded. Asking for the
+	// state it is already in, or has already been asked for, changes nothing.
+	//
+	// Errors: InvalidArgument when no reference or an unknown state is
+	// given; NotFound when no such post-mortem exists; FailedPrecondition
+	// (reason REVIEW_TRANSITION_REFUSED) when the review cannot move to the
+	// state from where it is; Aborted when the object changed during the
+	// call (retry); Unauthenticated.
+	TransitionPostMortem(context.Context, *TransitionPostMortemRequest) (*TransitionPostMortemResponse, error)
 	mustEmbedUnimplementedPostMortemServiceServer()
 }
 
@@ -107,6 +172,12 @@ func (UnimplementedPostMortemServiceServer) GetPostMortem(context.Context, *GetP
 }
 func (UnimplementedPostMortemServiceServer) RenderPostMortem(context.Context, *RenderPostMortemRequest) (*RenderPostMortemResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RenderPostMortem not implemented")
+}
+func (UnimplementedPostMortemServiceServer) ListPostMortems(context.Context, *ListPostMortemsRequest) (*ListPostMortemsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListPostMortems not implemented")
+}
+func (UnimplementedPostMortemServiceServer) TransitionPostMortem(context.Context, *TransitionPostMortemRequest) (*TransitionPostMortemResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method TransitionPostMortem not implemented")
 }
 func (UnimplementedPostMortemServiceServer) mustEmbedUnimplementedPostMortemServiceServer() {}
 func (UnimplementedPostMortemServiceServer) testEmbeddedByValue()                           {}
@@ -165,6 +236,42 @@ func _PostMortemService_RenderPostMortem_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PostMortemService_ListPostMortems_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListPostMortemsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PostMortemServiceServer).ListPostMortems(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PostMortemService_ListPostMortems_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PostMortemServiceServer).ListPostMortems(ctx, req.(*ListPostMortemsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PostMortemService_TransitionPostMortem_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TransitionPostMortemRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PostMortemServiceServer).TransitionPostMortem(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PostMortemService_TransitionPostMortem_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PostMortemServiceServer).TransitionPostMortem(ctx, req.(*TransitionPostMortemRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PostMortemService_ServiceDesc is the grpc.ServiceDesc for PostMortemService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -179,6 +286,14 @@ var PostMortemService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RenderPostMortem",
 			Handler:    _PostMortemService_RenderPostMortem_Handler,
+		},
+		{
+			MethodName: "ListPostMortems",
+			Handler:    _PostMortemService_ListPostMortems_Handler,
+		},
+		{
+			MethodName: "TransitionPostMortem",
+			Handler:    _PostMortemService_TransitionPostMortem_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -22,9 +22,12 @@ import (
 	"github.com/go-logr/logr"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 	"github.com/chatcli/aiops/libs/reconcile"
@@ -34,6 +37,12 @@ import (
 
 // lockPurpose names the correlation lock in Redis keys.
 const lockPurpose = "correlate"
+
+// Defaults of the Reconciler's tunables.
+const (
+	DefaultWindow    = 10 * time.Minute
+	DefaultRetention = 7 * 24 * time.Hour
+)
 
 // Reconciler correlates Anomalies. Client, Reader and Now are required;
 // Redis is optional.
@@ -49,6 +58,12 @@ type Reconciler struct {
 	Now func() time.Time
 	// Workers is how many Anomalies are correlated at once.
 	Workers int
+	// Window is how old an Anomaly may be and still open a new Issue;
+	// zero means DefaultWindow.
+	Window time.Duration
+	// Retention is how long the Anomalies of a Resolved Issue are kept
+	// after it was resolved; zero means DefaultRetention.
+	Retention time.Duration
 
 	base reconcile.Base[*platformv1alpha1.Anomaly]
 }
@@ -57,6 +72,12 @@ type Reconciler struct {
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Client == nil || r.Reader == nil || r.Now == nil {
 		return errors.New("anomaly reconciler: Client, Reader and Now are required")
+	}
+	if r.Window <= 0 {
+		r.Window = DefaultWindow
+	}
+	if r.Retention <= 0 {
+		r.Retention = DefaultRetention
 	}
 	r.base = reconcile.Base[*platformv1alpha1.Anomaly]{
 		Client:             r.Client,
@@ -70,6 +91,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&platformv1alpha1.Anomaly{}).
+		// A deleted Issue's Anomalies are correlated again, and a
+		// resolved one's start their retention.
+		Watches(&platformv1alpha1.Issue{}, handler.Funcs{DeleteFunc: r.anomaliesOfDeletedIssue, UpdateFunc: r.anomaliesOfResolvedIssue}).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
 		Named("anomaly").
 		Complete(r)
@@ -80,26 +104,71 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	return r.base.Reconcile(ctx, req)
 }
 
+// anomaliesOfDeletedIssue queues the Anomalies of a deleted Issue.
+func (r *Reconciler) anomaliesOfDeletedIssue(ctx context.Context, e event.TypedDeleteEvent[client.Object], q workqueue.TypedRateLimitingInterface[ctrl.Request]) {
+	r.queueAnomaliesOf(ctx, e.Object, q)
+}
+
+// anomaliesOfResolvedIssue queues the Anomalies of an Issue that has just
+// become Resolved, or is being deleted.
+func (r *Reconciler) anomaliesOfResolvedIssue(ctx context.Context, e event.TypedUpdateEvent[client.Object], q workqueue.TypedRateLimitingInterface[ctrl.Request]) {
+	before, okBefore := e.ObjectOld.(*platformv1alpha1.Issue)
+	after, okAfter := e.ObjectNew.(*platformv1alpha1.Issue)
+	if !okBefore || !okAfter {
+		return
+	}
+	resolved := before.Status.State != platformv1alpha1.IssueResolved && after.Status.State == platformv1alpha1.IssueResolved
+	deleting := before.DeletionTimestamp == nil && after.DeletionTimestamp != nil
+	if resolved || deleting {
+		r.queueAnomaliesOf(ctx, after, q)
+	}
+}
+
+// queueAnomaliesOf queues the Anomalies labelled with issue's name.
+func (r *Reconciler) queueAnomaliesOf(ctx context.Context, issue client.Object, q workqueue.TypedRateLimitingInterface[ctrl.Request]) {
+	list := &platformv1alpha1.AnomalyList{}
+	if err := r.Client.List(ctx, list, client.InNamespace(issue.GetNamespace()), client.MatchingLabels{platformv1alpha1.LabelIssue: issue.GetName()}); err != nil {
+		logr.FromContextOrDiscard(ctx).Error(err, "Cannot list the Anomalies of an Issue", "issue", issue.GetName())
+		return
+	}
+	for _, a := range list.Items {
+		q.Add(ctrl.Request{NamespacedName: client.ObjectKeyFromObject(&a)})
+	}
+}
+
 // correlate joins the Anomaly to its resource's open Issue, or opens one.
+// A correlated Anomaly whose Issue was deleted is correlated again; one of
+// a Resolved Issue is deleted once the retention has passed.
 func (r *Reconciler) correlate(ctx context.Context, a *platformv1alpha1.Anomaly) (ctrl.Result, error) {
 	if a.Status.Correlated && a.Status.IssueRef != nil {
-		return ctrl.Result{}, nil
+		issue, err := r.issueOf(ctx, a)
+		if err != nil || (issue != nil && issue.DeletionTimestamp == nil) {
+			return r.collect(ctx, a, issue, err)
+		}
+		// The Issue is gone or going: correlate again.
+		a.Status.Correlated, a.Status.IssueRef, a.Status.CorrelatedAt = false, nil, nil
 	}
 	unlock := r.lock(ctx, a.Spec.Resource)
 	defer unlock()
 
 	issue, err := r.joinOrOpen(ctx, a)
+	if errors.Is(err, errOutsideWindow) {
+		if _, labelled := a.Labels[platformv1alpha1.LabelIssue]; labelled {
+			// Let the deleted Issue go: it waits for its Anomalies.
+			if err := r.setIssueLabel(ctx, a, ""); err != nil {
+				return ctrl.Result{}, err
+			}
+		}
+		reconcile.SetCondition(a, &a.Status.Conditions, platformv1alpha1.AnomalyCorrelatedCondition, metav1.ConditionFalse,
+			platformv1alpha1.AnomalyOutsideWindowReason, fmt.Sprintf("No open Issue, and detected more than %s ago: no new Issue", r.Window))
+		return ctrl.Result{}, nil
+	}
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	if a.Labels[platformv1alpha1.LabelIssue] != issue.Name {
-		patch := client.MergeFrom(a.DeepCopy())
-		if a.Labels == nil {
-			a.Labels = map[string]string{}
-		}
-		a.Labels[platformv1alpha1.LabelIssue] = issue.Name
-		if err := r.Client.Patch(ctx, a, patch); err != nil {
-			return ctrl.Result{}, fmt.Errorf("label Anomaly %s with its Issue: %w", a.Name, err)
+		if err := r.setIssueLabel(ctx, a, issue.Name); err != nil {
+			return ctrl.Result{}, err
 		}
 	}
 	now := metav1.NewTime(r.Now())
@@ -108,6 +177,64 @@ func (r *Reconciler) correlate(ctx context.Context, a *platformv1alpha1.Anomaly)
 	a.Status.CorrelatedAt = &now
 	reconcile.SetCondition(a, &a.Status.Conditions, platformv1alpha1.AnomalyCorrelatedCondition, metav1.ConditionTrue,
 		platformv1alpha1.AnomalyCorrelatedReason, "Correlated into Issue "+issue.Name)
+	return ctrl.Result{}, nil
+}
+
+// setIssueLabel labels the Anomaly with its Issue's name, or removes the
+// label when name is empty. The patch goes through a copy: its answer
+// replaces the object it is given, and the pass's status changes are not
+// stored yet.
+func (r *Reconciler) setIssueLabel(ctx context.Context, a *platformv1alpha1.Anomaly, name string) error {
+	labelled := a.DeepCopy()
+	if name == "" {
+		delete(labelled.Labels, platformv1alpha1.LabelIssue)
+	} else {
+		if labelled.Labels == nil {
+			labelled.Labels = map[string]string{}
+		}
+		labelled.Labels[platformv1alpha1.LabelIssue] = name
+	}
+	if err := r.Client.Patch(ctx, labelled, client.MergeFrom(a)); err != nil {
+		return fmt.Errorf("label Anomaly %s with Issue %q: %w", a.Name, name, err)
+	}
+	a.Labels, a.ResourceVersion = labelled.Labels, labelled.ResourceVersion
+	return nil
+}
+
+// errOutsideWindow: the Anomaly is too old to open an Issue.
+var errOutsideWindow = errors.New("outside the correlation window")
+
+// issueOf returns the Anomaly's Issue, or nil when it is gone (confirmed
+// with the API server, so a cache that has not seen a new Issue yet does
+// not make the Anomaly move).
+func (r *Reconciler) issueOf(ctx context.Context, a *platformv1alpha1.Anomaly) (*platformv1alpha1.Issue, error) {
+	key := client.ObjectKey{Namespace: a.Namespace, Name: a.Status.IssueRef.Name}
+	issue := &platformv1alpha1.Issue{}
+	err := r.Client.Get(ctx, key, issue)
+	if apierrors.IsNotFound(err) {
+		err = r.Reader.Get(ctx, key, issue)
+	}
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("get Issue %s of Anomaly %s: %w", key.Name, a.Name, err)
+	}
+	return issue, nil
+}
+
+// collect deletes the Anomaly once its Issue has been Resolved for longer
+// than the retention, and otherwise comes back when that time is up.
+func (r *Reconciler) collect(ctx context.Context, a *platformv1alpha1.Anomaly, issue *platformv1alpha1.Issue, err error) (ctrl.Result, error) {
+	if err != nil || issue.Status.State != platformv1alpha1.IssueResolved || issue.Status.ResolvedAt == nil {
+		return ctrl.Result{}, err
+	}
+	if left := issue.Status.ResolvedAt.Add(r.Retention).Sub(r.Now()); left > 0 {
+		return ctrl.Result{RequeueAfter: left}, nil
+	}
+	if err := r.Client.Delete(ctx, a, client.Preconditions{UID: &a.UID}); client.IgnoreNotFound(err) != nil {
+		return ctrl.Result{}, fmt.Errorf("delete Anomaly %s of Issue %s, resolved %s ago: %w", a.Name, issue.Name, r.Retention, err)
+	}
 	return ctrl.Result{}, nil
 }
 
@@ -138,6 +265,9 @@ func (r *Reconciler) joinOrOpen(ctx context.Context, a *platformv1alpha1.Anomaly
 			return nil, err
 		}
 		if issue == nil {
+			if r.Now().Sub(a.Spec.DetectedAt.Time) > r.Window {
+				return nil, errOutsideWindow
+			}
 			issue, err = r.create(ctx, a, generation)
 			if apierrors.IsAlreadyExists(err) {
 				continue // another pass opened it first: join it
@@ -193,6 +323,8 @@ func (r *Reconciler) create(ctx context.Context, a *platformv1alpha1.Anomaly, ge
 				platformv1alpha1.LabelIncidentGeneration: strconv.Itoa(generation),
 			},
 			Annotations: map[string]string{platformv1alpha1.AnnotationSignalTypes: correlate.FormatTypes(types)},
+			// Created with it, so that adding it costs no write.
+			Finalizers: []string{platformv1alpha1.FinalizerIssueAnomalies},
 		},
 		Spec: platformv1alpha1.IssueSpec{
 			Severity:    correlate.SeverityFor(risk),

@@ -19,9 +19,13 @@ import (
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 	"github.com/chatcli/aiops/libs/redisx"
 	"github.com/chatcli/aiops/libs/testenv"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 )
 
 var env *testenv.Environment
+
+func init() { ctrllog.SetLogger(zap.New(zap.UseDevMode(true))) }
 
 func TestMain(m *testing.M) { testenv.Run(m, &env, testenv.Options{}) }
 
@@ -29,6 +33,12 @@ func TestMain(m *testing.M) { testenv.Run(m, &env, testenv.Options{}) }
 // worst case) as the correlator's ServiceAccount under its generated role,
 // until the test ends. A nil redis correlates without locks.
 func startCorrelator(t *testing.T, redis *redisx.Client) {
+	t.Helper()
+	startCorrelatorWith(t, &Reconciler{Redis: redis, Workers: 8})
+}
+
+// startCorrelatorWith runs r, its Client, Reader and Now filled in.
+func startCorrelatorWith(t *testing.T, r *Reconciler) {
 	t.Helper()
 	id := env.AsService(t, "correlator", env.NewNamespace(t, "platform", nil))
 	mgr, err := ctrl.NewManager(id.Config, ctrl.Options{
@@ -39,7 +49,7 @@ func startCorrelator(t *testing.T, redis *redisx.Client) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &Reconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Redis: redis, Now: time.Now, Workers: 8}
+	r.Client, r.Reader, r.Now = mgr.GetClient(), mgr.GetAPIReader(), time.Now
 	if err := r.SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
 	}

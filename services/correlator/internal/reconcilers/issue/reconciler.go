@@ -114,6 +114,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Conditions:         func(i *platformv1alpha1.Issue) *[]metav1.Condition { return &i.Status.Conditions },
 		ObservedGeneration: func(i *platformv1alpha1.Issue) *int64 { return &i.Status.ObservedGeneration },
 		OptimisticLock:     true,
+		// A deleted Issue waits until its Anomalies have moved on.
+		Finalizer: platformv1alpha1.FinalizerIssueAnomalies,
+		Delete:    []reconcile.Phase[*platformv1alpha1.Issue]{r.releaseAnomalies},
 		// identify comes last: without Redis it ends the pass with a later
 		// retry, and the Issue must not wait for its id to be analysed.
 		Normal: []reconcile.Phase[*platformv1alpha1.Issue]{
@@ -155,6 +158,23 @@ func (r *Reconciler) defaults() {
 // Reconcile runs one pass.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	return r.base.Reconcile(ctx, req)
+}
+
+// releaseAnomalies lets a deleted Issue go once no Anomaly is labelled
+// with its name any more: the Anomaly reconciler moves each to the
+// resource's next Issue (one with a new name, since this one still counts
+// for the generation), or lets it go when it is past the correlation
+// window.
+func (r *Reconciler) releaseAnomalies(ctx context.Context, issue *platformv1alpha1.Issue) (ctrl.Result, error) {
+	list := &metav1.PartialObjectMetadataList{}
+	list.SetGroupVersionKind(platformv1alpha1.GroupVersion.WithKind("AnomalyList"))
+	if err := r.Client.List(ctx, list, client.InNamespace(issue.Namespace), client.MatchingLabels{platformv1alpha1.LabelIssue: issue.Name}, client.Limit(1)); err != nil {
+		return ctrl.Result{}, fmt.Errorf("list the Anomalies of deleted Issue %s: %w", issue.Name, err)
+	}
+	if len(list.Items) > 0 {
+		return ctrl.Result{RequeueAfter: 2 * time.Second}, nil // their relabelling wakes the Issue too
+	}
+	return ctrl.Result{}, nil
 }
 
 // issueOfLabelled maps an object labelled with an Issue's name (an

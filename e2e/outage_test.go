@@ -1,0 +1,164 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
+	"github.com/chatcli/aiops/e2e/scenario"
+)
+
+// TestRedisOutageDuringABurstGivesOneIssuePerFault is part of scenario 10:
+// with Redis stopped, a burst of OOMKilled Deployments (each raising
+// several Anomalies: oom_kill, crashloop_backoff, pod_restart) still gives
+// exactly one Issue per Deployment, and each Issue gets its incident id
+// once Redis is back.
+func TestRedisOutageDuringABurstGivesOneIssuePerFault(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	ns := newNamespace(t, "redis-outage")
+	env.Redis.Stop()
+	restarted := false
+	restart := func() {
+		if !restarted {
+			restarted = true
+			if err := env.Redis.Start(ctx); err != nil {
+				t.Fatalf("restart Redis: %v", err)
+			}
+		}
+	}
+	defer restart()
+
+	const faults = 4
+	apps := make([]string, faults)
+	for i := range apps {
+		apps[i] = fmt.Sprintf("burst-%d", i)
+		if err := env.Client.Create(ctx, scenario.Deployment(ns, apps[i], scenario.HealthyImage, scenario.OOMLimit, 2)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	issuesOf := func(ctx context.Context) (map[string][]platformv1alpha1.Issue, error) {
+		var list platformv1alpha1.IssueList
+		if err := env.Client.List(ctx, &list, client.InNamespace(ns)); err != nil {
+			return nil, err
+		}
+		byApp := map[string][]platformv1alpha1.Issue{}
+		for _, issue := range list.Items {
+			byApp[issue.Spec.Resource.Name] = append(byApp[issue.Spec.Resource.Name], issue)
+		}
+		return byApp, nil
+	}
+	// Every fault raises its pod_restart Anomaly about 6 s in, after the
+	// others: wait for the Issues, then past that, and count again.
+	var byApp map[string][]platformv1alpha1.Issue
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		var err error
+		if byApp, err = issuesOf(ctx); err != nil {
+			return false, nil
+		}
+		return len(byApp) == faults, nil
+	})
+	if err != nil {
+		t.Fatalf("with Redis down, Issues exist for %d of %d faulted Deployments: %v", len(byApp), faults, err)
+	}
+	time.Sleep(10 * time.Second) // let every later Anomaly of the burst be correlated
+	if byApp, err = issuesOf(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, app := range apps {
+		if n := len(byApp[app]); n != 1 {
+			t.Errorf("Deployment %s has %d Issues with Redis down, want exactly 1", app, n)
+		}
+	}
+	var anomalies platformv1alpha1.AnomalyList
+	if err := env.Client.List(ctx, &anomalies, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("with Redis down: %d Anomalies correlated into %d Issues", len(anomalies.Items), len(byApp))
+
+	restart()
+	err = wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 90*time.Second, true, func(ctx context.Context) (bool, error) {
+		if byApp, err = issuesOf(ctx); err != nil {
+			return false, nil
+		}
+		for _, issues := range byApp {
+			for _, issue := range issues {
+				if issue.Status.IncidentID == "" {
+					return false, nil
+				}
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		for app, issues := range byApp {
+			for _, issue := range issues {
+				t.Logf("%s: Issue %s incident id %q, state %s", app, issue.Name, issue.Status.IncidentID, issue.Status.State)
+			}
+		}
+		t.Errorf("not every Issue got its incident id within 90 s of Redis coming back: %v", err)
+	}
+	for app, issues := range byApp {
+		if n := len(issues); n != 1 {
+			t.Errorf("Deployment %s has %d Issues after Redis came back, want exactly 1", app, n)
+		}
+	}
+}
+
+// TestCorrelatorStandbyTakesOverFromAStoppedLeader is part of scenario 10:
+// a second correlator stands by; when the leader stops (SIGTERM releases
+// its Lease), the standby takes the Lease and correlates the next fault.
+func TestCorrelatorStandbyTakesOverFromAStoppedLeader(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	leaseKey := client.ObjectKey{Namespace: env.Namespace, Name: "chatcli-correlator"}
+	holder := func(ctx context.Context) string {
+		var lease coordinationv1.Lease
+		if err := env.Client.Get(ctx, leaseKey, &lease); err != nil || lease.Spec.HolderIdentity == nil {
+			return ""
+		}
+		return *lease.Spec.HolderIdentity
+	}
+	before := holder(ctx)
+	if before == "" {
+		t.Fatal("the correlator holds no Lease")
+	}
+	standby, err := env.AddReplica(ctx, "correlator")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leader := env.Services["correlator"]
+	leader.Process.Stop(15 * time.Second)
+	t.Cleanup(func() {
+		// The first replica comes back as the standby, then takes over
+		// again when the second one stops.
+		if err := leader.Restart(context.Background()); err != nil {
+			t.Errorf("restart the correlator: %v", err)
+		}
+		standby.Process.Stop(15 * time.Second)
+	})
+
+	ns := newNamespace(t, "failover")
+	tracker := scenario.NewTracker(watchful, ns)
+	go tracker.Run(ctx)
+	f := scenario.OOM()
+	tracker.Track(f.App)
+	if err := f.Inject(ctx, env.Client, ns); err != nil {
+		t.Fatal(err)
+	}
+	inc, ok := tracker.Wait(ctx, f.App, time.Minute, 0, func(i *scenario.Incident) bool { return i.State() == platformv1alpha1.IssueAnalyzing })
+	if !ok {
+		t.Fatalf("the standby correlator did not take the fault to Analyzing: %s", describe(&inc))
+	}
+	after := holder(ctx)
+	if after == "" || after == before {
+		t.Fatalf("Lease holder is %q, want a new holder after %q stopped", after, before)
+	}
+	t.Logf("standby %s took over; fault → Analyzing %s", after, inc.Since(inc.Transitions[len(inc.Transitions)-1].At))
+}
