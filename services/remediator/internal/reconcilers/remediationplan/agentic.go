@@ -14,6 +14,7 @@ import (
 
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 	"github.com/chatcli/aiops/libs/actions"
+	"github.com/chatcli/aiops/libs/scrub"
 	analyzerv1 "github.com/chatcli/aiops/proto/chatcli/platform/analyzer/v1"
 	commonv1 "github.com/chatcli/aiops/proto/chatcli/platform/common/v1"
 	chatcliv1 "github.com/chatcli/aiops/proto/chatcli/v1"
@@ -183,8 +184,9 @@ func (r *Reconciler) ask(ctx context.Context, p *platformv1alpha1.RemediationPla
 	switch {
 	case st.GetResolved():
 		entry.Observation = observationResolved
+		// Scrubbed: the postmortem-writer publishes this text.
 		res, _ := json.Marshal(platformv1alpha1.AgenticResolution{
-			Summary: truncate(st.GetPostmortemSummary(), 8000), RootCause: truncate(st.GetRootCause(), 4000), Impact: truncate(st.GetImpact(), 4000),
+			Summary: clean(st.GetPostmortemSummary(), 8000), RootCause: clean(st.GetRootCause(), 4000), Impact: clean(st.GetImpact(), 4000),
 			LessonsLearned: cut(st.GetLessonsLearned()), PreventionActions: cut(st.GetPreventionActions()), ResolvedAt: &t,
 		})
 		return r.updateSpec(ctx, p, func(fresh *platformv1alpha1.RemediationPlan) {
@@ -219,7 +221,7 @@ func cut(in []string) []string {
 		if i == 16 {
 			break
 		}
-		out = append(out, truncate(s, 1000))
+		out = append(out, clean(s, 1000))
 	}
 	return out
 }
@@ -281,3 +283,6 @@ func (r *Reconciler) targetContext(ctx context.Context, target platformv1alpha1.
 	}
 	return truncate(b.String(), 15000), nil
 }
+
+// clean scrubs secrets out of AI text and cuts it to n bytes.
+func clean(s string, n int) string { return scrub.Default().Scrub(s).Truncate(n).String() }

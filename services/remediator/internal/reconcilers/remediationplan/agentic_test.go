@@ -81,7 +81,7 @@ func TestAnAgenticLoopResolvesInThreeSteps(t *testing.T) {
 		case 2:
 			return &chatcliv1.AgenticStepResponse{Reasoning: "raise the memory limit", NextAction: next_("AdjustResources", P{"memory_limit": "1Gi"})}
 		}
-		return &chatcliv1.AgenticStepResponse{Reasoning: "stable", Resolved: true, PostmortemSummary: "OOM fixed", RootCause: "limit too low",
+		return &chatcliv1.AgenticStepResponse{Reasoning: "stable", Resolved: true, PostmortemSummary: "OOM fixed; the password=hunter2secret was in the log", RootCause: "limit too low",
 			Impact: "restarts", LessonsLearned: []string{"size limits"}, PreventionActions: []string{"add an HPA"}}
 	}}
 	client := serveAnalyzer(t, ai)
@@ -103,6 +103,7 @@ func TestAnAgenticLoopResolvesInThreeSteps(t *testing.T) {
 	g.Expect(got.Status.ActionResults).To(HaveLen(2))
 	g.Expect(got.Status.AgenticResolution).NotTo(BeNil())
 	g.Expect(got.Status.AgenticResolution.RootCause).To(Equal("limit too low"))
+	g.Expect(got.Status.AgenticResolution.Summary).NotTo(ContainSubstring("hunter2secret"), "scrubbed")
 	g.Expect(got.Status.AgenticResolution.PreventionActions).To(ConsistOf("add an HPA"))
 	g.Expect(*got.Status.Verification.Healthy).To(BeTrue())
 	g.Expect(replicas(g, s.deploy)).To(BeEquivalentTo(3))
