@@ -252,6 +252,49 @@ type ActionResult struct {
 	Snapshot string `json:"snapshot,omitempty"`
 }
 
+// PendingAction is the action a plan is executing. The remediator records
+// it, with the snapshot of what it changes, before the action runs, and
+// clears it in the same status write that records the action's result. A
+// remediator that finds it set after a crash runs the action again from
+// the recorded snapshot (every action is idempotent for its plan and
+// index), never takes a new snapshot of a half-changed target, and never
+// runs an action whose result is recorded.
+type PendingAction struct {
+	// index of the action in spec.actions, from 0; in agentic mode, the
+	// index of its step in spec.agenticHistory.
+	// +required
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=63
+	Index int32 `json:"index"`
+
+	// type of the action.
+	// +required
+	Type ActionType `json:"type"`
+
+	// params the action runs with.
+	// +optional
+	Params ActionParams `json:"params,omitempty"`
+
+	// startedAt is when the action began.
+	// +optional
+	StartedAt *metav1.Time `json:"startedAt,omitempty"`
+
+	// snapshot is what the executor saved of the target before acting.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=16384
+	// +optional
+	Snapshot string `json:"snapshot,omitempty"`
+}
+
+// AnnotationApprovalDecision on a RemediationPlan carries a person's
+// decision to the remediator's reconciler, which alone writes status:
+// RemediatorService.ApprovePlan and RejectPlan set it, and people with
+// the right to patch plans may set it too. Its value is JSON:
+// {"decision":"approve"|"reject","by":...,"reason":...,"uid":...,"generation":N}.
+// The reconciler records the decision in status.approval only when uid and
+// generation are the plan's own, and then never changes it.
+const AnnotationApprovalDecision = "platform.chatcli.io/approval-decision"
+
 // VerificationCheck is one health check of a verification.
 type VerificationCheck struct {
 	// name of the check, for example rollout-complete or no-restarts.
@@ -287,6 +330,17 @@ type VerificationStatus struct {
 	// healthy is the verdict; absent while verification runs.
 	// +optional
 	Healthy *bool `json:"healthy,omitempty"`
+
+	// healthySince is when the target was first seen healthy after its
+	// controller observed the change: the start of the stability window.
+	// +optional
+	HealthySince *metav1.Time `json:"healthySince,omitempty"`
+
+	// restartBaseline is the restart count of the target's pods at
+	// healthySince; a higher count inside the window fails verification.
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	RestartBaseline *int32 `json:"restartBaseline,omitempty"`
 
 	// checks are the individual health checks.
 	// +listType=map
@@ -367,6 +421,10 @@ type RemediationPlanStatus struct {
 	// +kubebuilder:validation:MaxItems=64
 	// +optional
 	RollbackResults []ActionResult `json:"rollbackResults,omitempty"`
+
+	// pendingAction is the action executing now, recorded before it runs.
+	// +optional
+	PendingAction *PendingAction `json:"pendingAction,omitempty"`
 
 	// agenticResolution is what the AI said when it declared an agentic
 	// plan's issue resolved; the postmortem-writer builds on it. Absent for

@@ -1,13 +1,27 @@
 package app
 
-// The permissions of the remediator so far: reading what it will reconcile, events
-// and its leader-election Lease. Each reconciler adds the writes it makes
-// when it lands. `make generate` turns these markers into
-// charts/chatcli-aiops/files/rbac/remediator.yaml, and the startup test runs
-// the service under exactly that role. The "platform" namespace stands for
-// the release namespace.
+// The permissions of the remediator. `hack/rbac.sh remediator` turns these
+// markers into charts/chatcli-aiops/files/rbac/remediator.yaml, and the
+// tests run the service under exactly that role. The "platform" namespace
+// stands for the release namespace.
 //
-// +kubebuilder:rbac:groups=platform.chatcli.io,resources=remediationplans;runbooks;issues;aiinsights,verbs=get;list;watch
+// Its own kinds: it creates plans (ProposePlan) and generated Runbooks,
+// annotates plans with approval decisions, and alone writes their status.
+// +kubebuilder:rbac:groups=platform.chatcli.io,resources=remediationplans,verbs=get;list;watch;create;patch;update
+// +kubebuilder:rbac:groups=platform.chatcli.io,resources=remediationplans/status,verbs=get;patch;update
+// +kubebuilder:rbac:groups=platform.chatcli.io,resources=runbooks,verbs=get;list;watch;create;patch;update;delete
+// +kubebuilder:rbac:groups=platform.chatcli.io,resources=runbooks/status,verbs=get;patch;update
+// What it reads to decide.
+// +kubebuilder:rbac:groups=platform.chatcli.io,resources=issues;aiinsights;instances,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
+// The Deployment actions: scale, restart, rollback and resources write the
+// Deployment; rollback reads its ReplicaSets; DeletePod evicts one pod;
+// PatchConfig sets a key of a ConfigMap the Deployment reads.
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=apps,resources=replicasets,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=pods/eviction,verbs=create
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;update;patch
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // /metrics authenticates and authorizes its callers through the API server.
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create

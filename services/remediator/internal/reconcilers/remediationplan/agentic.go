@@ -1,0 +1,288 @@
+package remediationplan
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
+	"github.com/chatcli/aiops/libs/actions"
+	"github.com/chatcli/aiops/libs/scrub"
+	analyzerv1 "github.com/chatcli/aiops/proto/chatcli/platform/analyzer/v1"
+	commonv1 "github.com/chatcli/aiops/proto/chatcli/platform/common/v1"
+	chatcliv1 "github.com/chatcli/aiops/proto/chatcli/v1"
+)
+
+// AnnotationAgenticResolution carries the AI's account of a resolved
+// agentic plan from the pass that asked (which writes spec) to the pass
+// that records it in status.agenticResolution.
+const AnnotationAgenticResolution = "platform.chatcli.io/agentic-resolution"
+
+// Observations recorded on agentic steps.
+const (
+	observationResolved = "RESOLVED"
+	observationRefused  = "REFUSED"
+)
+
+// agentic runs the observe-decide-act loop, one small step per pass:
+//
+//  1. ask the analyzer for step n and record its decision as
+//     spec.agenticHistory[n-1] (nothing acts on a step before it is
+//     recorded, and a recorded step is never asked again);
+//  2. check the action against the policy and snapshot the target
+//     (status.pendingAction);
+//  3. run it (status.actionResults, index n-1);
+//  4. write what happened as the step's observation.
+//
+// It stops when the AI declares the issue resolved (then verifies), at the
+// step budget, or after AgenticTimeout; the last two roll back.
+func (r *Reconciler) agentic(ctx context.Context, p *platformv1alpha1.RemediationPlan) (ctrl.Result, error) {
+	l, res, ok := r.lock(ctx, p)
+	if !ok {
+		return res, nil
+	}
+	if p.Status.StartedAt == nil {
+		t := r.now()
+		p.Status.StartedAt = &t
+		return next, nil
+	}
+	if p.Status.PendingAction != nil {
+		return r.apply(ctx, p, l)
+	}
+	hist := p.Spec.AgenticHistory
+	p.Status.AgenticStepCount = int32(len(hist))
+	if n := len(hist); n > 0 {
+		last := hist[n-1]
+		idx := int32(n - 1)
+		switch {
+		case last.Action == nil && last.Observation == observationResolved:
+			return r.agenticResolved(ctx, p)
+		case last.Action != nil && last.Observation == "":
+			if res := resultAt(p, idx); res != nil {
+				return r.observe(ctx, p, idx, *res)
+			}
+			return r.prepare(ctx, p, l, idx, *last.Action, historyActions(hist))
+		}
+	}
+	maxSteps := p.Spec.AgenticMaxSteps
+	if maxSteps == 0 {
+		maxSteps = 10
+	}
+	if int32(len(hist)) >= maxSteps {
+		return r.agenticGiveUp(ctx, p, fmt.Sprintf("the agentic loop spent its %d steps without resolving the issue", maxSteps))
+	}
+	if r.Now().Sub(p.Status.StartedAt.Time) > AgenticTimeout {
+		return r.agenticGiveUp(ctx, p, "the agentic loop ran out of its 10 minutes")
+	}
+	return r.ask(ctx, p, int32(len(hist))+1, maxSteps)
+}
+
+func resultAt(p *platformv1alpha1.RemediationPlan, idx int32) *platformv1alpha1.ActionResult {
+	for i := range p.Status.ActionResults {
+		if r := &p.Status.ActionResults[i]; r.Index != nil && *r.Index == idx {
+			return r
+		}
+	}
+	return nil
+}
+
+func historyActions(hist []platformv1alpha1.AgenticStep) []platformv1alpha1.RemediationAction {
+	var out []platformv1alpha1.RemediationAction
+	for _, s := range hist {
+		if s.Action != nil {
+			out = append(out, *s.Action)
+		}
+	}
+	return out
+}
+
+// updateSpec writes a spec or metadata change made by this pass. The pass
+// then changes no status, so Base writes nothing after it.
+func (r *Reconciler) updateSpec(ctx context.Context, p *platformv1alpha1.RemediationPlan, change func(*platformv1alpha1.RemediationPlan)) (ctrl.Result, error) {
+	fresh := p.DeepCopy()
+	change(fresh)
+	if err := r.Client.Update(ctx, fresh); err != nil {
+		return ctrl.Result{}, fmt.Errorf("record the agentic step: %w", err)
+	}
+	return next, nil
+}
+
+// observe writes the outcome of step idx+1 as its observation.
+func (r *Reconciler) observe(ctx context.Context, p *platformv1alpha1.RemediationPlan, idx int32, res platformv1alpha1.ActionResult) (ctrl.Result, error) {
+	word := "SUCCESS"
+	switch res.Result {
+	case platformv1alpha1.ActionFailed:
+		word = "FAILED"
+	case platformv1alpha1.ActionSkipped:
+		word = observationRefused
+	}
+	obs := truncate(fmt.Sprintf("%s: %s", word, res.Message), 8000)
+	return r.updateSpec(ctx, p, func(fresh *platformv1alpha1.RemediationPlan) {
+		fresh.Spec.AgenticHistory[idx].Observation = obs
+	})
+}
+
+// ask gets the decision for step n and records it before anything acts on it.
+func (r *Reconciler) ask(ctx context.Context, p *platformv1alpha1.RemediationPlan, n, maxSteps int32) (ctrl.Result, error) {
+	if r.Analyzer == nil {
+		return r.agenticGiveUp(ctx, p, "no analyzer is configured for agentic plans")
+	}
+	issue := &platformv1alpha1.Issue{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: p.Namespace, Name: p.Spec.IssueRef.Name}, issue); err != nil {
+		return ctrl.Result{}, fmt.Errorf("get the Issue: %w", err)
+	}
+	req := &chatcliv1.AgenticStepRequest{
+		IssueName: issue.Name, Namespace: issue.Namespace, ResourceKind: issue.Spec.Resource.Kind, ResourceName: issue.Spec.Resource.Name,
+		SignalType: string(issue.Spec.SignalType), Severity: string(issue.Spec.Severity), Description: issue.Spec.Description,
+		RiskScore: issue.Spec.RiskScore, MaxSteps: maxSteps, CurrentStep: n,
+	}
+	if summary, err := r.targetContext(ctx, *p.Status.ResolvedTarget); err == nil {
+		req.KubernetesContext = summary
+	} else {
+		req.KubernetesContext = "the target could not be read: " + err.Error()
+	}
+	for _, s := range p.Spec.AgenticHistory {
+		e := &chatcliv1.AgenticHistoryEntry{StepNumber: s.StepNumber, AiMessage: s.AIMessage, Observation: s.Observation}
+		if s.Action != nil {
+			e.Action, e.Params = string(s.Action.Type), maps.Clone(s.Action.Params)
+		}
+		req.History = append(req.History, e)
+	}
+	if issue.Status.InsightRef != nil {
+		insight := &platformv1alpha1.AIInsight{}
+		if err := r.Client.Get(ctx, client.ObjectKey{Namespace: p.Namespace, Name: issue.Status.InsightRef.Name}, insight); err == nil {
+			req.InsightAnalysis, req.InsightRecommendations = insight.Status.Analysis, insight.Status.Recommendations
+			if insight.Status.Confidence != nil {
+				req.InsightConfidence = float32(*insight.Status.Confidence)
+			}
+			for _, a := range insight.Status.SuggestedActions {
+				req.InsightSuggestedActions = append(req.InsightSuggestedActions, &chatcliv1.SuggestedAction{Name: a.Name, Action: string(a.Action), Description: a.Description, Params: maps.Clone(a.Params)})
+			}
+		}
+	}
+	callCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	resp, err := r.Analyzer.AgenticStep(callCtx, &analyzerv1.AgenticStepRequest{
+		Step: req,
+		Key:  &analyzerv1.AgenticStepKey{Plan: &commonv1.ObjectRef{Namespace: p.Namespace, Name: p.Name}, PlanUid: string(p.UID), StepNumber: n},
+	})
+	if err != nil {
+		// A retry asks again with the same key; the analyzer's cache
+		// answers with the decision already made.
+		return ctrl.Result{}, fmt.Errorf("agentic step %d: %w", n, err)
+	}
+	st := resp.GetStep()
+	t := metav1.NewTime(r.Now().UTC())
+	entry := platformv1alpha1.AgenticStep{StepNumber: n, AIMessage: truncate(st.GetReasoning(), 8000), Timestamp: &t}
+	switch {
+	case st.GetResolved():
+		entry.Observation = observationResolved
+		// Scrubbed: the postmortem-writer publishes this text.
+		res, _ := json.Marshal(platformv1alpha1.AgenticResolution{
+			Summary: clean(st.GetPostmortemSummary(), 8000), RootCause: clean(st.GetRootCause(), 4000), Impact: clean(st.GetImpact(), 4000),
+			LessonsLearned: cut(st.GetLessonsLearned()), PreventionActions: cut(st.GetPreventionActions()), ResolvedAt: &t,
+		})
+		return r.updateSpec(ctx, p, func(fresh *platformv1alpha1.RemediationPlan) {
+			fresh.Spec.AgenticHistory = append(fresh.Spec.AgenticHistory, entry)
+			if fresh.Annotations == nil {
+				fresh.Annotations = map[string]string{}
+			}
+			fresh.Annotations[AnnotationAgenticResolution] = string(res)
+		})
+	case st.GetNextAction() == nil || st.GetNextAction().GetAction() == "":
+		entry.Observation = observationRefused + ": the step proposed no action and did not resolve the issue"
+	default:
+		a := platformv1alpha1.RemediationAction{Type: platformv1alpha1.ActionType(st.GetNextAction().GetAction()), Params: maps.Clone(st.GetNextAction().GetParams())}
+		entry.Action = &a
+		if st.GetDivergesFromInsight() && strings.TrimSpace(st.GetDivergenceReason()) == "" {
+			entry.Observation = observationRefused + ": the step diverges from the analysis without saying why"
+		}
+		if !a.Type.IsValid() {
+			// Unknown words stay out of the typed history.
+			entry.Action = nil
+			entry.Observation = fmt.Sprintf("%s: %q is not in the action catalogue", observationRefused, truncate(string(a.Type), 100))
+		}
+	}
+	return r.updateSpec(ctx, p, func(fresh *platformv1alpha1.RemediationPlan) {
+		fresh.Spec.AgenticHistory = append(fresh.Spec.AgenticHistory, entry)
+	})
+}
+
+func cut(in []string) []string {
+	var out []string
+	for i, s := range in {
+		if i == 16 {
+			break
+		}
+		out = append(out, clean(s, 1000))
+	}
+	return out
+}
+
+// agenticResolved records the AI's account and verifies the target.
+func (r *Reconciler) agenticResolved(ctx context.Context, p *platformv1alpha1.RemediationPlan) (ctrl.Result, error) {
+	if p.Status.AgenticResolution == nil {
+		res := &platformv1alpha1.AgenticResolution{}
+		if raw := p.Annotations[AnnotationAgenticResolution]; raw != "" {
+			if err := json.Unmarshal([]byte(raw), res); err != nil {
+				res = &platformv1alpha1.AgenticResolution{Summary: "the AI declared the issue resolved"}
+			}
+		}
+		p.Status.AgenticResolution = res
+	}
+	return r.startVerifying(ctx, p)
+}
+
+// agenticGiveUp restores what the steps changed.
+func (r *Reconciler) agenticGiveUp(ctx context.Context, p *platformv1alpha1.RemediationPlan, why string) (ctrl.Result, error) {
+	if hasApplied(p) {
+		return r.rollback(ctx, p, why)
+	}
+	return r.finish(ctx, p, platformv1alpha1.PlanFailed, why)
+}
+
+// targetContext is what the AI sees of the target: its rollout state and
+// its pods, in a few lines.
+func (r *Reconciler) targetContext(ctx context.Context, target platformv1alpha1.ResourceReference) (string, error) {
+	if r.Context != nil {
+		return r.Context(ctx, target)
+	}
+	d, err := r.Executor.Live(ctx, target)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	replicas := int32(1)
+	if d.Spec.Replicas != nil {
+		replicas = *d.Spec.Replicas
+	}
+	fmt.Fprintf(&b, "Deployment %s/%s: %d desired, %d updated, %d ready, %d available, %d unavailable; generation %d, observed %d\n",
+		d.Namespace, d.Name, replicas, d.Status.UpdatedReplicas, d.Status.ReadyReplicas, d.Status.AvailableReplicas, d.Status.UnavailableReplicas, d.Generation, d.Status.ObservedGeneration)
+	for _, c := range d.Spec.Template.Spec.Containers {
+		fmt.Fprintf(&b, "container %s image %s requests %v limits %v\n", c.Name, c.Image, c.Resources.Requests, c.Resources.Limits)
+	}
+	pods, _, err := r.Executor.PodsOf(ctx, d)
+	if err == nil {
+		for i, pod := range pods {
+			if i == 5 {
+				break
+			}
+			ready := false
+			for _, c := range pod.Status.Conditions {
+				ready = ready || (c.Type == "Ready" && c.Status == "True")
+			}
+			fmt.Fprintf(&b, "pod %s phase %s ready %t restarts %d\n", pod.Name, pod.Status.Phase, ready, actions.Restarts(&pod))
+		}
+	}
+	return truncate(b.String(), 15000), nil
+}
+
+// clean scrubs secrets out of AI text and cuts it to n bytes.
+func clean(s string, n int) string { return scrub.Default().Scrub(s).Truncate(n).String() }

@@ -1,0 +1,153 @@
+package remediationplan
+
+import (
+	"context"
+	"net"
+	"sync"
+	"testing"
+
+	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/api/meta"
+
+	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
+	"github.com/chatcli/aiops/libs/grpcx"
+	"github.com/chatcli/aiops/libs/testenv"
+	analyzerv1 "github.com/chatcli/aiops/proto/chatcli/platform/analyzer/v1"
+	chatcliv1 "github.com/chatcli/aiops/proto/chatcli/v1"
+)
+
+const analyzerToken = "analyzer-test-token-of-at-least-32-bytes"
+
+// scriptedAnalyzer answers AgenticStep from a script by step number and
+// records what it was asked.
+type scriptedAnalyzer struct {
+	analyzerv1.UnimplementedAnalyzerServiceServer
+	script func(step int32) *chatcliv1.AgenticStepResponse
+
+	mu       sync.Mutex
+	requests []*analyzerv1.AgenticStepRequest
+}
+
+func (a *scriptedAnalyzer) AgenticStep(_ context.Context, req *analyzerv1.AgenticStepRequest) (*analyzerv1.AgenticStepResponse, error) {
+	a.mu.Lock()
+	a.requests = append(a.requests, req)
+	a.mu.Unlock()
+	return &analyzerv1.AgenticStepResponse{Step: a.script(req.GetKey().GetStepNumber())}, nil
+}
+
+func (a *scriptedAnalyzer) asked() []*analyzerv1.AgenticStepRequest {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]*analyzerv1.AgenticStepRequest(nil), a.requests...)
+}
+
+// serveAnalyzer runs a on loopback over TLS with a token and returns a
+// client of it.
+func serveAnalyzer(t *testing.T, a *scriptedAnalyzer) analyzerv1.AnalyzerServiceClient {
+	t.Helper()
+	pki, err := testenv.NewPKI(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := grpcx.NewServer(grpcx.ServerConfig{CertFile: pki.Server.CertFile, KeyFile: pki.Server.KeyFile, Token: analyzerToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	analyzerv1.RegisterAnalyzerServiceServer(srv.Server, a)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(lis) }()
+	t.Cleanup(srv.Stop)
+	conn, err := grpcx.Dial(lis.Addr().String(), grpcx.ClientConfig{CAFile: pki.CAFile, Token: analyzerToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return analyzerv1.NewAnalyzerServiceClient(conn)
+}
+
+func next_(a string, p P) *chatcliv1.SuggestedAction {
+	return &chatcliv1.SuggestedAction{Action: a, Params: p}
+}
+
+func TestAnAgenticLoopResolvesInThreeSteps(t *testing.T) {
+	g := NewWithT(t)
+	ai := &scriptedAnalyzer{script: func(step int32) *chatcliv1.AgenticStepResponse {
+		switch step {
+		case 1:
+			return &chatcliv1.AgenticStepResponse{Reasoning: "OOMKilled; more replicas", NextAction: next_("ScaleDeployment", P{"replicas": "3"})}
+		case 2:
+			return &chatcliv1.AgenticStepResponse{Reasoning: "raise the memory limit", NextAction: next_("AdjustResources", P{"memory_limit": "1Gi"})}
+		}
+		return &chatcliv1.AgenticStepResponse{Reasoning: "stable", Resolved: true, PostmortemSummary: "OOM fixed; the password=hunter2secret was in the log", RootCause: "limit too low",
+			Impact: "restarts", LessonsLearned: []string{"size limits"}, PreventionActions: []string{"add an HPA"}}
+	}}
+	client := serveAnalyzer(t, ai)
+	start(t, func(r *Reconciler) { r.Analyzer = client })
+	s := newScenario(t, g, 2)
+	s.playController(t, nil)
+	p := s.plan(g, "api-oom-plan-1")
+	p.Spec.AgenticMode, p.Spec.AgenticMaxSteps = true, 10
+	g.Expect(env.Client.Create(context.Background(), p)).To(Succeed())
+	got := waitState(g, p, platformv1alpha1.PlanCompleted)
+
+	h := got.Spec.AgenticHistory
+	g.Expect(h).To(HaveLen(3))
+	g.Expect(h[0].Observation).To(HavePrefix("SUCCESS"))
+	g.Expect(h[1].Observation).To(HavePrefix("SUCCESS"))
+	g.Expect(h[2].Action).To(BeNil())
+	g.Expect(h[2].Observation).To(Equal(observationResolved))
+	g.Expect(got.Status.AgenticStepCount).To(BeEquivalentTo(3))
+	g.Expect(got.Status.ActionResults).To(HaveLen(2))
+	g.Expect(got.Status.AgenticResolution).NotTo(BeNil())
+	g.Expect(got.Status.AgenticResolution.RootCause).To(Equal("limit too low"))
+	g.Expect(got.Status.AgenticResolution.Summary).NotTo(ContainSubstring("hunter2secret"), "scrubbed")
+	g.Expect(got.Status.AgenticResolution.PreventionActions).To(ConsistOf("add an HPA"))
+	g.Expect(*got.Status.Verification.Healthy).To(BeTrue())
+	g.Expect(replicas(g, s.deploy)).To(BeEquivalentTo(3))
+
+	asked := ai.asked()
+	g.Expect(asked).To(HaveLen(3), "each step asked once")
+	for i, req := range asked {
+		g.Expect(req.GetKey().GetStepNumber()).To(BeEquivalentTo(i + 1))
+		g.Expect(req.GetKey().GetPlanUid()).To(Equal(string(got.UID)))
+		g.Expect(req.GetStep().GetCurrentStep()).To(BeEquivalentTo(i + 1))
+		g.Expect(req.GetStep().GetHistory()).To(HaveLen(i))
+		g.Expect(req.GetStep().GetKubernetesContext()).To(ContainSubstring("Deployment " + s.ns + "/api"))
+	}
+	g.Expect(asked[2].GetStep().GetHistory()[0].GetObservation()).To(HavePrefix("SUCCESS"))
+}
+
+func TestAnAgenticLoopSpendsItsBudgetAndRollsBack(t *testing.T) {
+	g := NewWithT(t)
+	ai := &scriptedAnalyzer{script: func(step int32) *chatcliv1.AgenticStepResponse {
+		switch step {
+		case 1:
+			return &chatcliv1.AgenticStepResponse{Reasoning: "scale", NextAction: next_("ScaleDeployment", P{"replicas": "3"})}
+		case 2:
+			// Agentic steps pass the same policy: no scale to 0.
+			return &chatcliv1.AgenticStepResponse{Reasoning: "stop it", NextAction: next_("ScaleDeployment", P{"replicas": "0"})}
+		}
+		return &chatcliv1.AgenticStepResponse{Reasoning: "try my own thing", DivergesFromInsight: true, NextAction: next_("RestartDeployment", nil)}
+	}}
+	client := serveAnalyzer(t, ai)
+	start(t, func(r *Reconciler) { r.Analyzer = client })
+	s := newScenario(t, g, 2)
+	s.playController(t, nil)
+	p := s.plan(g, "api-oom-plan-1")
+	p.Spec.AgenticMode, p.Spec.AgenticMaxSteps = true, 3
+	g.Expect(env.Client.Create(context.Background(), p)).To(Succeed())
+	got := waitState(g, p, platformv1alpha1.PlanRolledBack)
+	h := got.Spec.AgenticHistory
+	g.Expect(h).To(HaveLen(3))
+	g.Expect(h[0].Observation).To(HavePrefix("SUCCESS"))
+	g.Expect(h[1].Observation).To(And(HavePrefix(observationRefused), ContainSubstring("scale-to-zero")))
+	g.Expect(h[2].Observation).To(ContainSubstring("diverges"))
+	g.Expect(got.Status.Result).To(ContainSubstring("spent its 3 steps"))
+	g.Expect(meta.FindStatusCondition(got.Status.Conditions, platformv1alpha1.RemediationPlanPolicyAllowedCondition)).To(BeNil(),
+		"a refused step must not read as a refused plan, which the correlator escalates")
+	g.Expect(replicas(g, s.deploy)).To(BeEquivalentTo(2), "the scale was rolled back")
+	g.Expect(ai.asked()).To(HaveLen(3))
+}

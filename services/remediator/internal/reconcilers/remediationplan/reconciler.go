@@ -1,0 +1,334 @@
+// Package remediationplan runs RemediationPlans: Pending ▶ (WaitingApproval)
+// ▶ Executing ▶ Verifying ▶ Completed | Failed | RolledBack. One step per
+// pass, each recorded in status before the next: a crash resumes at the
+// step the status names and never repeats an action whose result it
+// records.
+package remediationplan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+
+	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
+	"github.com/chatcli/aiops/libs/actions"
+	"github.com/chatcli/aiops/libs/reconcile"
+	"github.com/chatcli/aiops/libs/redisx"
+	analyzerv1 "github.com/chatcli/aiops/proto/chatcli/platform/analyzer/v1"
+	"github.com/chatcli/aiops/services/remediator/internal/audit"
+	"github.com/chatcli/aiops/services/remediator/internal/policy"
+)
+
+// Condition types and reasons of this reconciler beyond the API's.
+const (
+	// TargetLockedCondition is True while the plan holds the lock on its
+	// target; False says why it waits (another plan holds it, or Redis is
+	// down and nothing may execute).
+	TargetLockedCondition  = "TargetLocked"
+	LockAcquiredReason     = "LockAcquired"
+	LockHeldReason         = "LockHeldByAnotherPlan"
+	RedisUnavailableReason = "RedisUnavailable"
+	LockReleasedReason     = "LockReleased"
+
+	// SafetyConstraintsCondition is True when every spec.safetyConstraints
+	// string maps to a policy rule; False lists those not enforced.
+	SafetyConstraintsCondition   = "SafetyConstraintsEnforced"
+	ConstraintsEnforcedReason    = "Enforced"
+	ConstraintsNotEnforcedReason = "NotEnforced"
+)
+
+// LockPurpose is the redisx lock purpose: the key is
+// chatcli:lock:remediation:<kind>/<namespace>/<name>.
+const LockPurpose = "remediation"
+
+// AnnotationStabilityWindow on a plan overrides the stability window, as
+// a Go duration.
+const AnnotationStabilityWindow = "platform.chatcli.io/stability-window"
+
+// Defaults.
+const (
+	DefaultStabilityWindow = 10 * time.Second
+	DefaultApprovalTimeout = time.Hour
+	// MaxVerifyTimeout caps the progressDeadlineSeconds a verification waits.
+	MaxVerifyTimeout = 10 * time.Minute
+	// AgenticTimeout bounds an agentic loop.
+	AgenticTimeout = 10 * time.Minute
+)
+
+// Reconciler runs plans. Client must read from the API server, not a
+// cache: every pass acts on the status the previous pass wrote.
+type Reconciler struct {
+	Client   client.Client
+	Executor *actions.DeploymentExecutor
+	Policy   *policy.Policy
+	Redis    *redisx.Client
+	Audit    *audit.Logger
+	Now      func() time.Time
+
+	StabilityWindow time.Duration
+	ApprovalTimeout time.Duration
+	// VerifyTimeout caps the verification timeout; MaxVerifyTimeout when 0.
+	VerifyTimeout time.Duration
+	// PollInterval is how often verification and lock waits look again.
+	PollInterval time.Duration
+	// Analyzer answers agentic steps; agentic plans fail without it.
+	Analyzer analyzerv1.AnalyzerServiceClient
+	// Workers is how many plans advance at once; plans on one target still
+	// take turns (the lock).
+	Workers int
+	// Mode is the global mode; a namespace label can still ask for
+	// dry-run (ModeLabel).
+	Mode Mode
+	// Context builds the observation for agentic steps; a status summary
+	// of the target when nil.
+	Context func(ctx context.Context, target platformv1alpha1.ResourceReference) (string, error)
+
+	base  reconcile.Base[*platformv1alpha1.RemediationPlan]
+	locks sync.Map // plan uid -> *redisx.Lock
+}
+
+// SetupWithManager checks the dependencies and registers the controller.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := r.init(); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&platformv1alpha1.RemediationPlan{}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
+		Named("remediationplan").
+		Complete(r)
+}
+
+func (r *Reconciler) init() error {
+	if r.Client == nil || r.Executor == nil || r.Policy == nil || r.Now == nil {
+		return errors.New("remediationplan reconciler: Client, Executor, Policy and Now are required")
+	}
+	if r.StabilityWindow <= 0 {
+		r.StabilityWindow = DefaultStabilityWindow
+	}
+	if r.ApprovalTimeout <= 0 {
+		r.ApprovalTimeout = DefaultApprovalTimeout
+	}
+	if r.VerifyTimeout <= 0 || r.VerifyTimeout > MaxVerifyTimeout {
+		r.VerifyTimeout = MaxVerifyTimeout
+	}
+	if r.PollInterval <= 0 {
+		r.PollInterval = time.Second
+	}
+	r.base = reconcile.Base[*platformv1alpha1.RemediationPlan]{
+		Client:             r.Client,
+		NewObject:          func() *platformv1alpha1.RemediationPlan { return &platformv1alpha1.RemediationPlan{} },
+		Conditions:         func(p *platformv1alpha1.RemediationPlan) *[]metav1.Condition { return &p.Status.Conditions },
+		ObservedGeneration: func(p *platformv1alpha1.RemediationPlan) *int64 { return &p.Status.ObservedGeneration },
+		// Two writers must never both think they advanced the plan: a
+		// pass that read an older plan loses with a conflict.
+		OptimisticLock: true,
+		Normal:         []reconcile.Phase[*platformv1alpha1.RemediationPlan]{r.step},
+	}
+	return r.base.Validate()
+}
+
+// Reconcile runs one pass.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	return r.base.Reconcile(ctx, req)
+}
+
+// next ends a pass so that the next step runs right after its status is
+// written.
+var next = ctrl.Result{RequeueAfter: time.Millisecond}
+
+// step runs the one step the plan's state calls for.
+func (r *Reconciler) step(ctx context.Context, p *platformv1alpha1.RemediationPlan) (ctrl.Result, error) {
+	switch p.Status.State {
+	case "":
+		p.Status.State = platformv1alpha1.PlanPending
+		return next, nil
+	case platformv1alpha1.PlanPending:
+		return r.pending(ctx, p)
+	case platformv1alpha1.PlanWaitingApproval:
+		return r.waitingApproval(ctx, p)
+	case platformv1alpha1.PlanExecuting:
+		if p.Spec.AgenticMode {
+			return r.agentic(ctx, p)
+		}
+		return r.executing(ctx, p)
+	case platformv1alpha1.PlanVerifying:
+		return r.verifying(ctx, p)
+	}
+	// Terminal: only the lock is left to let go.
+	r.release(ctx, p)
+	return ctrl.Result{}, nil
+}
+
+func (r *Reconciler) now() metav1.Time { return metav1.NewTime(r.Now().UTC().Truncate(time.Second)) }
+
+func (r *Reconciler) cond(p *platformv1alpha1.RemediationPlan, typ string, ok bool, reason, msg string) {
+	s := metav1.ConditionFalse
+	if ok {
+		s = metav1.ConditionTrue
+	}
+	reconcile.SetCondition(p, &p.Status.Conditions, typ, s, reason, msg)
+}
+
+// finish puts the plan in a terminal state and lets go of the lock.
+func (r *Reconciler) finish(ctx context.Context, p *platformv1alpha1.RemediationPlan, state platformv1alpha1.PlanState, result string) (ctrl.Result, error) {
+	p.Status.State = state
+	p.Status.Result = truncate(result, 8000)
+	t := r.now()
+	p.Status.CompletedAt = &t
+	p.Status.PendingAction = nil
+	r.release(ctx, p)
+	return ctrl.Result{}, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+func (r *Reconciler) planContext(p *platformv1alpha1.RemediationPlan, index int32, acts []platformv1alpha1.RemediationAction) policy.Plan {
+	return policy.Plan{Name: p.Name, Namespace: p.Namespace, Issue: p.Spec.IssueRef.Name, UID: p.UID, Index: index, Actions: acts, Constraints: p.Spec.SafetyConstraints}
+}
+
+func (r *Reconciler) record(kind string, p *platformv1alpha1.RemediationPlan, index *int32, a platformv1alpha1.RemediationAction, result, detail string) {
+	target := ""
+	if p.Status.ResolvedTarget != nil {
+		target = p.Status.ResolvedTarget.String()
+	}
+	r.Audit.Record(audit.Event{Kind: kind, Actor: "remediator", Plan: p.Namespace + "/" + p.Name, Issue: p.Spec.IssueRef.Name,
+		Target: target, Action: string(a.Type), Index: index, Params: a.Params, Result: result, Detail: detail})
+}
+
+// pending resolves the target, runs the policy over every action and
+// moves the plan to approval or execution.
+func (r *Reconciler) pending(ctx context.Context, p *platformv1alpha1.RemediationPlan) (ctrl.Result, error) {
+	if p.Status.ResolvedTarget == nil {
+		issue := &platformv1alpha1.Issue{}
+		if err := r.Client.Get(ctx, client.ObjectKey{Namespace: p.Namespace, Name: p.Spec.IssueRef.Name}, issue); err != nil {
+			if client.IgnoreNotFound(err) == nil {
+				r.cond(p, platformv1alpha1.RemediationPlanTargetResolvedCondition, false, platformv1alpha1.RemediationPlanTargetMissingReason, "the Issue is gone")
+				return r.finish(ctx, p, platformv1alpha1.PlanFailed, "the plan's Issue "+p.Spec.IssueRef.Name+" no longer exists")
+			}
+			return ctrl.Result{}, fmt.Errorf("get the Issue: %w", err)
+		}
+		res := issue.Spec.Resource
+		if ref := metav1.GetControllerOf(p); ref != nil && ref.UID != issue.UID {
+			r.cond(p, platformv1alpha1.RemediationPlanTargetResolvedCondition, false, platformv1alpha1.RemediationPlanTargetMissingReason, "the Issue was re-created")
+			return r.finish(ctx, p, platformv1alpha1.PlanFailed, "the plan's Issue was re-created")
+		}
+		d, err := r.Executor.Live(ctx, res)
+		if done, res, err := r.targetGone(ctx, p, err); done {
+			return res, err
+		}
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		p.Status.ResolvedTarget = &platformv1alpha1.ResourceReference{APIVersion: "apps/v1", Kind: res.Kind, Namespace: res.Namespace, Name: res.Name, UID: d.UID}
+		r.cond(p, platformv1alpha1.RemediationPlanTargetResolvedCondition, true, platformv1alpha1.RemediationPlanTargetFoundReason, "resolved "+res.String()+" uid "+string(d.UID))
+		return next, nil
+	}
+	if _, unknown := policy.Constraints(p.Spec.SafetyConstraints); len(unknown) > 0 {
+		r.cond(p, SafetyConstraintsCondition, false, ConstraintsNotEnforcedReason, "not enforced (the policy does not know them): "+strings.Join(unknown, "; "))
+	} else {
+		r.cond(p, SafetyConstraintsCondition, true, ConstraintsEnforcedReason, "every safety constraint maps to a policy rule")
+	}
+	if !p.Spec.AgenticMode {
+		for i, a := range p.Spec.Actions {
+			v, err := r.Policy.Decide(ctx, "remediator", a, *p.Status.ResolvedTarget, r.planContext(p, int32(i), p.Spec.Actions), policy.Check)
+			if err != nil {
+				return r.waitForInputs(p, err)
+			}
+			if !v.Allowed {
+				return r.refused(ctx, p, int32(i), a, v)
+			}
+			if v.ApprovalRequired && !approvalRequired(p) {
+				return r.refused(ctx, p, int32(i), a, policy.Verdict{Rule: v.ApprovalRule, Reason: v.Reason + ", and the plan was made without an approval step"})
+			}
+		}
+		r.cond(p, platformv1alpha1.RemediationPlanPolicyAllowedCondition, true, platformv1alpha1.RemediationPlanPolicyPassedReason, "every action passed the action policy")
+	}
+	if !p.Spec.AgenticMode && len(p.Status.ActionResults) == 0 {
+		dry, err := r.dryRunMode(ctx, p)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if dry {
+			return r.shadow(ctx, p)
+		}
+	}
+	if approvalRequired(p) {
+		t := r.now()
+		exp := metav1.NewTime(t.Add(r.ApprovalTimeout))
+		p.Status.Approval = &platformv1alpha1.PlanApprovalStatus{RequestedAt: &t, ExpiresAt: &exp, Generation: p.Generation}
+		p.Status.State = platformv1alpha1.PlanWaitingApproval
+		r.cond(p, platformv1alpha1.RemediationPlanApprovedCondition, false, platformv1alpha1.RemediationPlanApprovalRequiredReason, "waiting for ApprovePlan or RejectPlan until "+exp.UTC().Format(time.RFC3339))
+		return next, nil
+	}
+	r.cond(p, platformv1alpha1.RemediationPlanApprovedCondition, true, platformv1alpha1.RemediationPlanApprovalNotRequiredReason, "the policy asks for no approval")
+	p.Status.State = platformv1alpha1.PlanExecuting
+	return next, nil
+}
+
+func approvalRequired(p *platformv1alpha1.RemediationPlan) bool {
+	return p.Spec.Approval != nil && p.Spec.Approval.Required
+}
+
+// waitForInputs keeps the plan where it is while the policy cannot
+// decide (the API server or Redis): nothing runs without a decision.
+func (r *Reconciler) waitForInputs(p *platformv1alpha1.RemediationPlan, err error) (ctrl.Result, error) {
+	if errors.Is(err, policy.ErrUnavailable) {
+		r.cond(p, TargetLockedCondition, false, RedisUnavailableReason, "the policy cannot decide, so nothing executes: "+err.Error())
+		return ctrl.Result{RequeueAfter: 5 * r.PollInterval}, nil
+	}
+	return ctrl.Result{}, err
+}
+
+// refused fails the plan on a policy refusal, before anything ran or
+// after some actions ran (then they are rolled back).
+func (r *Reconciler) refused(ctx context.Context, p *platformv1alpha1.RemediationPlan, index int32, a platformv1alpha1.RemediationAction, v policy.Verdict) (ctrl.Result, error) {
+	msg := fmt.Sprintf("action %d (%s) refused by rule %s: %s", index, a.Type, v.Rule, v.Reason)
+	agenticStep := p.Spec.AgenticMode && p.Status.State == platformv1alpha1.PlanExecuting
+	if !agenticStep {
+		// PolicyAllowed=False ends the Issue's attempts (the correlator
+		// escalates); a refused agentic step is only that step's
+		// observation.
+		r.cond(p, platformv1alpha1.RemediationPlanPolicyAllowedCondition, false, platformv1alpha1.RemediationPlanPolicyDeniedReason, msg)
+	}
+	t := r.now()
+	p.Status.ActionResults = append(p.Status.ActionResults, platformv1alpha1.ActionResult{
+		Index: &index, Type: a.Type, Params: a.Params, Result: platformv1alpha1.ActionSkipped, Message: truncate(msg, 4000), Timestamp: &t,
+	})
+	if agenticStep {
+		return next, nil // the AI sees the refusal and decides again
+	}
+	if hasApplied(p) {
+		return r.rollback(ctx, p, msg)
+	}
+	return r.finish(ctx, p, platformv1alpha1.PlanFailed, msg)
+}
+
+// targetGone ends the plan when err says the target is missing or was
+// replaced: there is nothing the plan may act on, not even to roll back.
+func (r *Reconciler) targetGone(ctx context.Context, p *platformv1alpha1.RemediationPlan, err error) (bool, ctrl.Result, error) {
+	switch {
+	case errors.Is(err, actions.ErrTargetMissing):
+		r.cond(p, platformv1alpha1.RemediationPlanTargetResolvedCondition, false, platformv1alpha1.RemediationPlanTargetMissingReason, err.Error())
+		res, e := r.finish(ctx, p, platformv1alpha1.PlanFailed, "the target is gone: "+err.Error())
+		return true, res, e
+	case errors.Is(err, actions.ErrTargetReplaced):
+		r.cond(p, platformv1alpha1.RemediationPlanTargetResolvedCondition, false, platformv1alpha1.RemediationPlanTargetReplacedReason, err.Error())
+		res, e := r.finish(ctx, p, platformv1alpha1.PlanFailed, "the target was replaced; the plan does not act on the new object: "+err.Error())
+		return true, res, e
+	}
+	return false, ctrl.Result{}, nil
+}

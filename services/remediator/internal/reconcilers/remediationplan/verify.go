@@ -1,0 +1,138 @@
+package remediationplan
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
+	"github.com/chatcli/aiops/libs/actions"
+)
+
+// health is the verdict on a Deployment now.
+type health struct {
+	healthy  bool
+	restarts int32
+	checks   []platformv1alpha1.VerificationCheck
+}
+
+func check(name string, ok bool, format string, args ...any) platformv1alpha1.VerificationCheck {
+	return platformv1alpha1.VerificationCheck{Name: name, Healthy: ptr.To(ok), Message: truncate(fmt.Sprintf(format, args...), 1000)}
+}
+
+// deploymentHealth judges d only once its controller observed the change:
+// observedGeneration ≥ generation, every replica updated and available,
+// none unavailable, and no pod of an older template left.
+func (r *Reconciler) deploymentHealth(ctx context.Context, d *appsv1.Deployment) (health, error) {
+	replicas := int32(1)
+	if d.Spec.Replicas != nil {
+		replicas = *d.Spec.Replicas
+	}
+	st := d.Status
+	h := health{}
+	observed := st.ObservedGeneration >= d.Generation
+	h.checks = append(h.checks, check("rollout-observed", observed, "observedGeneration %d, generation %d", st.ObservedGeneration, d.Generation))
+	updated := observed && st.UpdatedReplicas == replicas
+	h.checks = append(h.checks, check("replicas-updated", updated, "%d of %d replicas updated", st.UpdatedReplicas, replicas))
+	available := observed && st.AvailableReplicas == replicas && st.ReadyReplicas == replicas && st.UnavailableReplicas == 0
+	h.checks = append(h.checks, check("replicas-available", available, "%d ready, %d available, %d unavailable of %d", st.ReadyReplicas, st.AvailableReplicas, st.UnavailableReplicas, replicas))
+	pods, owned, err := r.Executor.PodsOf(ctx, d)
+	if err != nil {
+		return health{}, err
+	}
+	current := actions.CurrentReplicaSet(d, owned)
+	var old []string
+	for _, p := range pods {
+		if current == nil || metav1.GetControllerOf(&p).UID != current.UID {
+			old = append(old, p.Name)
+			continue
+		}
+		h.restarts += actions.Restarts(&p)
+	}
+	oldGone := len(old) == 0 && (current != nil || replicas == 0)
+	h.checks = append(h.checks, check("old-pods-gone", oldGone, "pods of an older template: %s", strings.Join(old, ", ")))
+	h.healthy = observed && updated && available && oldGone
+	return h, nil
+}
+
+func (r *Reconciler) stabilityWindow(p *platformv1alpha1.RemediationPlan) time.Duration {
+	if v, ok := p.Annotations[AnnotationStabilityWindow]; ok {
+		if d, err := time.ParseDuration(v); err == nil && d >= 0 && d <= MaxVerifyTimeout {
+			return d
+		}
+	}
+	return r.StabilityWindow
+}
+
+// verifying waits for the target to be healthy, then for it to stay so for
+// the stability window with no new restart.
+func (r *Reconciler) verifying(ctx context.Context, p *platformv1alpha1.RemediationPlan) (ctrl.Result, error) {
+	if _, res, ok := r.lock(ctx, p); !ok {
+		return res, nil
+	}
+	v := p.Status.Verification
+	if v == nil {
+		return r.startVerifying(ctx, p)
+	}
+	d, err := r.Executor.Live(ctx, *p.Status.ResolvedTarget)
+	if done, res, err := r.targetGone(ctx, p, err); done {
+		return res, err
+	}
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	h, err := r.deploymentHealth(ctx, d)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	now := r.Now()
+	window := r.stabilityWindow(p)
+	stable := check("no-new-restarts", true, "%d restarts", h.restarts)
+	if v.RestartBaseline != nil && h.restarts > *v.RestartBaseline {
+		stable = check("no-new-restarts", false, "%d restarts, %d when the window began", h.restarts, *v.RestartBaseline)
+	}
+	v.Checks = append(h.checks, stable)
+	switch {
+	case v.HealthySince != nil && (!h.healthy || !*stable.Healthy):
+		return r.failVerification(ctx, p, platformv1alpha1.RemediationPlanVerificationFailedReason, "the target broke again inside the stability window")
+	case !h.healthy && v.Deadline != nil && !now.Before(v.Deadline.Time):
+		return r.failVerification(ctx, p, platformv1alpha1.RemediationPlanVerificationTimeoutReason, "the target was not healthy by "+v.Deadline.UTC().Format(time.RFC3339))
+	case !h.healthy:
+		v.Message = "waiting for the controller to roll the change out"
+		return ctrl.Result{RequeueAfter: r.PollInterval}, nil
+	case v.HealthySince == nil:
+		t := metav1.NewTime(now)
+		v.HealthySince, v.RestartBaseline = &t, ptr.To(h.restarts)
+		v.Message = fmt.Sprintf("healthy; watching for %s", window)
+		return ctrl.Result{RequeueAfter: min(r.PollInterval, window)}, nil
+	case now.Sub(v.HealthySince.Time) < window:
+		return ctrl.Result{RequeueAfter: min(r.PollInterval, window-now.Sub(v.HealthySince.Time))}, nil
+	}
+	v.Healthy = ptr.To(true)
+	v.Message = fmt.Sprintf("healthy and stable for %s", window)
+	r.cond(p, platformv1alpha1.RemediationPlanVerifiedCondition, true, platformv1alpha1.RemediationPlanHealthyReason, v.Message)
+	return r.finish(ctx, p, platformv1alpha1.PlanCompleted, completedResult(p))
+}
+
+func completedResult(p *platformv1alpha1.RemediationPlan) string {
+	var done []string
+	for _, a := range p.Status.ActionResults {
+		if a.Result == platformv1alpha1.ActionSucceeded {
+			done = append(done, a.Message)
+		}
+	}
+	return "verified healthy after: " + strings.Join(done, "; ")
+}
+
+func (r *Reconciler) failVerification(ctx context.Context, p *platformv1alpha1.RemediationPlan, reason, why string) (ctrl.Result, error) {
+	p.Status.Verification.Healthy = ptr.To(false)
+	p.Status.Verification.Message = why
+	r.cond(p, platformv1alpha1.RemediationPlanVerifiedCondition, false, reason, why)
+	return r.rollback(ctx, p, "verification failed: "+why)
+}
