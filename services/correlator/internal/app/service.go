@@ -15,6 +15,7 @@ import (
 	correlatorv1 "github.com/chatcli/aiops/proto/chatcli/platform/correlator/v1"
 	remediatorv1 "github.com/chatcli/aiops/proto/chatcli/platform/remediator/v1"
 	watcherv1 "github.com/chatcli/aiops/proto/chatcli/platform/watcher/v1"
+	"github.com/chatcli/aiops/services/correlator/internal/incidents"
 	"github.com/chatcli/aiops/services/correlator/internal/reconcilers/anomaly"
 	"github.com/chatcli/aiops/services/correlator/internal/reconcilers/issue"
 )
@@ -80,9 +81,8 @@ func (o *options) validate() error {
 	return errors.Join(errs...)
 }
 
-// setup registers the Anomaly and Issue reconcilers and dials the peers the
-// Issue reconciler calls. The incident API answers Unimplemented until its
-// part of the correlator lands.
+// setup registers the Anomaly and Issue reconcilers, dials the peers the
+// Issue reconciler calls, and serves the incident API.
 func (o *options) setup(_ context.Context, rt *bootstrap.Runtime) error {
 	mgr := rt.Manager
 	log := ctrl.Log.WithName("correlator")
@@ -109,6 +109,15 @@ func (o *options) setup(_ context.Context, rt *bootstrap.Runtime) error {
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up the Issue reconciler: %w", err)
 	}
-	correlatorv1.RegisterCorrelatorServiceServer(rt.GRPC, correlatorv1.UnimplementedCorrelatorServiceServer{})
+	// The incident API runs on every replica: it answers from the cache
+	// and records requests as annotations through the HandlerClient, which
+	// refuses status writes; the leader's Issue reconciler acts on them.
+	incidentServer, err := incidents.NewServer(incidents.Options{
+		Cache: mgr.GetClient(), Writer: rt.HandlerClient, Fresh: mgr.GetAPIReader(),
+	})
+	if err != nil {
+		return fmt.Errorf("set up the incident API: %w", err)
+	}
+	correlatorv1.RegisterCorrelatorServiceServer(rt.GRPC, incidentServer)
 	return nil
 }
