@@ -51,7 +51,6 @@ func Listen(address string, tlsConfig *tls.Config, h http.Handler, log logr.Logg
 			WriteTimeout:      60 * time.Second,
 			IdleTimeout:       2 * time.Minute,
 			MaxHeaderBytes:    64 << 10,
-			ErrorLog:          nil,
 		},
 	}, nil
 }
