@@ -52,7 +52,7 @@ func TestGetIncident(t *testing.T) {
 		PlanRef:          &platformv1alpha1.LocalObjectReference{Name: "checkout-oom-plan-2"},
 		PostMortemRef:    &platformv1alpha1.LocalObjectReference{Name: "pm-checkout"},
 		DetectedAt:       ptr.To(mustTime("2026-02-16T10:30:00Z")),
-		Timeline: []platformv1alpha1.TimelineEntry{{Timestamp: mustTime("2026-02-16T10:30:00Z"), Type: "detected", Detail: "opened"}},
+		Timeline:         []platformv1alpha1.TimelineEntry{{Timestamp: mustTime("2026-02-16T10:30:00Z"), Type: "detected", Detail: "opened"}},
 	})
 	other := createIssue(t, newIssue(ns, "other"), platformv1alpha1.IssueStatus{State: platformv1alpha1.IssueDetected})
 
