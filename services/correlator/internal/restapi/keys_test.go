@@ -113,3 +113,28 @@ func TestNormalizeOrigin(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseKeys: any Secret content parses without a panic, and no problem
+// it reports quotes a key.
+func FuzzParseKeys(f *testing.F) {
+	f.Add("alice:viewer:" + strings.Repeat("k", MinKeyLength) + "\n# c\nbob:root:x")
+	f.Add("a:admin:sha256:zz\n\n::\n:::")
+	// The fixed words of the problems, which a key may happen to repeat.
+	templates := "not <key-id>:<role>:<key> key id is not 1-63 lowercase letters, digits, '.', '_' or '-' role is not viewer, operator or admin " +
+		"sha256: needs 64 hex digits the key is shorter than characters the key id or the key is already used by an earlier line reading the keys: line"
+	f.Fuzz(func(t *testing.T, data string) {
+		keys, problems := ParseKeys(data)
+		for _, line := range strings.Split(data, "\n") {
+			parts := strings.SplitN(strings.TrimSpace(line), ":", 3)
+			if len(parts) < 3 || len(parts[2]) < 12 {
+				continue
+			}
+			for _, p := range problems {
+				if strings.Contains(p, parts[2]) && !strings.Contains(parts[0]+parts[1]+templates, parts[2]) {
+					t.Fatalf("problem %q quotes the key %q", p, parts[2])
+				}
+			}
+		}
+		_, _, _ = keys.Lookup(data)
+	})
+}
