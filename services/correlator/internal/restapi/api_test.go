@@ -185,6 +185,12 @@ func TestRateLimitPerKey(t *testing.T) {
 	for range 3 {
 		g.Expect(a.do(t, http.MethodGet, "/api/v1/incidents", operatorKey, "").status).To(Equal(http.StatusOK))
 	}
+	// Guessing keys is limited per address.
+	for range 3 {
+		g.Expect(a.do(t, http.MethodGet, "/api/v1/incidents", "guess-0123456789abcdef0123456789abcdef", "").status).To(Equal(http.StatusUnauthorized))
+	}
+	g.Expect(a.do(t, http.MethodGet, "/api/v1/incidents", "guess-0123456789abcdef0123456789abcdef", "").status).To(Equal(http.StatusTooManyRequests))
+	g.Expect(a.do(t, http.MethodGet, "/api/v1/incidents", adminKey, "").status).To(Equal(http.StatusOK), "a valid key is not held up")
 }
 
 // TestAuditLines: every request, accepted or not, is one JSON line naming

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -81,8 +82,11 @@ type Handler struct {
 	cfg     Config
 	origins map[string]bool
 	limiter *keyLimiter
-	mux     *http.ServeMux
-	now     func() time.Time
+	// failures limits the requests with a wrong key per remote address,
+	// so keys cannot be guessed at full speed.
+	failures *keyLimiter
+	mux      *http.ServeMux
+	now      func() time.Time
 }
 
 type identity struct {
@@ -102,6 +106,8 @@ func NewHandler(cfg Config) (*Handler, error) {
 		return nil, fmt.Errorf("the REST API's rate limit must be positive, got %v/s burst %d", cfg.RateLimitRPS, cfg.RateLimitBurst)
 	}
 	h := &Handler{cfg: cfg, origins: map[string]bool{}, limiter: newKeyLimiter(cfg.RateLimitRPS, cfg.RateLimitBurst), now: cfg.Now}
+	h.failures = newKeyLimiter(cfg.RateLimitRPS, cfg.RateLimitBurst)
+	h.failures.maxBuckets = 10000
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -247,10 +253,26 @@ func (h *Handler) authenticate(w *statusRecorder, r *http.Request) (identity, bo
 	if id, role, ok := h.cfg.Keys.Keys().Lookup(key); ok {
 		return identity{id: id, role: role}, true
 	}
+	if allowed, retry := h.failures.allow(remoteHost(r), h.now()); !allowed {
+		w.Header().Set("Retry-After", strconv.Itoa(int(retry/time.Second)))
+		w.errMsg = "no valid API key, " + grpcx.ReasonRateLimited
+		writeError(w, grpcx.Error(codes.ResourceExhausted, grpcx.ReasonRateLimited, "too many requests without a valid API key", map[string]string{"limit": "address"}))
+		return identity{}, false
+	}
 	w.Header().Set("WWW-Authenticate", `Bearer realm="chatcli-incidents"`)
 	w.errMsg = "no valid API key"
 	writeError(w, status.Error(codes.Unauthenticated, "a valid API key is required (Authorization: Bearer <key>)"))
 	return identity{}, false
+}
+
+// remoteHost is the caller's address without the port, which changes with
+// every connection.
+func remoteHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 // authorize checks the method and the caller's role for it: GET needs

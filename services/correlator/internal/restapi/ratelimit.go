@@ -14,6 +14,10 @@ import (
 type keyLimiter struct {
 	rps   rate.Limit
 	burst int
+	// maxBuckets, when not zero, bounds the buckets: past it they all
+	// start afresh, so callers who pick their own bucket names (addresses)
+	// cannot grow the map without bound.
+	maxBuckets int
 
 	mu      sync.Mutex
 	buckets map[string]*rate.Limiter
@@ -28,6 +32,9 @@ func newKeyLimiter(rps float64, burst int) *keyLimiter {
 func (l *keyLimiter) allow(id string, now time.Time) (ok bool, retryAfter time.Duration) {
 	l.mu.Lock()
 	b, found := l.buckets[id]
+	if !found && l.maxBuckets > 0 && len(l.buckets) >= l.maxBuckets {
+		clear(l.buckets)
+	}
 	if !found {
 		b = rate.NewLimiter(l.rps, l.burst)
 		l.buckets[id] = b
