@@ -95,7 +95,7 @@ func (o *options) addFlags(fs *flag.FlagSet) {
 	fs.StringVar(&r.keysSecret, "incident-api-keys-secret", r.keysSecret,
 		"Secret of the platform namespace whose data key \"api-keys\" holds the REST API keys, one \"<key-id>:<role>:<key>\" a line; without it every request is refused.")
 	fs.StringVar(&r.keysNamespace, "incident-api-keys-namespace", r.keysNamespace,
-		"Namespace of --incident-api-keys-secret; defaults to the pod's namespace (POD_NAMESPACE, else the ServiceAccount's).")
+		"Namespace of --incident-api-keys-secret; defaults to the pod's namespace (POD_NAMESPACE, else the ServiceAccount's), else --leader-election-namespace.")
 	fs.DurationVar(&r.keysReload, "incident-api-keys-reload-interval", r.keysReload, "How often the API key Secret is read again, so rotated keys take effect.")
 	fs.StringVar(&r.auditLogPath, "audit-log-path", r.auditLogPath,
 		"File the REST API's audit lines (one JSON object per request) are appended to; empty writes them to stdout.")
@@ -122,18 +122,25 @@ func (r *restOptions) validate() error {
 			errs = append(errs, fmt.Errorf("--incident-api-cors-origins: %w", err))
 		}
 	}
-	if r.keysNamespace == "" {
-		r.keysNamespace = os.Getenv("POD_NAMESPACE")
-	}
-	if r.keysNamespace == "" {
-		if b, err := os.ReadFile(serviceAccountNamespaceFile); err == nil {
-			r.keysNamespace = strings.TrimSpace(string(b))
-		}
-	}
-	if r.keysNamespace == "" {
-		errs = append(errs, errors.New("--incident-api-keys-namespace is required outside a pod"))
-	}
 	return errors.Join(errs...)
+}
+
+// platformNamespace is where the key Secret lives: the flag, else the
+// pod's namespace, else the Lease's (the platform namespace too).
+func (r *restOptions) platformNamespace(opts *bootstrap.Options) (string, error) {
+	if r.keysNamespace != "" {
+		return r.keysNamespace, nil
+	}
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		return ns, nil
+	}
+	if b, err := os.ReadFile(serviceAccountNamespaceFile); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if opts.LeaderElectionNamespace != "" {
+		return opts.LeaderElectionNamespace, nil
+	}
+	return "", errors.New("the incident REST API needs --incident-api-keys-namespace outside a pod (or --incident-api-bind-address=0)")
 }
 
 func (r *restOptions) origins() []string {
@@ -212,8 +219,12 @@ func (o *options) setup(_ context.Context, rt *bootstrap.Runtime) error {
 // server, with the gRPC server's certificate.
 func (r *restOptions) setup(rt *bootstrap.Runtime, incidentServer *incidents.Server, log logr.Logger) error {
 	mgr := rt.Manager
+	namespace, err := r.platformNamespace(rt.Options)
+	if err != nil {
+		return err
+	}
 	keys := &restapi.KeySource{
-		Reader: mgr.GetAPIReader(), Secret: client.ObjectKey{Namespace: r.keysNamespace, Name: r.keysSecret},
+		Reader: mgr.GetAPIReader(), Secret: client.ObjectKey{Namespace: namespace, Name: r.keysSecret},
 		Interval: r.keysReload, Log: log,
 	}
 	if err := mgr.Add(keys); err != nil {

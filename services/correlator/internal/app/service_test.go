@@ -22,7 +22,7 @@ func TestIncidentAPIFlags(t *testing.T) {
 	}{
 		{"defaults with a namespace", []string{"--incident-api-keys-namespace=chatcli"}, true},
 		{"disabled needs no namespace", []string{"--incident-api-bind-address=0"}, true},
-		{"no namespace outside a pod", nil, false},
+		{"no namespace: found at setup", nil, true},
 		{"origins", []string{"--incident-api-keys-namespace=chatcli", "--incident-api-cors-origins=https://a.example.com, http://localhost:3000"}, true},
 		{"every origin is refused", []string{"--incident-api-keys-namespace=chatcli", "--incident-api-cors-origins=*"}, false},
 		{"rate limit must be positive", []string{"--incident-api-keys-namespace=chatcli", "--incident-api-rate-limit-rps=0"}, false},
