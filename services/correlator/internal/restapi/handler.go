@@ -184,7 +184,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.cfg.Log.Error(err, "Could not write the audit line of a REST request", "path", entry.Path)
 		}
 	}()
-	w = rec
 
 	if !h.cors(rec, r) {
 		return
