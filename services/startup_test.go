@@ -67,7 +67,7 @@ var serviceAPIs = map[string]struct {
 			_, err := correlatorv1.NewCorrelatorServiceClient(cc).ListIncidents(ctx, &correlatorv1.ListIncidentsRequest{})
 			return err
 		},
-		want: codes.Unimplemented,
+		want: codes.OK,
 	},
 	"analyzer": {
 		grpc: true, redis: bootstrap.RedisDegraded,
@@ -121,7 +121,31 @@ func serviceArgs(t *testing.T, name, dir string) []string {
 		}
 		return []string{"--webhook-bind-address=" + freeAddr(t), "--webhook-token-file=" + webhookToken, "--anomaly-namespace=chatcli-system"}
 	}
+	if name == "correlator" {
+		incidentAPIAddr = freeAddr(t)
+		return []string{"--incident-api-bind-address=" + incidentAPIAddr}
+	}
 	return nil
+}
+
+// incidentAPIAddr is the correlator's REST listener in
+// testAllStartAndStopCleanly.
+var incidentAPIAddr string
+
+// checkIncidentAPI checks that the correlator's REST API speaks TLS with
+// the gRPC certificate and refuses a caller without a key: its key Secret
+// does not exist.
+func checkIncidentAPI(t *testing.T, roots *x509.CertPool) {
+	t.Helper()
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS13}}}
+	resp, err := hc.Get("https://" + incidentAPIAddr + "/api/v1/incidents")
+	if err != nil {
+		t.Fatalf("incident REST API: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("incident REST API without a key: %d, want 401", resp.StatusCode)
+	}
 }
 
 // TestServices builds the six binaries once and runs the checks that need
@@ -202,6 +226,9 @@ func testAllStartAndStopCleanly(t *testing.T, bins string) {
 				if err := api.call(callCtx, cc); status.Code(err) != api.want {
 					t.Fatalf("service API: got %v, want %s", err, api.want)
 				}
+			}
+			if name == "correlator" {
+				checkIncidentAPI(t, pki.CertPool())
 			}
 			// /metrics reuses the gRPC certificate, so the PKI's CA verifies it.
 			checkMetricsAuth(t, svc, pki.CertPool(), "chatcli_grpc_server_handled_total")
@@ -451,7 +478,7 @@ func testRedisPolicyDrivesReadiness(t *testing.T, bins string) {
 		t.Fatalf("correlator with skip_verify: exit %d, output:\n%s", code, out)
 	}
 
-	correlator := startService(t, bins, "correlator", dir, true, append(append(common, deadRedis), peerFlags(t, "correlator", pki.CAFile, tokenFile)...)...)
+	correlator := startService(t, bins, "correlator", dir, true, append(append(common, deadRedis, "--incident-api-bind-address=0"), peerFlags(t, "correlator", pki.CAFile, tokenFile)...)...)
 	correlator.waitReady(t)
 
 	remediator := startService(t, bins, "remediator", dir, true, append(common, deadRedis)...)

@@ -45,6 +45,18 @@ const (
 	// call; metadata "limit" is "peer" (the caller's bucket) or "server"
 	// (the server-wide one). Retry with backoff.
 	ReasonRateLimited = "RATE_LIMITED"
+	// ReasonIssueResolved (FailedPrecondition): the Issue is Resolved, so
+	// it cannot be acknowledged or escalated.
+	ReasonIssueResolved = "ISSUE_RESOLVED"
+	// ReasonResolveRequested (FailedPrecondition): a resolve request is
+	// recorded on the Issue, so it cannot be escalated.
+	ReasonResolveRequested = "RESOLVE_REQUESTED"
+	// ReasonPlanInProgress (FailedPrecondition): a RemediationPlan of the
+	// Issue is Executing or Verifying; metadata "plan" and "state".
+	ReasonPlanInProgress = "PLAN_IN_PROGRESS"
+	// ReasonInvalidPageToken (InvalidArgument): the page token was not
+	// issued by the server, or was issued for other filters.
+	ReasonInvalidPageToken = "INVALID_PAGE_TOKEN"
 )
 
 // Error returns a status error with code and msg and a google.rpc.ErrorInfo

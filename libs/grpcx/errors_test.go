@@ -74,7 +74,8 @@ func TestReasonsAreWellFormed(t *testing.T) {
 	reasons := []string{
 		grpcx.ReasonAttemptsExhausted, grpcx.ReasonIssueNotRemediating, grpcx.ReasonPlanRefusedByPolicy,
 		grpcx.ReasonApprovalStale, grpcx.ReasonResourceGone, grpcx.ReasonProviderNotConfigured,
-		grpcx.ReasonRedisUnavailable, grpcx.ReasonRateLimited,
+		grpcx.ReasonRedisUnavailable, grpcx.ReasonRateLimited, grpcx.ReasonIssueResolved, grpcx.ReasonResolveRequested,
+		grpcx.ReasonPlanInProgress, grpcx.ReasonInvalidPageToken,
 	}
 	seen := map[string]bool{}
 	for _, r := range reasons {

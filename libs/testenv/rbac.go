@@ -145,13 +145,18 @@ func (e *Environment) waitAllowed(t testing.TB, ctx context.Context, subject rba
 	if len(rule.APIGroups) > 0 {
 		group = rule.APIGroups[0]
 	}
+	// A rule limited to named objects allows only those.
+	name := ""
+	if len(rule.ResourceNames) > 0 {
+		name = rule.ResourceNames[0]
+	}
 	user := "system:serviceaccount:" + subject.Namespace + ":" + subject.Name
 	err := wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
 		review := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
 			User:   user,
 			Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + subject.Namespace, "system:authenticated"},
 			ResourceAttributes: &authorizationv1.ResourceAttributes{
-				Namespace: namespace, Verb: rule.Verbs[0], Group: group, Resource: rule.Resources[0],
+				Namespace: namespace, Verb: rule.Verbs[0], Group: group, Resource: rule.Resources[0], Name: name,
 			},
 		}}
 		if err := e.Client.Create(ctx, review); err != nil {

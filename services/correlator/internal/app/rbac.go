@@ -16,3 +16,6 @@ package app
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
 // +kubebuilder:rbac:groups=coordination.k8s.io,namespace=platform,resources=leases,verbs=get;create;update
+// The incident REST API reads its API keys from one Secret of the platform
+// namespace, by name, uncached (periodic get).
+// +kubebuilder:rbac:groups="",namespace=platform,resources=secrets,resourceNames=chatcli-operator-secrets,verbs=get

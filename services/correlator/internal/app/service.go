@@ -6,7 +6,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"os"
+	"strings"
 	"time"
+
+	"github.com/go-logr/logr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 
@@ -15,8 +21,10 @@ import (
 	correlatorv1 "github.com/chatcli/aiops/proto/chatcli/platform/correlator/v1"
 	remediatorv1 "github.com/chatcli/aiops/proto/chatcli/platform/remediator/v1"
 	watcherv1 "github.com/chatcli/aiops/proto/chatcli/platform/watcher/v1"
+	"github.com/chatcli/aiops/services/correlator/internal/incidents"
 	"github.com/chatcli/aiops/services/correlator/internal/reconcilers/anomaly"
 	"github.com/chatcli/aiops/services/correlator/internal/reconcilers/issue"
+	"github.com/chatcli/aiops/services/correlator/internal/restapi"
 )
 
 // Service declares the correlator. It works without Redis (deterministic
@@ -32,6 +40,10 @@ func Service() bootstrap.Service {
 		cooldown:    issue.DefaultRecurrenceCooldown,
 		flapWindow:  issue.DefaultFlappingWindow,
 		flapCount:   issue.DefaultFlappingThreshold,
+		rest: restOptions{
+			address: ":8443", rps: 20, burst: 50,
+			keysSecret: restapi.DefaultSecretName, keysReload: 10 * time.Second,
+		},
 	}
 	return bootstrap.Service{
 		Name: "correlator", GRPC: true, Redis: bootstrap.RedisDegraded,
@@ -50,6 +62,19 @@ type options struct {
 	flapCount   int
 	remediator  grpcx.PeerConfig
 	watcher     grpcx.PeerConfig
+	rest        restOptions
+}
+
+// restOptions configure the incident REST API.
+type restOptions struct {
+	address       string
+	corsOrigins   string
+	rps           float64
+	burst         int
+	keysSecret    string
+	keysNamespace string
+	keysReload    time.Duration
+	auditLogPath  string
 }
 
 func (o *options) addFlags(fs *flag.FlagSet) {
@@ -67,6 +92,72 @@ func (o *options) addFlags(fs *flag.FlagSet) {
 		"Issues of one resource within --flapping-window, the latest a recurrence, that escalate the latest at once (at least 2).")
 	o.remediator.AddFlags(fs, "remediator")
 	o.watcher.AddFlags(fs, "watcher")
+	r := &o.rest
+	fs.StringVar(&r.address, "incident-api-bind-address", r.address,
+		"Address of the incident REST API (/api/v1/incidents), served over TLS with the gRPC certificate; 0 disables it.")
+	fs.StringVar(&r.corsOrigins, "incident-api-cors-origins", r.corsOrigins,
+		"Comma-separated origins (scheme://host[:port]) browsers may call the REST API from; empty refuses every cross-origin request.")
+	fs.Float64Var(&r.rps, "incident-api-rate-limit-rps", r.rps, "Sustained REST requests per second allowed per API key.")
+	fs.IntVar(&r.burst, "incident-api-rate-limit-burst", r.burst, "REST request burst allowed per API key.")
+	fs.StringVar(&r.keysSecret, "incident-api-keys-secret", r.keysSecret,
+		"Secret of the platform namespace whose data key \"api-keys\" holds the REST API keys, one \"<key-id>:<role>:<key>\" a line; without it every request is refused.")
+	fs.StringVar(&r.keysNamespace, "incident-api-keys-namespace", r.keysNamespace,
+		"Namespace of --incident-api-keys-secret; defaults to the pod's namespace (POD_NAMESPACE, else the ServiceAccount's), else --leader-election-namespace.")
+	fs.DurationVar(&r.keysReload, "incident-api-keys-reload-interval", r.keysReload, "How often the API key Secret is read again, so rotated keys take effect.")
+	fs.StringVar(&r.auditLogPath, "audit-log-path", r.auditLogPath,
+		"File the REST API's audit lines (one JSON object per request) are appended to; empty writes them to stdout.")
+}
+
+// serviceAccountNamespaceFile holds the pod's namespace in a cluster.
+const serviceAccountNamespaceFile = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+func (r *restOptions) enabled() bool { return r.address != "" && r.address != "0" }
+
+func (r *restOptions) validate() error {
+	if !r.enabled() {
+		return nil
+	}
+	var errs []error
+	if r.rps <= 0 || r.burst < 1 {
+		errs = append(errs, errors.New("--incident-api-rate-limit-rps and --incident-api-rate-limit-burst must be positive"))
+	}
+	if r.keysReload <= 0 || r.keysSecret == "" {
+		errs = append(errs, errors.New("--incident-api-keys-secret must be set and --incident-api-keys-reload-interval positive"))
+	}
+	for _, origin := range r.origins() {
+		if _, err := restapi.NormalizeOrigin(origin); err != nil {
+			errs = append(errs, fmt.Errorf("--incident-api-cors-origins: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// platformNamespace is where the key Secret lives: the flag, else the
+// pod's namespace, else the Lease's (the platform namespace too).
+func (r *restOptions) platformNamespace(opts *bootstrap.Options) (string, error) {
+	if r.keysNamespace != "" {
+		return r.keysNamespace, nil
+	}
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		return ns, nil
+	}
+	if b, err := os.ReadFile(serviceAccountNamespaceFile); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if opts.LeaderElectionNamespace != "" {
+		return opts.LeaderElectionNamespace, nil
+	}
+	return "", errors.New("the incident REST API needs --incident-api-keys-namespace outside a pod (or --incident-api-bind-address=0)")
+}
+
+func (r *restOptions) origins() []string {
+	var out []string
+	for _, o := range strings.Split(r.corsOrigins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 func (o *options) validate() error {
@@ -83,13 +174,12 @@ func (o *options) validate() error {
 	if o.flapCount < 2 {
 		errs = append(errs, fmt.Errorf("--flapping-threshold must be at least 2, got %d", o.flapCount))
 	}
-	errs = append(errs, o.remediator.Validate(), o.watcher.Validate())
+	errs = append(errs, o.remediator.Validate(), o.watcher.Validate(), o.rest.validate())
 	return errors.Join(errs...)
 }
 
-// setup registers the Anomaly and Issue reconcilers and dials the peers the
-// Issue reconciler calls. The incident API answers Unimplemented until its
-// part of the correlator lands.
+// setup registers the Anomaly and Issue reconcilers, dials the peers the
+// Issue reconciler calls, and serves the incident API.
 func (o *options) setup(_ context.Context, rt *bootstrap.Runtime) error {
 	mgr := rt.Manager
 	log := ctrl.Log.WithName("correlator")
@@ -117,6 +207,68 @@ func (o *options) setup(_ context.Context, rt *bootstrap.Runtime) error {
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up the Issue reconciler: %w", err)
 	}
-	correlatorv1.RegisterCorrelatorServiceServer(rt.GRPC, correlatorv1.UnimplementedCorrelatorServiceServer{})
+	// The incident API runs on every replica: it answers from the cache
+	// and records requests as annotations through the HandlerClient, which
+	// refuses status writes; the leader's Issue reconciler acts on them.
+	incidentServer, err := incidents.NewServer(incidents.Options{
+		Cache: mgr.GetClient(), Writer: rt.HandlerClient, Fresh: mgr.GetAPIReader(),
+	})
+	if err != nil {
+		return fmt.Errorf("set up the incident API: %w", err)
+	}
+	correlatorv1.RegisterCorrelatorServiceServer(rt.GRPC, incidentServer)
+	if !o.rest.enabled() {
+		return nil
+	}
+	return o.rest.setup(rt, incidentServer, log.WithName("incident-api"))
+}
+
+// setup serves the REST API on every replica, over the same incident
+// server, with the gRPC server's certificate.
+func (r *restOptions) setup(rt *bootstrap.Runtime, incidentServer *incidents.Server, log logr.Logger) error {
+	mgr := rt.Manager
+	namespace, err := r.platformNamespace(rt.Options)
+	if err != nil {
+		return err
+	}
+	keys := &restapi.KeySource{
+		Reader: mgr.GetAPIReader(), Secret: client.ObjectKey{Namespace: namespace, Name: r.keysSecret},
+		Interval: r.keysReload, Log: log,
+	}
+	if err := mgr.Add(keys); err != nil {
+		return fmt.Errorf("add the API key loader: %w", err)
+	}
+	auditOut := io.Writer(os.Stdout)
+	if r.auditLogPath != "" {
+		f, err := os.OpenFile(r.auditLogPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		if err != nil {
+			return fmt.Errorf("open --audit-log-path: %w", err)
+		}
+		auditOut = f
+	}
+	devMode := os.Getenv(restapi.DevModeEnv) == "true"
+	if devMode {
+		log.Error(nil, "WARNING: "+restapi.DevModeEnv+"=true: the incident REST API lets requests without an API key in as an admin. Never run this in production.")
+	}
+	handler, err := restapi.NewHandler(restapi.Config{
+		Incidents: incidentServer, Keys: keys, AllowedOrigins: r.origins(),
+		RateLimitRPS: r.rps, RateLimitBurst: r.burst,
+		Audit: restapi.NewAuditor(auditOut), DevMode: devMode, Log: log,
+	})
+	if err != nil {
+		return err
+	}
+	opts := rt.Options
+	tlsConfig, err := grpcx.ServerTLSConfig(grpcx.ServerConfig{CertFile: opts.GRPCCertFile, KeyFile: opts.GRPCKeyFile}, log)
+	if err != nil {
+		return fmt.Errorf("TLS of the incident REST API: %w", err)
+	}
+	server, err := restapi.Listen(r.address, tlsConfig, handler, log, opts.ShutdownTimeout/2)
+	if err != nil {
+		return err
+	}
+	if err := mgr.Add(server); err != nil {
+		return fmt.Errorf("add the incident REST API: %w", err)
+	}
 	return nil
 }

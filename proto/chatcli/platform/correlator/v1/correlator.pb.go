@@ -761,7 +761,7 @@ type AcknowledgeIssueRequest struct {
 	// issue is the namespace and name of the Issue.
 	Issue *v1.ObjectRef `protobuf:"bytes,1,opt,name=issue,proto3" json:"issue,omitempty"`
 	// requester names the person (or system) asking, for the Issue and the
-	// audit log.
+	// audit log; at most 256 bytes. Over REST it is the caller's key id.
 	Requester string `protobuf:"bytes,2,opt,name=requester,proto3" json:"requester,omitempty"`
 	// reason is optional, at most 1024 bytes.
 	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
@@ -871,7 +871,7 @@ type ResolveIssueRequest struct {
 	// issue is the namespace and name of the Issue.
 	Issue *v1.ObjectRef `protobuf:"bytes,1,opt,name=issue,proto3" json:"issue,omitempty"`
 	// requester names the person (or system) asking, for the Issue and the
-	// audit log.
+	// audit log; at most 256 bytes. Over REST it is the caller's key id.
 	Requester string `protobuf:"bytes,2,opt,name=requester,proto3" json:"requester,omitempty"`
 	// reason becomes the Issue's resolution; optional, at most 1024 bytes.
 	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
@@ -981,7 +981,7 @@ type EscalateIssueRequest struct {
 	// issue is the namespace and name of the Issue.
 	Issue *v1.ObjectRef `protobuf:"bytes,1,opt,name=issue,proto3" json:"issue,omitempty"`
 	// requester names the person (or system) asking, for the Issue and the
-	// audit log.
+	// audit log; at most 256 bytes. Over REST it is the caller's key id.
 	Requester string `protobuf:"bytes,2,opt,name=requester,proto3" json:"requester,omitempty"`
 	// reason is optional, at most 1024 bytes.
 	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`

@@ -60,8 +60,10 @@ type CorrelatorServiceClient interface {
 	//
 	// Errors: InvalidArgument when page_size is negative, page_token is not
 	// one this server issued (or was issued for other filters), a severity is
-	// not critical, high, medium or low, or resource.namespace is set and
-	// differs from namespace; Unauthenticated.
+	// not critical, high, medium or low, a state is UNSPECIFIED or unknown,
+	// or resource.namespace is set and differs from namespace (a refused
+	// page token has the reason INVALID_PAGE_TOKEN); Unauthenticated;
+	// Unavailable when the cache cannot be read.
 	ListIncidents(ctx context.Context, in *ListIncidentsRequest, opts ...grpc.CallOption) (*ListIncidentsResponse, error)
 	// AcknowledgeIssue records that a person has taken up an incident. It
 	// does not change the incident's state: the leader's Issue reconciler
@@ -72,8 +74,9 @@ type CorrelatorServiceClient interface {
 	// it at once.
 	//
 	// Errors: InvalidArgument when the issue reference or requester is empty,
-	// or reason is longer than 1024 bytes; NotFound when the Issue does not
-	// exist; FailedPrecondition when the Issue is Resolved; PermissionDenied
+	// requester is longer than 256 bytes or reason longer than 1024 bytes;
+	// NotFound when the Issue does not exist; FailedPrecondition (reason
+	// ISSUE_RESOLVED) when the Issue is Resolved; PermissionDenied
 	// when the caller may not acknowledge; Unauthenticated; Unavailable when
 	// the API server cannot be reached.
 	AcknowledgeIssue(ctx context.Context, in *AcknowledgeIssueRequest, opts ...grpc.CallOption) (*AcknowledgeIssueResponse, error)
@@ -87,9 +90,11 @@ type CorrelatorServiceClient interface {
 	// Issue returns it unchanged.
 	//
 	// Errors: InvalidArgument when the issue reference or requester is empty,
-	// or reason is longer than 1024 bytes; NotFound when the Issue does not
-	// exist; FailedPrecondition when a plan of the Issue is Executing or
-	// Verifying (wait for it to end, or reject it first); PermissionDenied
+	// requester is longer than 256 bytes or reason longer than 1024 bytes;
+	// NotFound when the Issue does not exist; FailedPrecondition (reason
+	// PLAN_IN_PROGRESS, metadata "plan" and "state") when a plan of the Issue
+	// is Executing or Verifying (wait for it to end, or reject it first);
+	// PermissionDenied
 	// when the caller may not resolve; Unauthenticated; Unavailable when the
 	// API server cannot be reached.
 	ResolveIssue(ctx context.Context, in *ResolveIssueRequest, opts ...grpc.CallOption) (*ResolveIssueResponse, error)
@@ -102,9 +107,10 @@ type CorrelatorServiceClient interface {
 	// Escalated Issue returns it unchanged.
 	//
 	// Errors: InvalidArgument when the issue reference or requester is empty,
-	// or reason is longer than 1024 bytes; NotFound when the Issue does not
-	// exist; FailedPrecondition when the Issue is Resolved or a resolve
-	// request is recorded on it; PermissionDenied when the caller may not
+	// requester is longer than 256 bytes or reason longer than 1024 bytes;
+	// NotFound when the Issue does not exist; FailedPrecondition when the
+	// Issue is Resolved (reason ISSUE_RESOLVED) or a resolve request is
+	// recorded on it (RESOLVE_REQUESTED); PermissionDenied when the caller may not
 	// escalate; Unauthenticated; Unavailable when the API server cannot be
 	// reached.
 	EscalateIssue(ctx context.Context, in *EscalateIssueRequest, opts ...grpc.CallOption) (*EscalateIssueResponse, error)
@@ -198,8 +204,10 @@ type CorrelatorServiceServer interface {
 	//
 	// Errors: InvalidArgument when page_size is negative, page_token is not
 	// one this server issued (or was issued for other filters), a severity is
-	// not critical, high, medium or low, or resource.namespace is set and
-	// differs from namespace; Unauthenticated.
+	// not critical, high, medium or low, a state is UNSPECIFIED or unknown,
+	// or resource.namespace is set and differs from namespace (a refused
+	// page token has the reason INVALID_PAGE_TOKEN); Unauthenticated;
+	// Unavailable when the cache cannot be read.
 	ListIncidents(context.Context, *ListIncidentsRequest) (*ListIncidentsResponse, error)
 	// AcknowledgeIssue records that a person has taken up an incident. It
 	// does not change the incident's state: the leader's Issue reconciler
@@ -210,8 +218,9 @@ type CorrelatorServiceServer interface {
 	// it at once.
 	//
 	// Errors: InvalidArgument when the issue reference or requester is empty,
-	// or reason is longer than 1024 bytes; NotFound when the Issue does not
-	// exist; FailedPrecondition when the Issue is Resolved; PermissionDenied
+	// requester is longer than 256 bytes or reason longer than 1024 bytes;
+	// NotFound when the Issue does not exist; FailedPrecondition (reason
+	// ISSUE_RESOLVED) when the Issue is Resolved; PermissionDenied
 	// when the caller may not acknowledge; Unauthenticated; Unavailable when
 	// the API server cannot be reached.
 	AcknowledgeIssue(context.Context, *AcknowledgeIssueRequest) (*AcknowledgeIssueResponse, error)
@@ -225,9 +234,11 @@ type CorrelatorServiceServer interface {
 	// Issue returns it unchanged.
 	//
 	// Errors: InvalidArgument when the issue reference or requester is empty,
-	// or reason is longer than 1024 bytes; NotFound when the Issue does not
-	// exist; FailedPrecondition when a plan of the Issue is Executing or
-	// Verifying (wait for it to end, or reject it first); PermissionDenied
+	// requester is longer than 256 bytes or reason longer than 1024 bytes;
+	// NotFound when the Issue does not exist; FailedPrecondition (reason
+	// PLAN_IN_PROGRESS, metadata "plan" and "state") when a plan of the Issue
+	// is Executing or Verifying (wait for it to end, or reject it first);
+	// PermissionDenied
 	// when the caller may not resolve; Unauthenticated; Unavailable when the
 	// API server cannot be reached.
 	ResolveIssue(context.Context, *ResolveIssueRequest) (*ResolveIssueResponse, error)
@@ -240,9 +251,10 @@ type CorrelatorServiceServer interface {
 	// Escalated Issue returns it unchanged.
 	//
 	// Errors: InvalidArgument when the issue reference or requester is empty,
-	// or reason is longer than 1024 bytes; NotFound when the Issue does not
-	// exist; FailedPrecondition when the Issue is Resolved or a resolve
-	// request is recorded on it; PermissionDenied when the caller may not
+	// requester is longer than 256 bytes or reason longer than 1024 bytes;
+	// NotFound when the Issue does not exist; FailedPrecondition when the
+	// Issue is Resolved (reason ISSUE_RESOLVED) or a resolve request is
+	// recorded on it (RESOLVE_REQUESTED); PermissionDenied when the caller may not
 	// escalate; Unauthenticated; Unavailable when the API server cannot be
 	// reached.
 	EscalateIssue(context.Context, *EscalateIssueRequest) (*EscalateIssueResponse, error)
