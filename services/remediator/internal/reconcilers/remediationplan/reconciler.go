@@ -152,8 +152,14 @@ func (r *Reconciler) step(ctx context.Context, p *platformv1alpha1.RemediationPl
 		p.Status.State = platformv1alpha1.PlanPending
 		return next, nil
 	case platformv1alpha1.PlanPending:
+		if ended, res, err := r.issueEnded(ctx, p); ended || err != nil {
+			return res, err
+		}
 		return r.pending(ctx, p)
 	case platformv1alpha1.PlanWaitingApproval:
+		if ended, res, err := r.issueEnded(ctx, p); ended || err != nil {
+			return res, err
+		}
 		return r.waitingApproval(ctx, p)
 	case platformv1alpha1.PlanExecuting:
 		if p.Spec.AgenticMode {
@@ -166,6 +172,21 @@ func (r *Reconciler) step(ctx context.Context, p *platformv1alpha1.RemediationPl
 	// Terminal: only the lock is left to let go.
 	r.release(ctx, p)
 	return ctrl.Result{}, nil
+}
+
+// issueEnded fails a plan that has not started while its Issue already
+// ended (a person resolved or escalated it): nothing acts for an incident
+// that is over. A plan that started runs to its end and is verified.
+func (r *Reconciler) issueEnded(ctx context.Context, p *platformv1alpha1.RemediationPlan) (bool, ctrl.Result, error) {
+	issue := &platformv1alpha1.Issue{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: p.Namespace, Name: p.Spec.IssueRef.Name}, issue); err != nil {
+		return false, ctrl.Result{}, client.IgnoreNotFound(err) // a missing Issue is pending's to handle
+	}
+	if !issue.Status.State.IsTerminal() {
+		return false, ctrl.Result{}, nil
+	}
+	res, err := r.finish(ctx, p, platformv1alpha1.PlanFailed, "not started: its Issue "+issue.Name+" is already "+string(issue.Status.State))
+	return true, res, err
 }
 
 func (r *Reconciler) now() metav1.Time { return metav1.NewTime(r.Now().UTC().Truncate(time.Second)) }

@@ -491,3 +491,22 @@ func TestDryRunModeRecordsTheDiffAndWaits(t *testing.T) {
 	g.Expect(env.Client.Get(ctx, s.deploy, d)).To(Succeed())
 	g.Expect(d.Spec.Template.Spec.Containers[0].Resources.Limits.Memory().String()).To(Equal("1Gi"))
 }
+
+// TestAPlanOfAnEndedIssueNeverStarts: a person resolved the Issue before
+// its plan ran, so the plan fails without acting.
+func TestAPlanOfAnEndedIssueNeverStarts(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	start(t, nil)
+	s := newScenario(t, g, 2)
+	now := metav1.Now()
+	s.issue.Status.State = platformv1alpha1.IssueResolved
+	s.issue.Status.ResolvedAt = &now
+	g.Expect(env.Client.Status().Update(ctx, s.issue)).To(Succeed())
+	p := s.plan(g, "api-oom-plan-1", platformv1alpha1.RemediationAction{Type: platformv1alpha1.ActionScaleDeployment, Params: P{"replicas": "3"}})
+	g.Expect(env.Client.Create(ctx, p)).To(Succeed())
+	got := waitState(g, p, platformv1alpha1.PlanFailed)
+	g.Expect(got.Status.Result).To(ContainSubstring("already Resolved"))
+	g.Expect(got.Status.ActionResults).To(BeEmpty())
+	g.Expect(replicas(g, s.deploy)).To(BeEquivalentTo(2))
+}
