@@ -94,9 +94,21 @@ func TestCrashLoopNoActionFixesEscalates(t *testing.T) {
 	if inc.State() != platformv1alpha1.IssueEscalated {
 		t.Fatalf("Issue %s ended %s, want Escalated: %s", inc.Issue.Name, inc.State(), describe(&inc))
 	}
+	// It escalates when the attempts run out, or earlier when no strategy
+	// that has not failed yet is left (NoPlan): a repeat of a failed
+	// strategy is not an attempt worth making.
 	st := inc.Issue.Status
-	if st.MaxRemediationAttempts > 0 && st.RemediationAttempts != st.MaxRemediationAttempts {
-		t.Errorf("escalated after %d of %d attempts", st.RemediationAttempts, st.MaxRemediationAttempts)
+	switch st.EscalationReason {
+	case platformv1alpha1.IssueAttemptsExhaustedReason:
+		if st.RemediationAttempts != st.MaxRemediationAttempts {
+			t.Errorf("escalated as exhausted after %d of %d attempts", st.RemediationAttempts, st.MaxRemediationAttempts)
+		}
+	case platformv1alpha1.IssueNoPlanReason:
+		if st.RemediationAttempts < 2 {
+			t.Errorf("escalated with no plan after %d attempt(s); the agentic tier was not tried", st.RemediationAttempts)
+		}
+	default:
+		t.Errorf("escalated with reason %q, want AttemptsExhausted or NoPlan", st.EscalationReason)
 	}
 	seen := map[string]int32{}
 	for _, a := range st.Attempts {

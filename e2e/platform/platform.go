@@ -87,6 +87,9 @@ type Service struct {
 	Name string
 	// GRPCAddr is empty for the instance-operator, which serves no gRPC.
 	GRPCAddr, ProbeAddr, MetricsAddr string
+	// IncidentAPIAddr is the correlator's REST incident API; empty for
+	// the other services.
+	IncidentAPIAddr string
 	// Kubeconfig carries a token of the service's own ServiceAccount.
 	Kubeconfig string
 	Process    *cluster.Process
@@ -191,6 +194,11 @@ func (p *Platform) prepareServices(ctx context.Context, opts Options) error {
 				return err
 			}
 		}
+		if name == "correlator" {
+			if s.IncidentAPIAddr, err = testenv.FreeAddr(); err != nil {
+				return err
+			}
+		}
 		if name != "instance-operator" {
 			if s.GRPCAddr, err = testenv.FreeAddr(); err != nil {
 				return err
@@ -243,6 +251,9 @@ func (s *Service) start() error {
 	if s.GRPCAddr != "" {
 		args = append(args, "--grpc-bind-address="+s.GRPCAddr)
 	}
+	if s.IncidentAPIAddr != "" {
+		args = append(args, "--incident-api-bind-address="+s.IncidentAPIAddr)
+	}
 	proc, err := cluster.StartProcess(s.Name, s.logDir, s.binary, s.env, append(args, s.args...)...)
 	if err != nil {
 		return err
@@ -271,6 +282,11 @@ func (p *Platform) AddReplica(ctx context.Context, name string) (*Service, error
 	}
 	if r.GRPCAddr != "" {
 		if r.GRPCAddr, err = testenv.FreeAddr(); err != nil {
+			return nil, err
+		}
+	}
+	if r.IncidentAPIAddr != "" {
+		if r.IncidentAPIAddr, err = testenv.FreeAddr(); err != nil {
 			return nil, err
 		}
 	}

@@ -230,6 +230,13 @@ func actionKey(t platformv1alpha1.ActionType, params map[string]string) string {
 	return b.String()
 }
 
+// agenticFailed marks, among the failed actions, that an agentic plan of
+// the Issue already ended without resolving it: a second agentic loop on
+// the same incident repeats a strategy that failed, so the tier is skipped
+// and, with nothing else left, the Issue escalates (NO_PLAN) instead of
+// spending its remaining attempts on the same thing.
+const agenticFailed = "\x00agentic"
+
 // failedActions are the actions that failed or were rolled back in this
 // Issue's earlier plans, as the request names them and as their status
 // records them.
@@ -245,6 +252,9 @@ func (s *Server) failedActions(ctx context.Context, issue *platformv1alpha1.Issu
 	for _, p := range plans.Items {
 		if !ownedBy(&p, issue) {
 			continue
+		}
+		if p.Spec.AgenticMode && p.Status.State.IsTerminal() && p.Status.State != platformv1alpha1.PlanCompleted {
+			out[agenticFailed] = true
 		}
 		for _, r := range p.Status.ActionResults {
 			if r.Result == platformv1alpha1.ActionFailed || r.Result == platformv1alpha1.ActionRolledBack {
@@ -335,8 +345,9 @@ func (s *Server) choose(ctx context.Context, issue *platformv1alpha1.Issue, insi
 		}
 	}
 
-	// Tier 3: the agentic loop, each step through the policy.
-	if s.Agentic {
+	// Tier 3: the agentic loop, each step through the policy, unless one
+	// already failed for this Issue.
+	if s.Agentic && !excluded[agenticFailed] {
 		plan := base.DeepCopy()
 		plan.Labels[LabelPlanSource] = SourceAgentic
 		plan.Spec.AgenticMode = true
