@@ -124,7 +124,7 @@ func TestCrashLoopNoActionFixesEscalates(t *testing.T) {
 	if got := *d.Spec.Replicas; got != 2 {
 		t.Errorf("Deployment %s was scaled to %d replicas; no destructive action was allowed", f.App, got)
 	}
-	inc, ok = tracker.Wait(ctx, f.App, time.Minute, 0, func(i *scenario.Incident) bool { return i.PostMortem != nil })
+	inc, ok = tracker.Wait(ctx, f.App, time.Minute, 0, func(i *scenario.Incident) bool { return i.PostMortem != nil && i.PostMortem.Status.GeneratedAt != nil })
 	if !ok {
 		loopMissing(t, "no PostMortem for the escalated Issue "+inc.Issue.Name)
 	}
@@ -161,7 +161,7 @@ func runFault(t *testing.T, f scenario.Fault, wantSignal platformv1alpha1.Signal
 	if err != nil {
 		t.Errorf("%s not healed the right way: %v", f.App, lastErr)
 	}
-	inc, ok = tracker.Wait(ctx, f.App, time.Minute, 0, func(i *scenario.Incident) bool { return i.PostMortem != nil })
+	inc, ok = tracker.Wait(ctx, f.App, time.Minute, 0, func(i *scenario.Incident) bool { return i.PostMortem != nil && i.PostMortem.Status.GeneratedAt != nil })
 	if !ok {
 		loopMissing(t, "no PostMortem for Issue "+inc.Issue.Name+" within a minute of Resolved (the postmortem-writer)")
 	}

@@ -122,7 +122,7 @@ func run(ctx context.Context, out io.Writer) (err error) {
 				fmt.Fprintf(out, "  %s was Resolved but is not healthy yet: %v\n", f.App, err)
 			}
 			// The PostMortem follows Resolved.
-			inc, _ = tracker.Wait(ctx, f.App, 30*time.Second, 0, func(i *scenario.Incident) bool { return i.PostMortem != nil })
+			inc, _ = tracker.Wait(ctx, f.App, 30*time.Second, 0, func(i *scenario.Incident) bool { return i.PostMortem != nil && i.PostMortem.Status.GeneratedAt != nil })
 		}
 		results[f.App] = inc
 	}
