@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -28,6 +29,9 @@ func (r *Reconciler) requestAnalysis(ctx context.Context, issue *platformv1alpha
 	if issue.Status.State != platformv1alpha1.IssueDetected {
 		return ctrl.Result{}, nil
 	}
+	if waiting, err := r.signalsStillJoining(ctx, issue); err != nil || waiting {
+		return ctrl.Result{RequeueAfter: joinPoll}, err
+	}
 	failure := ""
 	if issue.Status.RecurrenceOf != nil {
 		// detect wrote what did not hold into the timeline.
@@ -38,6 +42,38 @@ func (r *Reconciler) requestAnalysis(ctx context.Context, issue *platformv1alpha
 		}
 	}
 	return ctrl.Result{}, r.startAttempt(ctx, issue, 1, failure)
+}
+
+// joinPoll and joinWait bound how long a new Issue waits for the other
+// signals of its fault: one fault raises several Anomalies at once (an OOM
+// gives oom_kill, crashloop_backoff and pod_restart), and the analysis,
+// and the runbook tier after it, must see the cause (spec.signalType),
+// which a later Anomaly may bring. The Anomalies' correlation wakes the
+// Issue; the poll is the fallback.
+const (
+	joinPoll = 250 * time.Millisecond
+	joinWait = 5 * time.Second
+)
+
+// signalsStillJoining reports whether an Anomaly of the Issue's resource
+// exists that is not correlated yet, while the Issue is young.
+func (r *Reconciler) signalsStillJoining(ctx context.Context, issue *platformv1alpha1.Issue) (bool, error) {
+	if r.Now().Sub(issue.CreationTimestamp.Time) > joinWait {
+		return false, nil
+	}
+	list := &platformv1alpha1.AnomalyList{}
+	if err := r.Client.List(ctx, list, client.InNamespace(issue.Namespace),
+		client.MatchingLabels{platformv1alpha1.LabelResourceKind: issue.Spec.Resource.Kind}); err != nil {
+		return false, fmt.Errorf("list the Anomalies of %s: %w", resourceString(issue), err)
+	}
+	res := issue.Spec.Resource
+	for _, a := range list.Items {
+		if !a.Status.Correlated && a.Spec.Resource.Kind == res.Kind && a.Spec.Resource.Namespace == res.Namespace && a.Spec.Resource.Name == res.Name &&
+			a.DeletionTimestamp == nil && r.Now().Sub(a.Spec.DetectedAt.Time) < joinWait+time.Minute {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // startAttempt creates the AIInsight of attempt (the create comes first,

@@ -446,3 +446,34 @@ func TestPeoplesRequests(t *testing.T) {
 	g.Eventually(func() []string { return namesOf(p.watcher.releasedIn(ns)) }).WithTimeout(lifecycleTimeout).Should(ConsistOf("held", "paged"))
 	g.Expect(timelineTransitions(get(g, key))).To(Equal([]string{"Detected>Analyzing", "Analyzing>Escalated", "Escalated>Resolved"}))
 }
+
+// TestAnalysisWaitsForTheSignalsOfTheFault: an Anomaly of the Issue's
+// resource that is not correlated yet (it may bring the cause) holds the
+// analysis back until it has joined.
+func TestAnalysisWaitsForTheSignalsOfTheFault(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	startReconciler(t, nil)
+	ns := env.NewNamespace(t, "joining", nil)
+	issue := newIssue(ns, "checkout-crash")
+	late := &platformv1alpha1.Anomaly{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "checkout-oom-kill", Labels: map[string]string{platformv1alpha1.LabelResourceKind: "Deployment"}},
+		Spec: platformv1alpha1.AnomalySpec{
+			SignalType: platformv1alpha1.SignalOOMKill, Source: platformv1alpha1.SourceWatcher, Resource: issue.Spec.Resource,
+			Severity: platformv1alpha1.SignalSeverity(platformv1alpha1.SeverityHigh), DetectedAt: metav1.Now(),
+		},
+	}
+	g.Expect(env.Client.Create(ctx, late)).To(Succeed())
+	g.Expect(env.Client.Create(ctx, issue)).To(Succeed())
+	key := client.ObjectKeyFromObject(issue)
+	waitState(t, key, platformv1alpha1.IssueDetected)
+	g.Consistently(func() platformv1alpha1.IssueState { return get(g, key).Status.State }).
+		WithTimeout(time.Second).Should(Equal(platformv1alpha1.IssueDetected))
+
+	late.Labels[platformv1alpha1.LabelIssue] = issue.Name
+	g.Expect(env.Client.Update(ctx, late)).To(Succeed())
+	late.Status.Correlated = true
+	late.Status.IssueRef = &platformv1alpha1.LocalObjectReference{Name: issue.Name}
+	g.Expect(env.Client.Status().Update(ctx, late)).To(Succeed())
+	waitState(t, key, platformv1alpha1.IssueAnalyzing)
+}
