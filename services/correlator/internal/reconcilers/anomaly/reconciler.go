@@ -150,6 +150,21 @@ func (r *Reconciler) correlate(ctx context.Context, a *platformv1alpha1.Anomaly)
 		}
 		// The Issue is gone or going: correlate again.
 		a.Status.Correlated, a.Status.IssueRef, a.Status.CorrelatedAt = false, nil, nil
+	} else if name := a.Labels[platformv1alpha1.LabelIssue]; name != "" {
+		// Labelled but its status not seen yet (a crash between the two
+		// writes, or a cache behind them): the label is the record, so the
+		// Anomaly stays with that Issue while it exists, even if it has
+		// been Resolved since; a new Issue is never opened for it.
+		a.Status.IssueRef = &platformv1alpha1.LocalObjectReference{Name: name}
+		issue, err := r.issueOf(ctx, a)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if issue != nil && issue.DeletionTimestamp == nil {
+			r.markCorrelated(a, issue.Name)
+			return ctrl.Result{}, nil
+		}
+		a.Status.IssueRef = nil
 	}
 	unlock := r.lock(ctx, a.Spec.Resource)
 	defer unlock()
@@ -174,13 +189,18 @@ func (r *Reconciler) correlate(ctx context.Context, a *platformv1alpha1.Anomaly)
 			return ctrl.Result{}, err
 		}
 	}
+	r.markCorrelated(a, issue.Name)
+	return ctrl.Result{}, nil
+}
+
+// markCorrelated records the Anomaly's Issue in its status.
+func (r *Reconciler) markCorrelated(a *platformv1alpha1.Anomaly, issue string) {
 	now := metav1.NewTime(r.Now())
 	a.Status.Correlated = true
-	a.Status.IssueRef = &platformv1alpha1.LocalObjectReference{Name: issue.Name}
+	a.Status.IssueRef = &platformv1alpha1.LocalObjectReference{Name: issue}
 	a.Status.CorrelatedAt = &now
 	reconcile.SetCondition(a, &a.Status.Conditions, platformv1alpha1.AnomalyCorrelatedCondition, metav1.ConditionTrue,
-		platformv1alpha1.AnomalyCorrelatedReason, "Correlated into Issue "+issue.Name)
-	return ctrl.Result{}, nil
+		platformv1alpha1.AnomalyCorrelatedReason, "Correlated into Issue "+issue)
 }
 
 // setIssueLabel labels the Anomaly with its Issue's name, or removes the
