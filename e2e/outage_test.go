@@ -67,7 +67,22 @@ func TestRedisOutageDuringABurstGivesOneIssuePerFault(t *testing.T) {
 	if err != nil {
 		t.Fatalf("with Redis down, Issues exist for %d of %d faulted Deployments: %v", len(byApp), faults, err)
 	}
-	time.Sleep(10 * time.Second) // let every later Anomaly of the burst be correlated
+	// Wait until every Anomaly of the burst is correlated, then count again.
+	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		anomalies := &platformv1alpha1.AnomalyList{}
+		if err := env.Client.List(ctx, anomalies); err != nil {
+			return false, nil
+		}
+		for _, a := range anomalies.Items {
+			if a.Spec.Resource.Namespace == ns && !a.Status.Correlated {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		t.Fatalf("the Anomalies of the burst were not all correlated: %v", err)
+	}
 	if byApp, err = issuesOf(ctx); err != nil {
 		t.Fatal(err)
 	}

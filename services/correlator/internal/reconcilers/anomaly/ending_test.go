@@ -107,7 +107,6 @@ func TestTheEndsOfAnAnomaly(t *testing.T) {
 		// retention; under a loaded test run that pass was once seen to
 		// read an older Issue from the cache (see the session notes), so a
 		// later event on the Anomaly is sent too, as any change brings.
-		time.Sleep(500 * time.Millisecond)
 		g.Expect(env.Client.Patch(ctx, a, client.RawPatch("application/merge-patch+json", []byte(`{"metadata":{"annotations":{"test/poke":"1"}}}`)))).To(Succeed())
 		g.Eventually(func() bool {
 			return apierrors.IsNotFound(env.Client.Get(ctx, client.ObjectKeyFromObject(a), &platformv1alpha1.Anomaly{}))
