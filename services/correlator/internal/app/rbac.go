@@ -7,10 +7,12 @@ package app
 //
 // +kubebuilder:rbac:groups=platform.chatcli.io,resources=anomalies,verbs=get;list;watch;patch;delete
 // +kubebuilder:rbac:groups=platform.chatcli.io,resources=anomalies/status,verbs=get;patch;update
-// +kubebuilder:rbac:groups=platform.chatcli.io,resources=issues,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups=platform.chatcli.io,resources=issues,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=platform.chatcli.io,resources=issues/status,verbs=get;patch;update
 // +kubebuilder:rbac:groups=platform.chatcli.io,resources=aiinsights,verbs=get;list;watch;create
-// +kubebuilder:rbac:groups=platform.chatcli.io,resources=instances;remediationplans;postmortems;runbooks,verbs=get;list;watch
+// +kubebuilder:rbac:groups=platform.chatcli.io,resources=instances;remediationplans;runbooks,verbs=get;list;watch
+// The owner reference of a retired Issue's PostMortem is released (issue.retire).
+// +kubebuilder:rbac:groups=platform.chatcli.io,resources=postmortems,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // /metrics authenticates and authorizes its callers through the API server.
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create

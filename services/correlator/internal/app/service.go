@@ -35,6 +35,7 @@ func Service() bootstrap.Service {
 		workers:     4,
 		window:      anomaly.DefaultWindow,
 		retention:   anomaly.DefaultRetention,
+		issueKeep:   issue.DefaultRetention,
 		maxAttempts: issue.DefaultMaxAttempts,
 		callTimeout: issue.DefaultCallTimeout,
 		cooldown:    issue.DefaultRecurrenceCooldown,
@@ -55,6 +56,7 @@ type options struct {
 	workers     int
 	window      time.Duration
 	retention   time.Duration
+	issueKeep   time.Duration
 	maxAttempts int
 	callTimeout time.Duration
 	cooldown    time.Duration
@@ -82,6 +84,7 @@ func (o *options) addFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.window, "correlation-window", o.window,
 		"How old an Anomaly may be and still open a new Issue when its resource has none open.")
 	fs.DurationVar(&o.retention, "anomaly-retention", o.retention, "How long the Anomalies of a Resolved Issue are kept after it was resolved.")
+	fs.DurationVar(&o.issueKeep, "issue-retention", o.issueKeep, "How long a Resolved Issue is kept after it was resolved; then it is deleted and its PostMortem kept. At least --anomaly-retention.")
 	fs.IntVar(&o.maxAttempts, "max-remediation-attempts", o.maxAttempts,
 		"Remediation attempts before an Issue escalates, when the Issue does not set status.maxRemediationAttempts (1-10).")
 	fs.DurationVar(&o.callTimeout, "call-timeout", o.callTimeout, "Timeout of each call to the remediator and the watcher-bridge.")
@@ -171,6 +174,11 @@ func (o *options) validate() error {
 	if o.callTimeout <= 0 || o.cooldown <= 0 || o.flapWindow <= 0 || o.window <= 0 || o.retention <= 0 {
 		errs = append(errs, errors.New("--call-timeout, --recurrence-cooldown, --flapping-window, --correlation-window and --anomaly-retention must be positive"))
 	}
+	// An Issue deleted while Anomalies still name it would see them
+	// correlated again, into a new Issue.
+	if o.issueKeep < o.retention {
+		errs = append(errs, fmt.Errorf("--issue-retention (%s) must be at least --anomaly-retention (%s)", o.issueKeep, o.retention))
+	}
 	if o.flapCount < 2 {
 		errs = append(errs, fmt.Errorf("--flapping-threshold must be at least 2, got %d", o.flapCount))
 	}
@@ -204,6 +212,7 @@ func (o *options) setup(_ context.Context, rt *bootstrap.Runtime) error {
 		Watcher:            watcherv1.NewWatcherServiceClient(watcherConn),
 		DefaultMaxAttempts: int32(o.maxAttempts), CallTimeout: o.callTimeout,
 		RecurrenceCooldown: o.cooldown, FlappingWindow: o.flapWindow, FlappingThreshold: o.flapCount,
+		Retention: o.issueKeep,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up the Issue reconciler: %w", err)
 	}

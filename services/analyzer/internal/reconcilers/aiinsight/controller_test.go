@@ -67,6 +67,13 @@ func TestControllerAnalysesThroughTheCache(t *testing.T) {
 		{Attempt: 2}, {Attempt: 3},
 	}
 	must(t, env.Client.Status().Update(ctx, f.issue))
+	// "Read after": the manager's cache must hold the new attempts before
+	// the insight appears, or the pass may see the Issue of attempt 2.
+	g.Eventually(func(g Gomega) {
+		seen := &platformv1alpha1.Issue{}
+		g.Expect(mgr.GetClient().Get(ctx, client.ObjectKeyFromObject(f.issue), seen)).To(Succeed())
+		g.Expect(seen.Status.Attempts).To(HaveLen(3))
+	}).Should(Succeed())
 	second := f.insight(t, 2, platformv1alpha1.ProviderBuiltin, "AdjustResources failed")
 	g.Eventually(func(g Gomega) {
 		got := &platformv1alpha1.AIInsight{}

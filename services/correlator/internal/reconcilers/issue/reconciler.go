@@ -95,6 +95,9 @@ type Reconciler struct {
 	// latest a recurrence, escalate the latest at once.
 	FlappingWindow    time.Duration
 	FlappingThreshold int
+	// Retention is how long a Resolved Issue is kept after it was
+	// resolved (see retire); zero means DefaultRetention.
+	Retention time.Duration
 
 	base reconcile.Base[*platformv1alpha1.Issue]
 }
@@ -120,8 +123,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// identify comes last: without Redis it ends the pass with a later
 		// retry, and the Issue must not wait for its id to be analysed.
 		Normal: []reconcile.Phase[*platformv1alpha1.Issue]{
-			r.detect, r.relate, r.honourRequests, r.requestAnalysis, r.beginAttempt, r.proposePlan, r.followPlan,
-			r.releaseDedup, r.linkPostMortem, r.identify,
+			r.retire, r.detect, r.relate, r.honourRequests, r.requestAnalysis, r.beginAttempt, r.proposePlan, r.followPlan,
+			r.releaseDedup, r.linkPostMortem, r.identify, r.awaitRetention,
 		},
 	}
 	if err := r.base.Validate(); err != nil {
@@ -152,6 +155,9 @@ func (r *Reconciler) defaults() {
 	}
 	if r.FlappingThreshold < 2 {
 		r.FlappingThreshold = DefaultFlappingThreshold
+	}
+	if r.Retention <= 0 {
+		r.Retention = DefaultRetention
 	}
 }
 

@@ -53,7 +53,10 @@ func startReconcilerWith(t *testing.T, r *Reconciler, p *peers) (stop func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.Client, r.Reader, r.Now = mgr.GetClient(), mgr.GetAPIReader(), time.Now
+	r.Client, r.Reader = mgr.GetClient(), mgr.GetAPIReader()
+	if r.Now == nil {
+		r.Now = time.Now
+	}
 	r.Remediator = remediatorv1.NewRemediatorServiceClient(p.remConn)
 	r.Watcher = watcherv1.NewWatcherServiceClient(p.watchConn)
 	if err := r.SetupWithManager(mgr); err != nil {
