@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"time"
 
+	"strings"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -19,7 +21,6 @@ import (
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
-	"strings"
 
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 )
@@ -383,7 +384,7 @@ func (e *DeploymentExecutor) revisionReplicaSet(ctx context.Context, d *appsv1.D
 // AdjustContainer applies p to the container it names (or the only one)
 // and checks that every limit is at least its request afterwards.
 func AdjustContainer(spec *corev1.PodSpec, p ResourceParams) (string, error) {
-	i := -1
+	var i int
 	switch {
 	case p.Container != "":
 		i = slices.IndexFunc(spec.Containers, func(c corev1.Container) bool { return c.Name == p.Container })

@@ -16,7 +16,6 @@ import (
 	"github.com/chatcli/aiops/libs/k8sctx"
 	"github.com/chatcli/aiops/libs/llm"
 	"github.com/chatcli/aiops/libs/scrub"
-	analyzerv1 "github.com/chatcli/aiops/proto/chatcli/platform/analyzer/v1"
 	chatcliv1 "github.com/chatcli/aiops/proto/chatcli/v1"
 	"github.com/chatcli/aiops/services/analyzer/internal/analysis"
 	"github.com/chatcli/aiops/services/analyzer/internal/validate"
@@ -117,5 +116,5 @@ func BenchmarkInsightReady(b *testing.B) {
 		durations = append(durations, time.Since(start))
 	}
 	reportP99(b, durations)
-	var _ analyzerv1.AnalyzerServiceClient = r.Analyzer
+
 }

@@ -3,6 +3,7 @@ package aiinsight
 import (
 	"context"
 	"net"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -169,7 +170,7 @@ func (f *fixture) insight(t testing.TB, attempt int32, provider platformv1alpha1
 	t.Helper()
 	name := f.issue.Name + "-insight"
 	if attempt > 1 {
-		name += "-" + string(rune('0'+attempt))
+		name += "-" + strconv.Itoa(int(attempt))
 	}
 	in := &platformv1alpha1.AIInsight{
 		ObjectMeta: metav1.ObjectMeta{Namespace: f.ns, Name: name},
