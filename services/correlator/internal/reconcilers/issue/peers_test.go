@@ -37,7 +37,7 @@ type peers struct {
 	watchConn  *grpc.ClientConn
 }
 
-func startPeers(t *testing.T) *peers {
+func startPeers(t testing.TB) *peers {
 	t.Helper()
 	pki, err := testenv.NewPKI(t.TempDir())
 	if err != nil {

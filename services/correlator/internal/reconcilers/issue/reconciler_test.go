@@ -8,10 +8,11 @@ import (
 
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
@@ -40,13 +41,18 @@ func startReconciler(t *testing.T, redis *redisx.Client) *peers {
 	return p
 }
 
-// startReconcilerWith runs r (its Client, Reader, peers and Now filled in)
-// until stop is called or the test ends; stop waits for the manager to
+// startReconcilerWith runs r (its Client, Reader, peers and Now filled in),
+// and whatever also sets up in the same manager, until stop is called or
+// the test ends; stop waits for the manager to
 // finish, as a process killed between two passes would.
-func startReconcilerWith(t *testing.T, r *Reconciler, p *peers) (stop func()) {
+func startReconcilerWith(t testing.TB, r *Reconciler, p *peers, also ...func(ctrl.Manager) error) (stop func()) {
 	t.Helper()
 	id := env.AsService(t, "correlator", env.NewNamespace(t, "platform", nil))
-	mgr, err := ctrl.NewManager(id.Config, ctrl.Options{
+	// As in the service (ctrl.GetConfig): no client-side rate limit; the
+	// API server's priority and fairness does that job.
+	unlimited := rest.CopyConfig(id.Config)
+	unlimited.QPS = -1
+	mgr, err := ctrl.NewManager(unlimited, ctrl.Options{
 		Scheme: env.Scheme, Metrics: metricsserver.Options{BindAddress: "0"},
 		// Each test runs a manager of its own in this one process.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
@@ -62,6 +68,11 @@ func startReconcilerWith(t *testing.T, r *Reconciler, p *peers) (stop func()) {
 	r.Watcher = watcherv1.NewWatcherServiceClient(p.watchConn)
 	if err := r.SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
+	}
+	for _, setup := range also {
+		if err := setup(mgr); err != nil {
+			t.Fatal(err)
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
