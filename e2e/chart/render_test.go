@@ -1,13 +1,10 @@
 package chart
 
 import (
-	"bytes"
 	"flag"
-	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"testing"
 
@@ -355,16 +352,4 @@ func compareFile(t *testing.T, path, got string) {
 	if diff := cmp.Diff(string(want), got); diff != "" {
 		t.Errorf("%s is stale (-want +got; go test -update rewrites it):\n%s", path, diff)
 	}
-}
-
-// kindsOf lists the kinds of objs, sorted, for messages.
-func kindsOf(objs []*unstructured.Unstructured) string {
-	var kinds []string
-	for _, o := range objs {
-		kinds = append(kinds, o.GetKind()+"/"+o.GetName())
-	}
-	sort.Strings(kinds)
-	var b bytes.Buffer
-	fmt.Fprint(&b, kinds)
-	return b.String()
 }
