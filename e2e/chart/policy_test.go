@@ -28,7 +28,8 @@ func renderedGrants(t *testing.T) map[string]*grants {
 	t.Helper()
 	manifest := mustRender(t, map[string]any{"rbac": map[string]any{"instanceNamespaces": []any{"apps"}}})
 	out := map[string]*grants{}
-	for _, svc := range services {
+	// The scrapers' role is a grant of the chart too.
+	for _, svc := range append(slices.Clone(services), "metrics-reader") {
 		out[svc] = &grants{Roles: map[string][]rbacv1.PolicyRule{}}
 	}
 	for _, obj := range objects(t, manifest) {
