@@ -176,6 +176,9 @@ CHATCLI_REDIS_URL, never from the arguments.
 {{- if and $svc.redis (include "chatcli-aiops.redisPasswordSecret" .root) }}
 {{- $args = append $args "--redis-password-file=/etc/chatcli/redis/password" }}
 {{- end }}
+{{- if and $svc.redis .root.Values.redis.external.url .root.Values.redis.external.caSecret.name }}
+{{- $args = append $args "--redis-ca-file=/etc/chatcli/redis-ca/ca.crt" }}
+{{- end }}
 {{- range $svc.peers }}
 {{- $host := printf "%s.%s.svc:9090" (include "chatcli-aiops.serviceName" (dict "root" $.root "service" .service)) $ns }}
 {{- if eq .service "analyzer" }}{{ $host = printf "dns:///%s" $host }}{{ end }}
