@@ -155,6 +155,29 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 			t.Errorf("Deployment %s after uninstall: %v, want NotFound", name, err)
 		}
 	}
+
+	// Installing the release again adopts the kept CRDs; without
+	// crds.keep its uninstall takes them, and their resources, along.
+	again := action.NewInstall(cfg)
+	again.ReleaseName = release
+	again.Namespace = namespace
+	again.Timeout = 2 * time.Minute
+	if _, err := again.RunWithContext(ctx, chrt, map[string]any{"crds": map[string]any{"enabled": true, "keep": false}}); err != nil {
+		t.Fatalf("helm install over the kept CRDs: %v", err)
+	}
+	if _, err := uninstall.Run(release); err != nil {
+		t.Fatalf("helm uninstall without crds.keep: %v", err)
+	}
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		var crds apiextensionsv1.CustomResourceDefinitionList
+		if err := c.List(ctx, &crds, client.MatchingLabels{"app.kubernetes.io/part-of": "chatcli-aiops"}); err != nil {
+			return false, err
+		}
+		return len(crds.Items) == 0, nil
+	})
+	if err != nil {
+		t.Errorf("the CRDs outlived an uninstall without crds.keep: %v", err)
+	}
 }
 
 func waitCRDsEstablished(ctx context.Context, t *testing.T, c client.Client) {
