@@ -233,9 +233,9 @@ func TestSchemaRejects(t *testing.T) {
 			values: map[string]any{"analyzer": map[string]any{"replica": 3}},
 			want:   "at '/analyzer': additional properties 'replica' not allowed",
 		},
-		"latest tag": {
-			reason: "images are pinned, never :latest",
-			values: map[string]any{"image": map[string]any{"tag": "latest"}},
+		"bad tag": {
+			reason: "a tag is a tag, not a reference",
+			values: map[string]any{"image": map[string]any{"tag": "v1:2"}},
 			want:   "at '/image/tag'",
 		},
 		"bad digest": {
@@ -289,6 +289,16 @@ func TestTemplateRejects(t *testing.T) {
 			reason: "the NetworkPolicies cannot reach an external Redis they know nothing of",
 			values: map[string]any{"redis": map[string]any{"external": map[string]any{"url": "redis://redis.data:6379"}}},
 			want:   "redis.external.cidrs",
+		},
+		"latest tag": {
+			reason: "images are pinned, never :latest",
+			values: map[string]any{"image": map[string]any{"tag": "latest"}},
+			want:   `"latest" is refused; pin a version`,
+		},
+		"latest Redis tag": {
+			reason: "Redis's image is pinned too",
+			values: map[string]any{"redis": map[string]any{"image": map[string]any{"tag": "latest"}}},
+			want:   `redis.image.tag: "latest" is refused`,
 		},
 		"metadata address": {
 			reason: "169.254.169.254/32 is never allowed",

@@ -81,6 +81,7 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
 {{- /* The image reference of a service: registry/repository:tag[@digest]. */ -}}
 {{- define "chatcli-aiops.image" -}}
 {{- $tag := .image.tag | default .root.Values.image.tag | default .root.Chart.AppVersion }}
+{{- if eq $tag "latest" }}{{ fail (printf "image tag of %s: \"latest\" is refused; pin a version (the default is the chart's appVersion)" .image.repository) }}{{ end }}
 {{- $ref := printf "%s/%s:%s" .root.Values.image.registry .image.repository $tag }}
 {{- if .image.digest }}{{ $ref = printf "%s@%s" $ref .image.digest }}{{ end }}
 {{- $ref }}
