@@ -1,0 +1,284 @@
+package chart
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"maps"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"helm.sh/helm/v3/pkg/action"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
+	"github.com/chatcli/aiops/libs/testenv"
+)
+
+func helmConfig(t *testing.T, kubeconfig string) *action.Configuration {
+	t.Helper()
+	flags := genericclioptions.NewConfigFlags(false)
+	flags.KubeConfig = &kubeconfig
+	ns := namespace
+	flags.Namespace = &ns
+	cfg := new(action.Configuration)
+	if err := cfg.Init(flags, namespace, "secret", func(string, ...any) {}); err != nil {
+		t.Fatalf("initialise helm: %v", err)
+	}
+	return cfg
+}
+
+// TestInstallUpgradeUninstall installs the chart with the Helm Go SDK into
+// a real API server (no kubelet: Deployments are accepted, not run),
+// upgrades it with changed values and uninstalls it. Every object must be
+// accepted, the CRDs Established, the generated CA, certificates, token
+// and Redis password kept by the upgrade, and with crds.keep the CRDs and
+// the custom resources must outlive the release.
+func TestInstallUpgradeUninstall(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	env, err := testenv.Start(ctx, testenv.Options{WithoutRedis: true, WithoutCRDs: true})
+	if err != nil {
+		t.Fatalf("start testenv: %v", err)
+	}
+	defer env.Stop()
+	kubeconfig, err := env.WriteKubeconfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := env.Client
+	// The Instance namespace of rbac.instanceNamespaces must exist for
+	// the watcher-bridge's Role there.
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "apps"}}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := helmConfig(t, kubeconfig)
+	chrt := loadChart(t)
+	values := map[string]any{"rbac": map[string]any{"instanceNamespaces": []any{"apps"}}}
+
+	install := action.NewInstall(cfg)
+	install.ReleaseName = release
+	install.Namespace = namespace
+	install.CreateNamespace = true
+	install.Timeout = 2 * time.Minute
+	rel, err := install.RunWithContext(ctx, chrt, values)
+	if err != nil {
+		t.Fatalf("helm install: %v", err)
+	}
+	for _, obj := range objects(t, rel.Manifest) {
+		got := obj.DeepCopy()
+		if err := c.Get(ctx, client.ObjectKeyFromObject(obj), got); err != nil {
+			t.Errorf("%s %s was not accepted: %v", obj.GetKind(), obj.GetName(), err)
+		}
+	}
+	waitCRDsEstablished(ctx, t, c)
+	before := generatedSecrets(ctx, t, c)
+	checkCertificates(t, before)
+	checkWebhookCABundle(ctx, t, c, before[release+"-ca"]["tls.crt"])
+
+	// A custom resource that must outlive the release.
+	issue := &platformv1alpha1.Issue{
+		ObjectMeta: metav1.ObjectMeta{Name: "survivor", Namespace: "apps"},
+		Spec: platformv1alpha1.IssueSpec{
+			Severity: platformv1alpha1.SeverityLow, Source: platformv1alpha1.SourceWatcher, SignalType: platformv1alpha1.SignalOOMKill,
+			Resource: platformv1alpha1.ResourceReference{Kind: "Deployment", Name: "shop", Namespace: "apps"},
+		},
+	}
+	if err := c.Create(ctx, issue); err != nil {
+		t.Fatalf("create Issue: %v", err)
+	}
+
+	upgrade := action.NewUpgrade(cfg)
+	upgrade.Namespace = namespace
+	upgrade.ReuseValues = true
+	upgrade.Timeout = 2 * time.Minute
+	changed := map[string]any{
+		"analyzer":         map[string]any{"replicas": 3},
+		"webhook":          map[string]any{"failurePolicy": "Ignore"},
+		"postmortemWriter": map[string]any{"enabled": false},
+	}
+	if _, err := upgrade.RunWithContext(ctx, release, chrt, changed); err != nil {
+		t.Fatalf("helm upgrade: %v", err)
+	}
+	var analyzer appsv1.Deployment
+	if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: release + "-analyzer"}, &analyzer); err != nil {
+		t.Fatal(err)
+	}
+	if got := *analyzer.Spec.Replicas; got != 3 {
+		t.Errorf("analyzer replicas after the upgrade: %d, want 3", got)
+	}
+	var webhook admissionregistrationv1.ValidatingWebhookConfiguration
+	if err := c.Get(ctx, client.ObjectKey{Name: release + "-remediator"}, &webhook); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range webhook.Webhooks {
+		if *w.FailurePolicy != admissionregistrationv1.Ignore {
+			t.Errorf("webhook %s failurePolicy %s after the upgrade, want Ignore", w.Name, *w.FailurePolicy)
+		}
+	}
+	err = c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: release + "-postmortem-writer"}, &appsv1.Deployment{})
+	if !apierrors.IsNotFound(err) {
+		t.Errorf("the disabled postmortem-writer's Deployment: %v, want NotFound", err)
+	}
+	after := generatedSecrets(ctx, t, c)
+	delete(before, release+"-postmortem-writer-tls")
+	if diff := cmp.Diff(before, after); diff != "" {
+		t.Errorf("the upgrade changed generated secrets (-before +after):\n%s", diff)
+	}
+
+	uninstall := action.NewUninstall(cfg)
+	uninstall.Timeout = 2 * time.Minute
+	if _, err := uninstall.Run(release); err != nil {
+		t.Fatalf("helm uninstall: %v", err)
+	}
+	var crds apiextensionsv1.CustomResourceDefinitionList
+	if err := c.List(ctx, &crds, client.MatchingLabels{"app.kubernetes.io/part-of": "chatcli-aiops"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(crds.Items) != 7 {
+		t.Errorf("%d CRDs after uninstall with crds.keep, want 7", len(crds.Items))
+	}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(issue), &platformv1alpha1.Issue{}); err != nil {
+		t.Errorf("the Issue did not survive the uninstall: %v", err)
+	}
+	for _, name := range []string{release + "-analyzer", release + "-remediator"} {
+		if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &appsv1.Deployment{}); !apierrors.IsNotFound(err) {
+			t.Errorf("Deployment %s after uninstall: %v, want NotFound", name, err)
+		}
+	}
+
+	// Installing the release again adopts the kept CRDs; without
+	// crds.keep its uninstall takes them, and their resources, along.
+	again := action.NewInstall(cfg)
+	again.ReleaseName = release
+	again.Namespace = namespace
+	again.Timeout = 2 * time.Minute
+	if _, err := again.RunWithContext(ctx, chrt, map[string]any{"crds": map[string]any{"enabled": true, "keep": false}}); err != nil {
+		t.Fatalf("helm install over the kept CRDs: %v", err)
+	}
+	if _, err := uninstall.Run(release); err != nil {
+		t.Fatalf("helm uninstall without crds.keep: %v", err)
+	}
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		var crds apiextensionsv1.CustomResourceDefinitionList
+		if err := c.List(ctx, &crds, client.MatchingLabels{"app.kubernetes.io/part-of": "chatcli-aiops"}); err != nil {
+			return false, err
+		}
+		return len(crds.Items) == 0, nil
+	})
+	if err != nil {
+		t.Errorf("the CRDs outlived an uninstall without crds.keep: %v", err)
+	}
+}
+
+func waitCRDsEstablished(ctx context.Context, t *testing.T, c client.Client) {
+	t.Helper()
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		var crds apiextensionsv1.CustomResourceDefinitionList
+		if err := c.List(ctx, &crds, client.MatchingLabels{"app.kubernetes.io/part-of": "chatcli-aiops"}); err != nil {
+			return false, err
+		}
+		if len(crds.Items) != 7 {
+			return false, nil
+		}
+		for _, crd := range crds.Items {
+			established := false
+			for _, cond := range crd.Status.Conditions {
+				established = established || (cond.Type == apiextensionsv1.Established && cond.Status == apiextensionsv1.ConditionTrue)
+			}
+			if !established {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		t.Fatalf("the CRDs are not Established: %v", err)
+	}
+}
+
+// generatedSecrets are the data of every Secret the chart generates, by
+// name: the internal token, the CA, each service's certificate, Redis's.
+func generatedSecrets(ctx context.Context, t *testing.T, c client.Client) map[string]map[string][]byte {
+	t.Helper()
+	var list corev1.SecretList
+	if err := c.List(ctx, &list, client.InNamespace(namespace), client.MatchingLabels{"app.kubernetes.io/instance": release}); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]map[string][]byte{}
+	for _, s := range list.Items {
+		out[s.Name] = maps.Clone(s.Data)
+	}
+	for _, name := range []string{"-internal-token", "-ca", "-redis", "-redis-url", "-analyzer-tls", "-remediator-tls"} {
+		if _, ok := out[release+name]; !ok {
+			t.Errorf("no Secret %s%s; have %v", release, name, keys(out))
+		}
+	}
+	return out
+}
+
+func keys(m map[string]map[string][]byte) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// checkCertificates: each service's certificate is signed by the CA and
+// names its Services.
+func checkCertificates(t *testing.T, secrets map[string]map[string][]byte) {
+	t.Helper()
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(secrets[release+"-ca"]["tls.crt"]) {
+		t.Fatal("the CA Secret holds no certificate")
+	}
+	hosts := map[string]string{
+		"analyzer":   release + "-analyzer." + namespace + ".svc",
+		"correlator": release + "-correlator-api." + namespace + ".svc",
+		"remediator": release + "-remediator-webhook." + namespace + ".svc",
+	}
+	for svc, host := range hosts {
+		data := secrets[release+"-"+svc+"-tls"]
+		block, _ := pem.Decode(data["tls.crt"])
+		if block == nil {
+			t.Errorf("%s: no certificate", svc)
+			continue
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cert.Verify(x509.VerifyOptions{DNSName: host, Roots: roots}); err != nil {
+			t.Errorf("%s's certificate for %s: %v", svc, host, err)
+		}
+		if string(data["ca.crt"]) != string(secrets[release+"-ca"]["tls.crt"]) {
+			t.Errorf("%s's ca.crt is not the CA", svc)
+		}
+	}
+}
+
+func checkWebhookCABundle(ctx context.Context, t *testing.T, c client.Client, ca []byte) {
+	t.Helper()
+	var webhook admissionregistrationv1.ValidatingWebhookConfiguration
+	if err := c.Get(ctx, client.ObjectKey{Name: release + "-remediator"}, &webhook); err != nil {
+		t.Fatal(err)
+	}
+	if len(webhook.Webhooks) != 2 {
+		t.Fatalf("%d webhooks, want 2 (RemediationPlans and Runbooks)", len(webhook.Webhooks))
+	}
+	for _, w := range webhook.Webhooks {
+		if string(w.ClientConfig.CABundle) != string(ca) {
+			t.Errorf("webhook %s: the caBundle is not the generated CA", w.Name)
+		}
+	}
+}
