@@ -281,7 +281,9 @@ func (r *Reconciler) lock(ctx context.Context, res platformv1alpha1.ResourceRefe
 	waitCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	key := platformv1alpha1.ResourceReference{Kind: res.Kind, Namespace: res.Namespace, Name: res.Name}
-	l, err := r.Redis.AcquireWait(waitCtx, lockPurpose, key, redisx.LockOptions{TTL: 15 * time.Second})
+	// A short poll: the section it guards takes a few API calls, and a
+	// burst puts several Anomalies of one resource in the queue at once.
+	l, err := r.Redis.AcquireWait(waitCtx, lockPurpose, key, redisx.LockOptions{TTL: 15 * time.Second, RetryInterval: 10 * time.Millisecond})
 	if err != nil {
 		logr.FromContextOrDiscard(ctx).V(1).Info("Correlating without the resource lock", "resource", key.String(), "reason", err.Error())
 		return func() {}
