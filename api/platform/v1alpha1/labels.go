@@ -100,3 +100,19 @@ const (
 // Issue that is gone and a new Issue never takes the deleted one's name.
 // The correlator creates every Issue with it and removes it.
 const FinalizerIssueAnomalies = "platform.chatcli.io/anomalies"
+
+// LabelPlanSource on a RemediationPlan says which tier of the remediator
+// made it: PlanSourceRunbook, PlanSourceAIActions or PlanSourceAgentic.
+const LabelPlanSource = "platform.chatcli.io/plan-source"
+
+// The values of LabelPlanSource.
+const (
+	PlanSourceRunbook   = "runbook"
+	PlanSourceAIActions = "ai-actions"
+	PlanSourceAgentic   = "agentic"
+)
+
+// AnnotationRunbook on a RemediationPlan names the Runbook of the platform
+// namespace it came from, as namespace/name (spec.runbookRef names Runbooks
+// of the plan's own namespace only).
+const AnnotationRunbook = "platform.chatcli.io/runbook"

@@ -303,7 +303,7 @@ func (s *Server) choose(ctx context.Context, issue *platformv1alpha1.Issue, insi
 			continue
 		}
 		plan := base.DeepCopy()
-		plan.Labels[LabelPlanSource] = SourceRunbook
+		plan.Labels[platformv1alpha1.LabelPlanSource] = platformv1alpha1.PlanSourceRunbook
 		plan.Spec.Actions = steps
 		plan.Spec.RunbookRef = &platformv1alpha1.LocalObjectReference{Name: rb.Name}
 		plan.Spec.Strategy = fmt.Sprintf("Attempt %d via runbook '%s'.%s", attempt, rb.Name, analysis)
@@ -312,7 +312,7 @@ func (s *Server) choose(ctx context.Context, issue *platformv1alpha1.Issue, insi
 			// A platform Runbook cannot be referenced by a local name.
 			plan.Spec.RunbookRef = nil
 			plan.Spec.Strategy = fmt.Sprintf("Attempt %d via runbook '%s/%s'.%s", attempt, rb.Namespace, rb.Name, analysis)
-			plan.Annotations = map[string]string{AnnotationRunbook: rb.Namespace + "/" + rb.Name}
+			plan.Annotations = map[string]string{platformv1alpha1.AnnotationRunbook: rb.Namespace + "/" + rb.Name}
 		}
 		return plan, "", nil
 	}
@@ -334,7 +334,7 @@ func (s *Server) choose(ctx context.Context, issue *platformv1alpha1.Issue, insi
 				}
 				if rb != nil {
 					plan := base.DeepCopy()
-					plan.Labels[LabelPlanSource] = SourceAIActions
+					plan.Labels[platformv1alpha1.LabelPlanSource] = platformv1alpha1.PlanSourceAIActions
 					plan.Spec.Actions = steps
 					plan.Spec.RunbookRef = &platformv1alpha1.LocalObjectReference{Name: rb.Name}
 					plan.Spec.Strategy = fmt.Sprintf("Attempt %d via runbook '%s'.%s", attempt, rb.Name, analysis)
@@ -349,7 +349,7 @@ func (s *Server) choose(ctx context.Context, issue *platformv1alpha1.Issue, insi
 	// already failed for this Issue.
 	if s.Agentic && !excluded[agenticFailed] {
 		plan := base.DeepCopy()
-		plan.Labels[LabelPlanSource] = SourceAgentic
+		plan.Labels[platformv1alpha1.LabelPlanSource] = platformv1alpha1.PlanSourceAgentic
 		plan.Spec.AgenticMode = true
 		plan.Spec.AgenticMaxSteps = s.AgenticMaxSteps
 		if plan.Spec.AgenticMaxSteps == 0 {
@@ -360,20 +360,6 @@ func (s *Server) choose(ctx context.Context, issue *platformv1alpha1.Issue, insi
 	}
 	return nil, refusal, nil
 }
-
-// LabelPlanSource on a plan says which tier made it.
-const LabelPlanSource = "platform.chatcli.io/plan-source"
-
-// The values of LabelPlanSource.
-const (
-	SourceRunbook   = "runbook"
-	SourceAIActions = "ai-actions"
-	SourceAgentic   = "agentic"
-)
-
-// AnnotationRunbook names a Runbook of the platform namespace a plan came
-// from, as namespace/name (spec.runbookRef names local Runbooks only).
-const AnnotationRunbook = "platform.chatcli.io/runbook"
 
 func setApproval(plan *platformv1alpha1.RemediationPlan, required bool) {
 	if required {
@@ -576,14 +562,14 @@ func PlanView(p *platformv1alpha1.RemediationPlan) *remediatorv1.Plan {
 	switch {
 	case p.Spec.AgenticMode:
 		v.Source = remediatorv1.PlanSource_PLAN_SOURCE_AGENTIC
-	case p.Labels[LabelPlanSource] == SourceAIActions:
+	case p.Labels[platformv1alpha1.LabelPlanSource] == platformv1alpha1.PlanSourceAIActions:
 		v.Source = remediatorv1.PlanSource_PLAN_SOURCE_AI_ACTIONS
-	case p.Labels[LabelPlanSource] == SourceRunbook:
+	case p.Labels[platformv1alpha1.LabelPlanSource] == platformv1alpha1.PlanSourceRunbook:
 		v.Source = remediatorv1.PlanSource_PLAN_SOURCE_RUNBOOK
 	}
 	if p.Spec.RunbookRef != nil {
 		v.RunbookName = p.Spec.RunbookRef.Name
-	} else if rb := p.Annotations[AnnotationRunbook]; rb != "" {
+	} else if rb := p.Annotations[platformv1alpha1.AnnotationRunbook]; rb != "" {
 		v.RunbookName = rb
 	}
 	for _, a := range p.Spec.Actions {

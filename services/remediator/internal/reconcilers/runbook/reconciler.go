@@ -23,10 +23,6 @@ import (
 	libreconcile "github.com/chatcli/aiops/libs/reconcile"
 )
 
-// AnnotationRunbook on a plan names a platform-namespace Runbook as
-// namespace/name; it mirrors server.AnnotationRunbook.
-const AnnotationRunbook = "platform.chatcli.io/runbook"
-
 // Reconciler keeps Runbook status.
 type Reconciler struct {
 	Client client.Client
@@ -74,7 +70,7 @@ func RunbookOf(p *platformv1alpha1.RemediationPlan) (client.ObjectKey, bool) {
 	if p.Spec.RunbookRef != nil {
 		return client.ObjectKey{Namespace: p.Namespace, Name: p.Spec.RunbookRef.Name}, true
 	}
-	if ns, name, ok := strings.Cut(p.Annotations[AnnotationRunbook], "/"); ok {
+	if ns, name, ok := strings.Cut(p.Annotations[platformv1alpha1.AnnotationRunbook], "/"); ok {
 		return client.ObjectKey{Namespace: ns, Name: name}, true
 	}
 	return client.ObjectKey{}, false
