@@ -91,8 +91,8 @@ redis: ## Install Debian's redis-server when it is missing.
 # the services authenticate as their own chart ServiceAccounts, a burst of
 # faults with Redis stopped gives one Issue each and a standby correlator
 # takes over from a stopped leader (scenario 10 in part), scenarios 6 (a
-# team Runbook beats the AI's actions) and 11 (dry-run mode waits for an
-# approval), and scenarios
+# team Runbook beats the AI's actions), 9 (an Alertmanager alert, healed by
+# a Runbook) and 11 (dry-run mode waits for an approval), and scenarios
 # 1 (OOM), 2 (bad rollout) and 3 (no fix, escalate) assert fault -> Anomaly -> Issue ->
 # Analyzing, and the rest of the loop where it has landed (a step that has
 # not landed skips; `make e2e E2E_REQUIRE_FULL_LOOP=1` makes it fail).

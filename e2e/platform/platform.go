@@ -11,6 +11,7 @@ package platform
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/http"
@@ -70,6 +71,9 @@ type Platform struct {
 	Namespace, Release string
 	// TokenFile holds the chart's internal gRPC token.
 	TokenFile string
+	// AlertmanagerTokenFile holds the bearer token of the watcher-bridge's
+	// Alertmanager webhook (its own, never the gRPC token).
+	AlertmanagerTokenFile string
 	// Services by name.
 	Services map[string]*Service
 	// Timings of the start, for reports.
@@ -90,6 +94,10 @@ type Service struct {
 	// IncidentAPIAddr is the correlator's REST incident API; empty for
 	// the other services.
 	IncidentAPIAddr string
+	// WebhookAddr is the HTTPS webhook the service serves
+	// (--webhook-bind-address): the watcher-bridge's Alertmanager
+	// receiver at /alertmanager; empty for the others.
+	WebhookAddr string
 	// Kubeconfig carries a token of the service's own ServiceAccount.
 	Kubeconfig string
 	Process    *cluster.Process
@@ -176,6 +184,10 @@ func (p *Platform) writeToken(ctx context.Context) error {
 	if err := os.WriteFile(p.TokenFile, token, 0o600); err != nil {
 		return fmt.Errorf("write token file: %w", err)
 	}
+	p.AlertmanagerTokenFile = filepath.Join(p.dir, "alertmanager-token")
+	if err := os.WriteFile(p.AlertmanagerTokenFile, []byte(rand.Text()+rand.Text()), 0o600); err != nil {
+		return fmt.Errorf("write the Alertmanager token file: %w", err)
+	}
 	return nil
 }
 
@@ -196,6 +208,11 @@ func (p *Platform) prepareServices(ctx context.Context, opts Options) error {
 		}
 		if name == "correlator" {
 			if s.IncidentAPIAddr, err = testenv.FreeAddr(); err != nil {
+				return err
+			}
+		}
+		if name == "watcher-bridge" {
+			if s.WebhookAddr, err = testenv.FreeAddr(); err != nil {
 				return err
 			}
 		}
@@ -231,7 +248,8 @@ func (p *Platform) prepareServices(ctx context.Context, opts Options) error {
 		s.args = append(s.args, "--kubeconfig="+s.Kubeconfig,
 			"--leader-elect=true", "--leader-election-namespace="+p.Namespace, "--log-format=json")
 		if name == "watcher-bridge" {
-			s.args = append(s.args, "--namespace-selector="+WatchLabel+"=watched", "--anomaly-namespace="+p.Namespace)
+			s.args = append(s.args, "--namespace-selector="+WatchLabel+"=watched", "--anomaly-namespace="+p.Namespace,
+				"--webhook-token-file="+p.AlertmanagerTokenFile)
 		}
 		s.args = append(s.args, opts.Args[name]...)
 		// Redis only reaches the services that have --redis-url. Every
@@ -253,6 +271,9 @@ func (s *Service) start() error {
 	}
 	if s.IncidentAPIAddr != "" {
 		args = append(args, "--incident-api-bind-address="+s.IncidentAPIAddr)
+	}
+	if s.WebhookAddr != "" {
+		args = append(args, "--webhook-bind-address="+s.WebhookAddr)
 	}
 	proc, err := cluster.StartProcess(s.Name, s.logDir, s.binary, s.env, append(args, s.args...)...)
 	if err != nil {
@@ -287,6 +308,11 @@ func (p *Platform) AddReplica(ctx context.Context, name string) (*Service, error
 	}
 	if r.IncidentAPIAddr != "" {
 		if r.IncidentAPIAddr, err = testenv.FreeAddr(); err != nil {
+			return nil, err
+		}
+	}
+	if r.WebhookAddr != "" {
+		if r.WebhookAddr, err = testenv.FreeAddr(); err != nil {
 			return nil, err
 		}
 	}
