@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
@@ -200,5 +201,76 @@ func approve(ctx context.Context, t *testing.T, plan *platformv1alpha1.Remediati
 	})
 	if err != nil {
 		t.Fatalf("approve plan %s: %v", plan.Name, err)
+	}
+}
+
+// TestAWrongFixThatDoesNotHoldIsReplaced is scenario 4: the team's Runbook
+// for an OOM only restarts the Deployment, which does not help. The
+// restarted pods are OOMKilled again inside the stability window, the
+// attempt fails, and the next one changes strategy (the analysis's
+// AdjustResources) and heals it; the Runbook's record counts the failure.
+func TestAWrongFixThatDoesNotHoldIsReplaced(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	f := scenario.OOM()
+	f.Prepare = func(ctx context.Context, c client.Client, ns string) error {
+		for _, sev := range []platformv1alpha1.Severity{platformv1alpha1.SeverityLow, platformv1alpha1.SeverityMedium, platformv1alpha1.SeverityHigh, platformv1alpha1.SeverityCritical} {
+			rb := &platformv1alpha1.Runbook{
+				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "restart-" + string(sev)},
+				Spec: platformv1alpha1.RunbookSpec{
+					Description: "Turn it off and on again",
+					Trigger:     platformv1alpha1.RunbookTrigger{SignalType: platformv1alpha1.SignalOOMKill, Severity: sev, ResourceKind: "Deployment"},
+					Steps:       []platformv1alpha1.RunbookStep{{Name: "restart", Action: platformv1alpha1.ActionRestartDeployment}},
+				},
+			}
+			if err := c.Create(ctx, rb); err != nil {
+				return fmt.Errorf("create Runbook %s: %w", rb.Name, err)
+			}
+		}
+		return nil
+	}
+	// The verification of a fix waits at most the Deployment's
+	// progressDeadlineSeconds for it to become healthy; this team sets 30 s.
+	f.Inject = func(ctx context.Context, c client.Client, ns string) error {
+		d := scenario.Deployment(ns, f.App, scenario.HealthyImage, scenario.OOMLimit, 2)
+		d.Spec.ProgressDeadlineSeconds = ptr.To[int32](30)
+		return c.Create(ctx, d)
+	}
+	ns, tracker := injectUntilAnalyzing(ctx, t, f, platformv1alpha1.SignalOOMKill)
+	inc, ok := tracker.Wait(ctx, f.App, 5*time.Minute, 60*time.Second, func(i *scenario.Incident) bool { return i.State().IsTerminal() })
+	if !ok {
+		loopMissing(t, "the Issue did not reach a terminal state: "+describe(&inc))
+	}
+	if inc.State() != platformv1alpha1.IssueResolved {
+		t.Fatalf("Issue %s ended %s: %s", inc.Issue.Name, inc.State(), describe(&inc))
+	}
+	attempts := inc.Issue.Status.Attempts
+	if len(attempts) < 2 {
+		t.Fatalf("resolved in %d attempt(s); the restart should not have held: %s", len(attempts), describe(&inc))
+	}
+	first := inc.Plans[attempts[0].PlanRef.Name]
+	if first == nil || first.Labels[platformv1alpha1.LabelPlanSource] != platformv1alpha1.PlanSourceRunbook || first.Status.State == platformv1alpha1.PlanCompleted {
+		t.Errorf("the first attempt was not the Runbook's restart, failed: %s", describe(&inc))
+	}
+	if !healedBy(&inc, platformv1alpha1.ActionAdjustResources) {
+		t.Errorf("no later plan healed it with AdjustResources: %s", describe(&inc))
+	}
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		return f.Healed(ctx, env.Client, ns) == nil, nil
+	})
+	if err != nil {
+		t.Errorf("%s not healed the right way: %v", f.App, f.Healed(ctx, env.Client, ns))
+	}
+	if first != nil && first.Spec.RunbookRef != nil {
+		err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+			rb := &platformv1alpha1.Runbook{}
+			if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: first.Spec.RunbookRef.Name}, rb); err != nil {
+				return false, nil
+			}
+			return rb.Status.TimesFailed >= 1, nil
+		})
+		if err != nil {
+			t.Errorf("Runbook %s does not count its failure", first.Spec.RunbookRef.Name)
+		}
 	}
 }
