@@ -90,7 +90,8 @@ redis: ## Install Debian's redis-server when it is missing.
 # cluster starts in about 4 s): the fault stages heal only with the right fix,
 # the services authenticate as their own chart ServiceAccounts, a burst of
 # faults with Redis stopped gives one Issue each and a standby correlator
-# takes over from a stopped leader (scenario 10 in part), scenarios 4 (a
+# takes over from a stopped leader, and a remediator killed mid-plan resumes
+# without repeating its action (scenario 10), scenarios 4 (a
 # Runbook's restart does not hold; the next attempt adjusts resources), 6 (a
 # team Runbook beats the AI's actions), 9 (an Alertmanager alert, healed by
 # a Runbook) and 11 (dry-run mode waits for an approval), and scenarios

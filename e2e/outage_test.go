@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -181,4 +182,57 @@ func TestCorrelatorStandbyTakesOverFromAStoppedLeader(t *testing.T) {
 		t.Fatalf("Lease holder is %q, want a new holder after %q stopped", after, before)
 	}
 	t.Logf("standby %s took over; fault → Analyzing %s", after, inc.Since(inc.Transitions[len(inc.Transitions)-1].At))
+}
+
+// TestARemediatorKilledMidPlanResumesWithoutRepeatingAnAction is part of
+// scenario 10: the remediator is killed (SIGKILL, no clean shutdown) while
+// its plan verifies the fix it applied. The restarted process waits for
+// the dead leader's Lease to expire, takes the plan up where it stopped
+// and completes it, and the action ran once: one result, one rollout.
+func TestARemediatorKilledMidPlanResumesWithoutRepeatingAnAction(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	f := scenario.OOM()
+	ns, tracker := injectUntilAnalyzing(ctx, t, f, "")
+	inc, ok := tracker.Wait(ctx, f.App, 2*time.Minute, 30*time.Second, func(i *scenario.Incident) bool {
+		for _, p := range i.Plans {
+			if p.Status.State == platformv1alpha1.PlanVerifying && len(p.Status.ActionResults) > 0 {
+				return true
+			}
+		}
+		return i.State().IsTerminal()
+	})
+	if !ok || inc.State().IsTerminal() {
+		loopMissing(t, "no plan reached Verifying before the Issue ended: "+describe(&inc))
+	}
+	remediator := env.Services["remediator"]
+	remediator.Process.Kill()
+	if err := remediator.Restart(ctx); err != nil {
+		t.Fatalf("restart the remediator: %v", err)
+	}
+	inc, ok = tracker.Wait(ctx, f.App, 3*time.Minute, 90*time.Second, func(i *scenario.Incident) bool { return i.State().IsTerminal() })
+	if !ok || inc.State() != platformv1alpha1.IssueResolved {
+		t.Fatalf("the Issue did not resolve after the restart: %s", describe(&inc))
+	}
+	for _, p := range inc.Plans {
+		runs := 0
+		for _, r := range p.Status.ActionResults {
+			if r.Type == platformv1alpha1.ActionAdjustResources {
+				runs++
+			}
+		}
+		if runs > 1 {
+			t.Errorf("plan %s ran AdjustResources %d times", p.Name, runs)
+		}
+	}
+	var d appsv1.Deployment
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: f.App}, &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.Generation != 2 {
+		t.Errorf("Deployment %s is at generation %d, want 2 (created, then one fix)", f.App, d.Generation)
+	}
+	if err := f.Healed(ctx, env.Client, ns); err != nil {
+		t.Errorf("%s not healed: %v", f.App, err)
+	}
 }
