@@ -18,8 +18,9 @@ import (
 // TestRedisOutageDuringABurstGivesOneIssuePerFault is part of scenario 10:
 // with Redis stopped, a burst of OOMKilled Deployments (each raising
 // several Anomalies: oom_kill, crashloop_backoff, pod_restart) still gives
-// exactly one Issue per Deployment, and each Issue gets its incident id
-// once Redis is back.
+// exactly one Issue per Deployment, no Deployment is touched while Redis is
+// down (remediation fails closed), and once Redis is back each Issue gets
+// its incident id and is resolved.
 func TestRedisOutageDuringABurstGivesOneIssuePerFault(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -97,6 +98,17 @@ func TestRedisOutageDuringABurstGivesOneIssuePerFault(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("with Redis down: %d Anomalies correlated into %d Issues", len(anomalies.Items), len(byApp))
+	// Remediation fails closed without Redis (its locks and budgets): no
+	// Deployment has been touched.
+	for _, app := range apps {
+		var d appsv1.Deployment
+		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: app}, &d); err != nil {
+			t.Fatal(err)
+		}
+		if d.Generation != 1 {
+			t.Errorf("Deployment %s changed (generation %d) while Redis was down", app, d.Generation)
+		}
+	}
 
 	restart()
 	err = wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 90*time.Second, true, func(ctx context.Context) (bool, error) {
@@ -123,6 +135,36 @@ func TestRedisOutageDuringABurstGivesOneIssuePerFault(t *testing.T) {
 	for app, issues := range byApp {
 		if n := len(issues); n != 1 {
 			t.Errorf("Deployment %s has %d Issues after Redis came back, want exactly 1", app, n)
+		}
+	}
+	// Then remediation goes on: every Issue resolves and every Deployment
+	// is healed.
+	err = wait.PollUntilContextTimeout(ctx, time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		if byApp, err = issuesOf(ctx); err != nil {
+			return false, nil
+		}
+		for _, app := range apps {
+			if len(byApp[app]) != 1 || byApp[app][0].Status.State != platformv1alpha1.IssueResolved {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		for app, issues := range byApp {
+			for _, issue := range issues {
+				t.Logf("%s: Issue %s state %s, last failure %q", app, issue.Name, issue.Status.State, issue.Status.LastFailure)
+			}
+		}
+		t.Fatalf("not every Issue of the burst resolved within 2 minutes of Redis coming back: %v", err)
+	}
+	for _, app := range apps {
+		var d appsv1.Deployment
+		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: app}, &d); err != nil {
+			t.Fatal(err)
+		}
+		if limit := d.Spec.Template.Spec.Containers[0].Resources.Limits["memory"]; limit.String() == scenario.OOMLimit {
+			t.Errorf("Deployment %s still has the memory limit %s", app, limit.String())
 		}
 	}
 }
