@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -90,6 +91,11 @@ type Service struct {
 	// IncidentAPIAddr is the correlator's REST incident API; empty for
 	// the other services.
 	IncidentAPIAddr string
+	// WebhookAddr is the remediator's admission webhook server (its gRPC
+	// certificate); empty for the other services. No
+	// ValidatingWebhookConfiguration points at it yet in local-processes
+	// mode.
+	WebhookAddr string
 	// Kubeconfig carries a token of the service's own ServiceAccount.
 	Kubeconfig string
 	Process    *cluster.Process
@@ -199,6 +205,11 @@ func (p *Platform) prepareServices(ctx context.Context, opts Options) error {
 				return err
 			}
 		}
+		if name == "remediator" {
+			if s.WebhookAddr, err = testenv.FreeAddr(); err != nil {
+				return err
+			}
+		}
 		if name != "instance-operator" {
 			if s.GRPCAddr, err = testenv.FreeAddr(); err != nil {
 				return err
@@ -254,7 +265,13 @@ func (s *Service) start() error {
 	if s.IncidentAPIAddr != "" {
 		args = append(args, "--incident-api-bind-address="+s.IncidentAPIAddr)
 	}
-	proc, err := cluster.StartProcess(s.Name, s.logDir, s.binary, s.env, append(args, s.args...)...)
+	env := s.env
+	if s.WebhookAddr != "" {
+		// An environment variable, not a flag: a binary built before the
+		// webhook ignores it.
+		env = append(slices.Clip(env), bootstrap.EnvName("webhook-bind-address")+"="+s.WebhookAddr)
+	}
+	proc, err := cluster.StartProcess(s.Name, s.logDir, s.binary, env, append(args, s.args...)...)
 	if err != nil {
 		return err
 	}
@@ -287,6 +304,11 @@ func (p *Platform) AddReplica(ctx context.Context, name string) (*Service, error
 	}
 	if r.IncidentAPIAddr != "" {
 		if r.IncidentAPIAddr, err = testenv.FreeAddr(); err != nil {
+			return nil, err
+		}
+	}
+	if r.WebhookAddr != "" {
+		if r.WebhookAddr, err = testenv.FreeAddr(); err != nil {
 			return nil, err
 		}
 	}

@@ -100,3 +100,10 @@ const (
 // Issue that is gone and a new Issue never takes the deleted one's name.
 // The correlator creates every Issue with it and removes it.
 const FinalizerIssueAnomalies = "platform.chatcli.io/anomalies"
+
+// AnnotationForceDelete set to "true" on a RemediationPlan lets a person
+// delete it before it ends. The remediator's admission webhook refuses the
+// deletion of a plan that is not Completed, Failed or RolledBack, because
+// the plan may hold its target mid-change; this annotation is the
+// deliberate, recorded way past that refusal in an emergency.
+const AnnotationForceDelete = "platform.chatcli.io/force-delete"
