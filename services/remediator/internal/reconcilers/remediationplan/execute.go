@@ -7,6 +7,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
@@ -51,6 +52,21 @@ func (r *Reconciler) release(ctx context.Context, p *platformv1alpha1.Remediatio
 	}
 	_ = v.(*redisx.Lock).Release(ctx)
 	r.cond(p, TargetLockedCondition, false, LockReleasedReason, "the plan finished")
+}
+
+// releaseDeleted lets go of the lock a deleted plan held, if this process
+// holds it.
+func (r *Reconciler) releaseDeleted(ctx context.Context, uid types.UID) {
+	v, ok := r.locks.LoadAndDelete(uid)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := v.(*redisx.Lock).Release(ctx); err != nil {
+		// The lock expires on its own once nothing renews it.
+		ctrl.LoggerFrom(ctx).Error(err, "Could not release the lock of a deleted RemediationPlan", "uid", uid)
+	}
 }
 
 func hasApplied(p *platformv1alpha1.RemediationPlan) bool {

@@ -42,6 +42,13 @@ func (r *Reconciler) deploymentHealth(ctx context.Context, d *appsv1.Deployment)
 	h.checks = append(h.checks, check("replicas-updated", updated, "%d of %d replicas updated", st.UpdatedReplicas, replicas))
 	available := observed && st.AvailableReplicas == replicas && st.ReadyReplicas == replicas && st.UnavailableReplicas == 0
 	h.checks = append(h.checks, check("replicas-available", available, "%d ready, %d available, %d unavailable of %d", st.ReadyReplicas, st.AvailableReplicas, st.UnavailableReplicas, replicas))
+	if !available || !updated {
+		// The pods are read only once the status says the rollout is
+		// done: until then one read of the Deployment decides, and a
+		// plan waiting for its rollout costs no list.
+		h.checks = append(h.checks, check("old-pods-gone", false, "not looked at until the rollout is updated and available"))
+		return h, nil
+	}
 	pods, owned, err := r.Executor.PodsOf(ctx, d)
 	if err != nil {
 		return health{}, err
