@@ -7,8 +7,8 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 	"github.com/chatcli/aiops/libs/actions"
@@ -23,6 +23,7 @@ func (r *Reconciler) lock(ctx context.Context, p *platformv1alpha1.RemediationPl
 	if v, ok := r.locks.Load(p.UID); ok {
 		l := v.(*redisx.Lock)
 		if l.Err() == nil {
+			r.watch(p)
 			return l, ctrl.Result{}, true
 		}
 		r.locks.Delete(p.UID)
@@ -41,11 +42,25 @@ func (r *Reconciler) lock(ctx context.Context, p *platformv1alpha1.RemediationPl
 		return nil, ctrl.Result{RequeueAfter: 5 * r.PollInterval}, false
 	}
 	r.locks.Store(p.UID, l)
+	r.watch(p)
 	r.cond(p, TargetLockedCondition, true, LockAcquiredReason, fmt.Sprintf("holds %s with fence %d", l.Key(), l.Fence()))
 	return l, ctrl.Result{}, true
 }
 
+// watch lets a change of p's target wake p (planOfTarget).
+func (r *Reconciler) watch(p *platformv1alpha1.RemediationPlan) {
+	t := p.Status.ResolvedTarget
+	r.watched.Store(targetKey(t.Namespace, t.Name), ctrl.Request{NamespacedName: client.ObjectKeyFromObject(p)})
+}
+
+func (r *Reconciler) unwatch(p *platformv1alpha1.RemediationPlan) {
+	if t := p.Status.ResolvedTarget; t != nil {
+		r.watched.CompareAndDelete(targetKey(t.Namespace, t.Name), ctrl.Request{NamespacedName: client.ObjectKeyFromObject(p)})
+	}
+}
+
 func (r *Reconciler) release(ctx context.Context, p *platformv1alpha1.RemediationPlan) {
+	r.unwatch(p)
 	v, ok := r.locks.LoadAndDelete(p.UID)
 	if !ok {
 		return
@@ -56,7 +71,11 @@ func (r *Reconciler) release(ctx context.Context, p *platformv1alpha1.Remediatio
 
 // releaseDeleted lets go of the lock a deleted plan held, if this process
 // holds it.
-func (r *Reconciler) releaseDeleted(ctx context.Context, uid types.UID) {
+func (r *Reconciler) releaseDeleted(ctx context.Context, obj client.Object) {
+	uid := obj.GetUID()
+	if p, ok := obj.(*platformv1alpha1.RemediationPlan); ok {
+		r.unwatch(p)
+	}
 	v, ok := r.locks.LoadAndDelete(uid)
 	if !ok {
 		return

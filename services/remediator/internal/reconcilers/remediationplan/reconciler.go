@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -96,6 +97,25 @@ type Reconciler struct {
 
 	base  reconcile.Base[*platformv1alpha1.RemediationPlan]
 	locks sync.Map // plan uid -> *redisx.Lock
+	// watched maps a target this process holds the lock on
+	// ("namespace/name") to the plan holding it.
+	watched sync.Map
+}
+
+func deploymentMetadata() *metav1.PartialObjectMetadata {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind("Deployment"))
+	return m
+}
+
+func targetKey(namespace, name string) string { return namespace + "/" + name }
+
+// planOfTarget names the plan that holds the lock on the Deployment here.
+func (r *Reconciler) planOfTarget(_ context.Context, d client.Object) []ctrl.Request {
+	if v, ok := r.watched.Load(targetKey(d.GetNamespace(), d.GetName())); ok {
+		return []ctrl.Request{v.(ctrl.Request)}
+	}
+	return nil
 }
 
 // SetupWithManager checks the dependencies and registers the controller.
@@ -111,9 +131,13 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// process exits, holding its target from every later plan.
 		Watches(&platformv1alpha1.RemediationPlan{}, handler.Funcs{
 			DeleteFunc: func(ctx context.Context, e event.DeleteEvent, _ workqueue.TypedRateLimitingInterface[ctrl.Request]) {
-				r.releaseDeleted(ctx, e.Object.GetUID())
+				r.releaseDeleted(ctx, e.Object)
 			},
 		}).
+		// A change of a target wakes the plan verifying it, so a plan
+		// waiting for its rollout does not poll the API server. Metadata
+		// only: no Deployment is held in memory whole.
+		Watches(deploymentMetadata(), handler.EnqueueRequestsFromMapFunc(r.planOfTarget)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
 		Named("remediationplan").
 		Complete(r)

@@ -77,6 +77,17 @@ func (r *Reconciler) stabilityWindow(p *platformv1alpha1.RemediationPlan) time.D
 	return r.StabilityWindow
 }
 
+// rolloutPoll is how long a plan waiting for its rollout sleeps: a change
+// of the Deployment wakes it sooner (planOfTarget), so this is only the
+// safety net, and the deadline.
+func (r *Reconciler) rolloutPoll(v *platformv1alpha1.VerificationStatus, now time.Time) time.Duration {
+	d := 10 * r.PollInterval
+	if v.Deadline != nil {
+		d = min(d, max(v.Deadline.Sub(now), time.Millisecond))
+	}
+	return d
+}
+
 // verifying waits for the target to be healthy, then for it to stay so for
 // the stability window with no new restart.
 func (r *Reconciler) verifying(ctx context.Context, p *platformv1alpha1.RemediationPlan) (ctrl.Result, error) {
@@ -112,7 +123,7 @@ func (r *Reconciler) verifying(ctx context.Context, p *platformv1alpha1.Remediat
 		return r.failVerification(ctx, p, platformv1alpha1.RemediationPlanVerificationTimeoutReason, "the target was not healthy by "+v.Deadline.UTC().Format(time.RFC3339))
 	case !h.healthy:
 		v.Message = "waiting for the controller to roll the change out"
-		return ctrl.Result{RequeueAfter: r.PollInterval}, nil
+		return ctrl.Result{RequeueAfter: r.rolloutPoll(v, now)}, nil
 	case v.HealthySince == nil:
 		t := metav1.NewTime(now)
 		v.HealthySince, v.RestartBaseline = &t, ptr.To(h.restarts)
