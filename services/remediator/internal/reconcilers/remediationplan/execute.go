@@ -183,6 +183,9 @@ func (r *Reconciler) apply(ctx context.Context, p *platformv1alpha1.RemediationP
 	nextIndex := idx + 1
 	p.Status.CurrentActionIndex = &nextIndex
 	r.record(audit.KindActionResult, p, &idx, a, string(platformv1alpha1.ActionSucceeded), out.Message)
+	if !p.Spec.AgenticMode && int(nextIndex) >= len(p.Spec.Actions) {
+		return toVerify, nil
+	}
 	return next, nil
 }
 

@@ -16,11 +16,14 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 	"github.com/chatcli/aiops/libs/actions"
@@ -124,7 +127,12 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&platformv1alpha1.RemediationPlan{}).
+		// Only spec and annotation changes (an approval decision) and
+		// creations bring a pass: the reconciler writes every status and
+		// schedules its own next pass, so the event of its own status
+		// write would only repeat a pass.
+		For(&platformv1alpha1.RemediationPlan{}, builder.WithPredicates(predicate.Or[client.Object](
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		// A plan deleted before it ended (the webhook's force-delete
 		// override) lets go of its lock at once: a pass never sees the
 		// plan again, and the lock would otherwise be renewed until the
@@ -191,6 +199,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 // next ends a pass so that the next step runs right after its status is
 // written.
 var next = ctrl.Result{RequeueAfter: time.Millisecond}
+
+// verifyPriority queues verification behind plans that have not acted
+// yet: with many plans at once, a plan still to act on its incident goes
+// before one watching a fix already applied.
+var verifyPriority = ptr.To(handler.LowPriority)
+
+// toVerify ends the pass that applied a plan's last action: verification
+// starts at once unless plans that have not acted wait for a worker.
+var toVerify = ctrl.Result{RequeueAfter: time.Millisecond, Priority: verifyPriority}
 
 // maxChainedPasses bounds the passes one Reconcile runs, so a plan whose
 // steps keep asking for the next one gives its worker back to the queue.

@@ -123,14 +123,14 @@ func (r *Reconciler) verifying(ctx context.Context, p *platformv1alpha1.Remediat
 		return r.failVerification(ctx, p, platformv1alpha1.RemediationPlanVerificationTimeoutReason, "the target was not healthy by "+v.Deadline.UTC().Format(time.RFC3339))
 	case !h.healthy:
 		v.Message = "waiting for the controller to roll the change out"
-		return ctrl.Result{RequeueAfter: r.rolloutPoll(v, now)}, nil
+		return ctrl.Result{RequeueAfter: r.rolloutPoll(v, now), Priority: verifyPriority}, nil
 	case v.HealthySince == nil:
 		t := metav1.NewTime(now)
 		v.HealthySince, v.RestartBaseline = &t, ptr.To(h.restarts)
 		v.Message = fmt.Sprintf("healthy; watching for %s", window)
-		return ctrl.Result{RequeueAfter: min(r.PollInterval, window)}, nil
+		return ctrl.Result{RequeueAfter: min(r.PollInterval, window), Priority: verifyPriority}, nil
 	case now.Sub(v.HealthySince.Time) < window:
-		return ctrl.Result{RequeueAfter: min(r.PollInterval, window-now.Sub(v.HealthySince.Time))}, nil
+		return ctrl.Result{RequeueAfter: min(r.PollInterval, window-now.Sub(v.HealthySince.Time)), Priority: verifyPriority}, nil
 	}
 	v.Healthy = ptr.To(true)
 	v.Message = fmt.Sprintf("healthy and stable for %s", window)
