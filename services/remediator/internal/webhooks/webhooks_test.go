@@ -122,7 +122,12 @@ func serve(t *testing.T) *served {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("webhook server: %v", err)
+		}
+	})
 	g.Eventually(func() error { return mgr.GetWebhookServer().StartedChecker()(nil) }).WithTimeout(20 * time.Second).Should(Succeed())
 	return &served{addr: addr, pki: pki, audit: buf, identity: id}
 }
@@ -399,7 +404,12 @@ func TestServerReloadsAFileCertificate(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Start(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("webhook server: %v", err)
+		}
+	})
 
 	serial := func() string {
 		conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pki.CertPool()})
