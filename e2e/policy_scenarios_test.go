@@ -274,3 +274,24 @@ func TestAWrongFixThatDoesNotHoldIsReplaced(t *testing.T) {
 		}
 	}
 }
+
+// TestTheAdmissionWebhookIsLive: the API server reaches the remediator's
+// admission webhook (registered by URL, over TLS with the harness CA), which
+// refuses a Runbook whose params the action catalogue rejects.
+func TestTheAdmissionWebhookIsLive(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t, "webhook")
+	rb := &platformv1alpha1.Runbook{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "bad-params"},
+		Spec: platformv1alpha1.RunbookSpec{
+			Trigger: platformv1alpha1.RunbookTrigger{Severity: platformv1alpha1.SeverityHigh, ResourceKind: "Deployment"},
+			Steps: []platformv1alpha1.RunbookStep{{
+				Name: "scale", Action: platformv1alpha1.ActionScaleDeployment, Params: platformv1alpha1.ActionParams{"replicas": "many"},
+			}},
+		},
+	}
+	err := env.Client.Create(ctx, rb)
+	if err == nil || !strings.Contains(err.Error(), "replicas") || !strings.Contains(err.Error(), "admission webhook") {
+		t.Fatalf("a Runbook with replicas=many was not refused by the admission webhook: %v", err)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -22,8 +23,10 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 	"github.com/chatcli/aiops/e2e/cluster"
 	"github.com/chatcli/aiops/libs/bootstrap"
 	"github.com/chatcli/aiops/libs/testenv"
@@ -94,9 +97,11 @@ type Service struct {
 	// IncidentAPIAddr is the correlator's REST incident API; empty for
 	// the other services.
 	IncidentAPIAddr string
-	// WebhookAddr is the HTTPS webhook the service serves
-	// (--webhook-bind-address): the watcher-bridge's Alertmanager
-	// receiver at /alertmanager; empty for the others.
+	// WebhookAddr is the HTTPS webhook server the service runs
+	// (--webhook-bind-address): the watcher-bridge's Alertmanager receiver
+	// at /alertmanager, and the remediator's admission webhook (its gRPC
+	// certificate), which the harness registers with a URL; empty for the
+	// others.
 	WebhookAddr string
 	// Kubeconfig carries a token of the service's own ServiceAccount.
 	Kubeconfig string
@@ -165,7 +170,58 @@ func Start(ctx context.Context, c *cluster.Cluster, opts Options) (_ *Platform, 
 		}
 	}
 	p.Timings["services ready"] = time.Since(step)
+	if err := p.registerAdmissionWebhook(ctx); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// Paths of the remediator's admission webhook, as the chart's
+// ValidatingWebhookConfiguration names them.
+const (
+	PlanWebhookPath    = "/validate-platform-chatcli-io-v1alpha1-remediationplan"
+	RunbookWebhookPath = "/validate-platform-chatcli-io-v1alpha1-runbook"
+)
+
+// registerAdmissionWebhook points a ValidatingWebhookConfiguration like the
+// chart's at the local remediator by URL (the chart's, which names a
+// Service, is not rendered in local-processes mode), with the harness CA.
+// It comes after the remediator is ready: with failurePolicy Fail, a
+// webhook that nothing serves would refuse every plan.
+func (p *Platform) registerAdmissionWebhook(ctx context.Context) error {
+	addr := p.Services["remediator"].WebhookAddr
+	ca, err := os.ReadFile(p.PKI.CAFile)
+	if err != nil {
+		return fmt.Errorf("read the harness CA: %w", err)
+	}
+	fail, none, equivalent := admissionregistrationv1.Fail, admissionregistrationv1.SideEffectClassNone, admissionregistrationv1.Equivalent
+	hook := func(name, path, resource string, ops ...admissionregistrationv1.OperationType) admissionregistrationv1.ValidatingWebhook {
+		return admissionregistrationv1.ValidatingWebhook{
+			Name: name, AdmissionReviewVersions: []string{"v1"}, SideEffects: &none, FailurePolicy: &fail,
+			MatchPolicy: &equivalent, TimeoutSeconds: ptr.To[int32](10),
+			ClientConfig: admissionregistrationv1.WebhookClientConfig{URL: ptr.To("https://" + addr + path), CABundle: ca},
+			Rules: []admissionregistrationv1.RuleWithOperations{{
+				Operations: ops,
+				Rule: admissionregistrationv1.Rule{
+					APIGroups: []string{platformv1alpha1.GroupVersion.Group}, APIVersions: []string{platformv1alpha1.GroupVersion.Version},
+					Resources: []string{resource}, Scope: ptr.To(admissionregistrationv1.NamespacedScope),
+				},
+			}},
+		}
+	}
+	config := &admissionregistrationv1.ValidatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: p.Release + "-remediator-local"},
+		Webhooks: []admissionregistrationv1.ValidatingWebhook{
+			hook("remediationplans.remediator.platform.chatcli.io", PlanWebhookPath, "remediationplans",
+				admissionregistrationv1.Create, admissionregistrationv1.Update, admissionregistrationv1.Delete),
+			hook("runbooks.remediator.platform.chatcli.io", RunbookWebhookPath, "runbooks",
+				admissionregistrationv1.Create, admissionregistrationv1.Update),
+		},
+	}
+	if err := p.Client.Create(ctx, config); err != nil {
+		return fmt.Errorf("register the remediator's admission webhook: %w", err)
+	}
+	return nil
 }
 
 // writeToken copies the internal token the chart generated into a file the
@@ -211,7 +267,7 @@ func (p *Platform) prepareServices(ctx context.Context, opts Options) error {
 				return err
 			}
 		}
-		if name == "watcher-bridge" {
+		if name == "watcher-bridge" || name == "remediator" {
 			if s.WebhookAddr, err = testenv.FreeAddr(); err != nil {
 				return err
 			}

@@ -294,9 +294,17 @@ func (e *DeploymentExecutor) rollback(ctx context.Context, req Request, rev Revi
 }
 
 // ReplicaSets returns the ReplicaSets d controls, newest revision first.
+// The API server filters them by d's selector (every ReplicaSet d
+// controls carries its template's labels, which the selector matches), so
+// a namespace of many Deployments is not read and decoded whole on every
+// verification poll of every plan.
 func (e *DeploymentExecutor) ReplicaSets(ctx context.Context, d *appsv1.Deployment) ([]appsv1.ReplicaSet, error) {
+	opts := []client.ListOption{client.InNamespace(d.Namespace)}
+	if sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector); err == nil && !sel.Empty() {
+		opts = append(opts, client.MatchingLabelsSelector{Selector: sel})
+	}
 	list := &appsv1.ReplicaSetList{}
-	if err := e.Client.List(ctx, list, client.InNamespace(d.Namespace)); err != nil {
+	if err := e.Client.List(ctx, list, opts...); err != nil {
 		return nil, fmt.Errorf("list ReplicaSets: %w", err)
 	}
 	var owned []appsv1.ReplicaSet

@@ -68,7 +68,7 @@ func Run(ctx context.Context, svc Service, opts *Options, log logr.Logger) error
 		return err
 	}
 	if svc.ManagerOptions != nil {
-		if err := svc.ManagerOptions(&mgrOpts); err != nil {
+		if err := svc.ManagerOptions(&mgrOpts, opts); err != nil {
 			return fmt.Errorf("manager options: %w", err)
 		}
 	}

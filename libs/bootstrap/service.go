@@ -50,8 +50,9 @@ type Service struct {
 	// ManagerOptions shapes the manager before it is built: cache ByObject
 	// and label selectors, a webhook server, controller options. The
 	// defaults it receives already strip managed fields from the cache and
-	// never cache Secrets. Optional.
-	ManagerOptions func(opts *ctrl.Options) error
+	// never cache Secrets; shared are the parsed shared options (the gRPC
+	// certificate a webhook server may reuse). Optional.
+	ManagerOptions func(opts *ctrl.Options, shared *Options) error
 
 	// Setup registers the reconcilers, gRPC services and runnables.
 	Setup func(ctx context.Context, rt *Runtime) error

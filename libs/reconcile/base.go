@@ -101,39 +101,68 @@ func (b *Base[T]) Validate() error {
 // A conflict, from a phase or from a write here, ends the pass with a
 // requeue and no error, so it is not logged as one.
 func (b *Base[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	obj := b.NewObject()
-	if err := b.Client.Get(ctx, req.NamespacedName, obj); err != nil {
-		if apierrors.IsNotFound(err) {
-			return ctrl.Result{}, nil
-		}
-		return ctrl.Result{}, fmt.Errorf("get %s: %w", req.NamespacedName, err)
-	}
+	return b.Chain(ctx, req, 1, nil)
+}
 
+// Chain runs up to limit passes on the object req names, back to back
+// while again says the result of the last one asks for the next at once;
+// it returns the result of the last pass. Each pass is a pass as
+// Reconcile runs it, except that a pass after one that wrote the status
+// starts from the object that write returned (the stored object), so it
+// does not read it again. It spares a controller whose steps follow each
+// other a trip through its work queue, and a read, per step.
+func (b *Base[T]) Chain(ctx context.Context, req ctrl.Request, limit int, again func(ctrl.Result) bool) (ctrl.Result, error) {
+	var obj T
+	stored := false
+	for i := 1; ; i++ {
+		if !stored {
+			obj = b.NewObject()
+			if err := b.Client.Get(ctx, req.NamespacedName, obj); err != nil {
+				if apierrors.IsNotFound(err) {
+					return ctrl.Result{}, nil
+				}
+				return ctrl.Result{}, fmt.Errorf("get %s: %w", req.NamespacedName, err)
+			}
+		}
+		res, wrote, err := b.pass(ctx, obj)
+		if i >= limit || err != nil || again == nil || !again(res) {
+			return res, err
+		}
+		stored = wrote
+	}
+}
+
+// pass runs the phases on obj, as read, and writes what they changed. wrote
+// says that obj is now the object the status write returned.
+func (b *Base[T]) pass(ctx context.Context, obj T) (ctrl.Result, bool, error) {
 	deleting := !obj.GetDeletionTimestamp().IsZero()
 	phases := b.Normal
 	switch {
 	case deleting && (b.Finalizer == "" || !controllerutil.ContainsFinalizer(obj, b.Finalizer)):
 		// Nothing of ours is left to clean up; others' finalizers hold it.
-		return ctrl.Result{}, nil
+		return ctrl.Result{}, false, nil
 	case deleting:
 		phases = b.Delete
 	case b.Finalizer != "" && !controllerutil.ContainsFinalizer(obj, b.Finalizer):
 		// Persist the finalizer before any phase makes outside state. The
 		// patch is an update event, which brings the next pass.
-		return quiet(ctx, ctrl.Result{}, b.patchFinalizers(ctx, obj, controllerutil.AddFinalizer))
+		res, err := quiet(ctx, ctrl.Result{}, b.patchFinalizers(ctx, obj, controllerutil.AddFinalizer))
+		return res, false, err
 	}
 
 	before := obj.DeepCopyObject().(T)
 	res, err := runPhases(ctx, obj, phases)
 	done := err == nil || IsTerminal(err)
-	if patchErr := b.patchStatus(ctx, before, obj, done); patchErr != nil {
+	wrote, patchErr := b.patchStatus(ctx, before, obj, done)
+	if patchErr != nil {
 		if apierrors.IsNotFound(patchErr) {
-			return ctrl.Result{}, nil // deleted during the pass
+			return ctrl.Result{}, false, nil // deleted during the pass
 		}
 		if IsTerminal(err) {
 			err = nil // retry: the condition saying why is not written yet
 		}
-		return quiet(ctx, ctrl.Result{}, errors.Join(err, fmt.Errorf("patch status: %w", patchErr)))
+		res, err := quiet(ctx, ctrl.Result{}, errors.Join(err, fmt.Errorf("patch status: %w", patchErr)))
+		return res, false, err
 	}
 	// Only after the patch: an event must describe what was stored, or a
 	// retried pass would announce the same change twice.
@@ -142,8 +171,10 @@ func (b *Base[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result,
 	}
 	if deleting && err == nil && res.IsZero() {
 		err = client.IgnoreNotFound(b.patchFinalizers(ctx, obj, controllerutil.RemoveFinalizer))
+		wrote = false
 	}
-	return quiet(ctx, res, err)
+	res, err = quiet(ctx, res, err)
+	return res, wrote, err
 }
 
 // runPhases runs phases in order until one returns an error or a Result.
@@ -163,21 +194,21 @@ func runPhases[T client.Object](ctx context.Context, obj T, phases []Phase[T]) (
 // patchStatus sends the change to the status since before, if there is one,
 // as a merge patch of the status subresource. The patch holds the status
 // only, so it shows what it writes.
-func (b *Base[T]) patchStatus(ctx context.Context, before, obj T, done bool) error {
+func (b *Base[T]) patchStatus(ctx context.Context, before, obj T, done bool) (bool, error) {
 	if done {
 		*b.ObservedGeneration(obj) = obj.GetGeneration()
 	}
 	diff, err := client.MergeFrom(before).Data(obj)
 	if err != nil {
-		return fmt.Errorf("compute status patch: %w", err)
+		return false, fmt.Errorf("compute status patch: %w", err)
 	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(diff, &fields); err != nil {
-		return fmt.Errorf("read status patch: %w", err)
+		return false, fmt.Errorf("read status patch: %w", err)
 	}
 	status, changed := fields["status"]
 	if !changed {
-		return nil
+		return false, nil
 	}
 	patch := map[string]any{"status": status}
 	if b.OptimisticLock {
@@ -187,9 +218,12 @@ func (b *Base[T]) patchStatus(ctx context.Context, before, obj T, done bool) err
 	}
 	data, err := json.Marshal(patch)
 	if err != nil {
-		return fmt.Errorf("encode status patch: %w", err)
+		return false, fmt.Errorf("encode status patch: %w", err)
 	}
-	return b.Client.Status().Patch(ctx, obj, client.RawPatch(types.MergePatchType, data))
+	if err := b.Client.Status().Patch(ctx, obj, client.RawPatch(types.MergePatchType, data)); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // patchFinalizers applies change to obj's finalizers and patches them. The

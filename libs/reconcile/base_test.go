@@ -390,3 +390,44 @@ func TestReconcileObservedGenerationOnlyOnSuccess(t *testing.T) {
 		t.Errorf("after a failed pass on generation %d, status (-want +got):\n%s", got.Generation, diff)
 	}
 }
+
+func TestChainRunsPassesBackToBack(t *testing.T) {
+	t.Parallel()
+	again := ctrl.Result{RequeueAfter: time.Millisecond}
+	// Each pass takes one step on what the previous one stored, and asks
+	// for the next until the third.
+	step := func(_ context.Context, i *platformv1alpha1.Issue) (ctrl.Result, error) {
+		i.Status.MaxRemediationAttempts++
+		if i.Status.MaxRemediationAttempts < 3 {
+			return again, nil
+		}
+		return ctrl.Result{}, nil
+	}
+	cases := map[string]struct {
+		reason     string
+		limit      int
+		wantSteps  int32
+		wantResult ctrl.Result
+	}{
+		"to the end": {reason: "passes follow each other while the result asks for the next", limit: 10, wantSteps: 3},
+		"limited":    {reason: "the limit ends the chain with the last pass's result", limit: 2, wantSteps: 2, wantResult: again},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			issue := newIssue(t)
+			b := base(env.Client, step)
+			res, err := b.Chain(testContext(t), ctrl.Request{NamespacedName: client.ObjectKeyFromObject(issue)}, tc.limit,
+				func(r ctrl.Result) bool { return r == again })
+			if err != nil {
+				t.Fatalf("%s: Chain: %v", tc.reason, err)
+			}
+			if res != tc.wantResult {
+				t.Errorf("%s: result %+v, want %+v", tc.reason, res, tc.wantResult)
+			}
+			if got := stored(t, issue).Status.MaxRemediationAttempts; got != tc.wantSteps {
+				t.Errorf("%s: stored %d steps, want %d", tc.reason, got, tc.wantSteps)
+			}
+		})
+	}
+}

@@ -116,3 +116,10 @@ const (
 // namespace it came from, as namespace/name (spec.runbookRef names Runbooks
 // of the plan's own namespace only).
 const AnnotationRunbook = "platform.chatcli.io/runbook"
+
+// AnnotationForceDelete set to "true" on a RemediationPlan lets a person
+// delete it before it ends. The remediator's admission webhook refuses the
+// deletion of a plan that is not Completed, Failed or RolledBack, because
+// the plan may hold its target mid-change; this annotation is the
+// deliberate, recorded way past that refusal in an emergency.
+const AnnotationForceDelete = "platform.chatcli.io/force-delete"

@@ -11,7 +11,8 @@ package app
 // +kubebuilder:rbac:groups=platform.chatcli.io,resources=remediationplans/status,verbs=get;patch;update
 // +kubebuilder:rbac:groups=platform.chatcli.io,resources=runbooks,verbs=get;list;watch;create;patch;update;delete
 // +kubebuilder:rbac:groups=platform.chatcli.io,resources=runbooks/status,verbs=get;patch;update
-// What it reads to decide.
+// What it reads to decide. The admission webhook reads only a plan's
+// namespace (is it being deleted?), within these rules.
 // +kubebuilder:rbac:groups=platform.chatcli.io,resources=issues;aiinsights;instances,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // The Deployment actions: scale, restart, rollback and resources write the

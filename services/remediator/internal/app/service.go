@@ -1,14 +1,16 @@
-// Package app wires the remediator: its RemediationPlan and Runbook reconcilers, the action policy and its gRPC service.
+// Package app wires the remediator: its RemediationPlan and Runbook reconcilers, the action policy, its gRPC service and its admission webhook.
 package app
 
 import (
 	"context"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"time"
 
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/chatcli/aiops/libs/actions"
@@ -21,6 +23,7 @@ import (
 	"github.com/chatcli/aiops/services/remediator/internal/reconcilers/remediationplan"
 	"github.com/chatcli/aiops/services/remediator/internal/reconcilers/runbook"
 	"github.com/chatcli/aiops/services/remediator/internal/server"
+	"github.com/chatcli/aiops/services/remediator/internal/webhooks"
 )
 
 // Service declares the remediator. Redis is required: without the lock on
@@ -30,10 +33,11 @@ func Service() bootstrap.Service {
 		policy: policy.Defaults(), approvalClasses: "destructive", agentic: true, agenticMaxSteps: server.DefaultAgenticMaxSteps,
 		stabilityWindow: remediationplan.DefaultStabilityWindow, approvalTimeout: remediationplan.DefaultApprovalTimeout,
 		verifyTimeout: remediationplan.MaxVerifyTimeout, generatedRunbookTTL: 30 * 24 * time.Hour,
+		webhook: webhooks.ServerOptions{BindAddress: webhooks.DefaultBindAddress},
 	}
 	return bootstrap.Service{
 		Name: "remediator", GRPC: true, Redis: bootstrap.RedisRequired,
-		AddFlags: o.addFlags, Validate: o.validate, Setup: o.setup,
+		AddFlags: o.addFlags, Validate: o.validate, ManagerOptions: o.managerOptions, Setup: o.setup,
 	}
 }
 
@@ -54,6 +58,8 @@ type options struct {
 	agentic         bool
 	agenticMaxSteps int
 	analyzer        grpcx.PeerConfig
+
+	webhook webhooks.ServerOptions
 }
 
 func (o *options) addFlags(fs *flag.FlagSet) {
@@ -75,6 +81,23 @@ func (o *options) addFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.workers, "plan-workers", 8, "RemediationPlans advanced at once (plans on one target still take turns).")
 	fs.StringVar(&o.mode, "mode", string(remediationplan.ModeLive), "live executes plans; dry-run runs every action as a server-side dry-run, records its diff and waits for approval. A namespace labelled "+remediationplan.ModeLabel+"=dry-run is in dry-run mode either way.")
 	o.analyzer.AddFlags(fs, "analyzer")
+	fs.StringVar(&o.webhook.BindAddress, "webhook-bind-address", o.webhook.BindAddress, "Address of the admission webhook server (HTTPS, TLS 1.3) on every replica; empty or 0 disables it.")
+	fs.StringVar(&o.webhook.CertDir, "webhook-cert-dir", o.webhook.CertDir, "Directory holding the webhook's "+webhooks.CertName+" and "+webhooks.KeyName+", reloaded when they change. Defaults to the gRPC certificate.")
+}
+
+// managerOptions gives the manager the webhook server. It serves on every
+// replica: controller-runtime's webhook server needs no leader.
+func (o *options) managerOptions(mgr *ctrl.Options, shared *bootstrap.Options) error {
+	if !o.webhook.Enabled() {
+		return nil
+	}
+	o.webhook.CertFile, o.webhook.KeyFile = shared.GRPCCertFile, shared.GRPCKeyFile
+	srv, err := webhooks.NewServer(o.webhook)
+	if err != nil {
+		return err
+	}
+	mgr.WebhookServer = srv
+	return nil
 }
 
 func (o *options) validate() error {
@@ -107,6 +130,11 @@ func (o *options) validate() error {
 	}
 	if m := remediationplan.Mode(o.mode); m != remediationplan.ModeLive && m != remediationplan.ModeDryRun {
 		return fmt.Errorf("--mode must be live or dry-run, not %q", o.mode)
+	}
+	if o.webhook.Enabled() {
+		if _, _, err := net.SplitHostPort(o.webhook.BindAddress); err != nil {
+			return fmt.Errorf("--webhook-bind-address: %w", err)
+		}
 	}
 	if o.analyzer.Address != "" {
 		return o.analyzer.Validate()
@@ -161,6 +189,15 @@ func (o *options) setup(_ context.Context, rt *bootstrap.Runtime) error {
 	}
 	if err := (&runbook.Reconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Now: time.Now, GeneratedTTL: o.generatedRunbookTTL}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up the Runbook reconciler: %w", err)
+	}
+	if o.webhook.Enabled() {
+		// The webhook only reads: it needs no client that writes.
+		if err := (&webhooks.Handlers{Reader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(), Audit: auditLog}).Register(mgr.GetWebhookServer()); err != nil {
+			return fmt.Errorf("set up the admission webhook: %w", err)
+		}
+		if err := mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker()); err != nil {
+			return fmt.Errorf("add the webhook readyz check: %w", err)
+		}
 	}
 	remediatorv1.RegisterRemediatorServiceServer(rt.GRPC, &server.Server{
 		Client: rt.HandlerClient, Reader: mgr.GetAPIReader(), Policy: pol, Audit: auditLog,

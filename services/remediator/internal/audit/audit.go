@@ -23,6 +23,10 @@ const (
 	KindActionResult = "action_result"
 	KindRollback     = "rollback"
 	KindPlanProposed = "plan_proposed"
+	// KindPlanDeletion is the admission webhook's answer to the deletion
+	// of a plan that had not ended: refused, or let through by the
+	// force-delete annotation or a namespace being deleted.
+	KindPlanDeletion = "plan_deletion"
 )
 
 // Event is one audit line.

@@ -8,6 +8,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 	"github.com/chatcli/aiops/libs/actions"
@@ -22,6 +23,7 @@ func (r *Reconciler) lock(ctx context.Context, p *platformv1alpha1.RemediationPl
 	if v, ok := r.locks.Load(p.UID); ok {
 		l := v.(*redisx.Lock)
 		if l.Err() == nil {
+			r.watch(p)
 			return l, ctrl.Result{}, true
 		}
 		r.locks.Delete(p.UID)
@@ -40,17 +42,50 @@ func (r *Reconciler) lock(ctx context.Context, p *platformv1alpha1.RemediationPl
 		return nil, ctrl.Result{RequeueAfter: 5 * r.PollInterval}, false
 	}
 	r.locks.Store(p.UID, l)
+	r.watch(p)
 	r.cond(p, TargetLockedCondition, true, LockAcquiredReason, fmt.Sprintf("holds %s with fence %d", l.Key(), l.Fence()))
 	return l, ctrl.Result{}, true
 }
 
+// watch lets a change of p's target wake p (planOfTarget).
+func (r *Reconciler) watch(p *platformv1alpha1.RemediationPlan) {
+	t := p.Status.ResolvedTarget
+	r.watched.Store(targetKey(t.Namespace, t.Name), ctrl.Request{NamespacedName: client.ObjectKeyFromObject(p)})
+}
+
+func (r *Reconciler) unwatch(p *platformv1alpha1.RemediationPlan) {
+	if t := p.Status.ResolvedTarget; t != nil {
+		r.watched.CompareAndDelete(targetKey(t.Namespace, t.Name), ctrl.Request{NamespacedName: client.ObjectKeyFromObject(p)})
+	}
+}
+
 func (r *Reconciler) release(ctx context.Context, p *platformv1alpha1.RemediationPlan) {
+	r.unwatch(p)
 	v, ok := r.locks.LoadAndDelete(p.UID)
 	if !ok {
 		return
 	}
 	_ = v.(*redisx.Lock).Release(ctx)
 	r.cond(p, TargetLockedCondition, false, LockReleasedReason, "the plan finished")
+}
+
+// releaseDeleted lets go of the lock a deleted plan held, if this process
+// holds it.
+func (r *Reconciler) releaseDeleted(ctx context.Context, obj client.Object) {
+	uid := obj.GetUID()
+	if p, ok := obj.(*platformv1alpha1.RemediationPlan); ok {
+		r.unwatch(p)
+	}
+	v, ok := r.locks.LoadAndDelete(uid)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := v.(*redisx.Lock).Release(ctx); err != nil {
+		// The lock expires on its own once nothing renews it.
+		ctrl.LoggerFrom(ctx).Error(err, "Could not release the lock of a deleted RemediationPlan", "uid", uid)
+	}
 }
 
 func hasApplied(p *platformv1alpha1.RemediationPlan) bool {
@@ -148,6 +183,9 @@ func (r *Reconciler) apply(ctx context.Context, p *platformv1alpha1.RemediationP
 	nextIndex := idx + 1
 	p.Status.CurrentActionIndex = &nextIndex
 	r.record(audit.KindActionResult, p, &idx, a, string(platformv1alpha1.ActionSucceeded), out.Message)
+	if !p.Spec.AgenticMode && int(nextIndex) >= len(p.Spec.Actions) {
+		return toVerify, nil
+	}
 	return next, nil
 }
 

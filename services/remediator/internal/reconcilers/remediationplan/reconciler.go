@@ -13,10 +13,17 @@ import (
 	"sync"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 	"github.com/chatcli/aiops/libs/actions"
@@ -93,6 +100,25 @@ type Reconciler struct {
 
 	base  reconcile.Base[*platformv1alpha1.RemediationPlan]
 	locks sync.Map // plan uid -> *redisx.Lock
+	// watched maps a target this process holds the lock on
+	// ("namespace/name") to the plan holding it.
+	watched sync.Map
+}
+
+func deploymentMetadata() *metav1.PartialObjectMetadata {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind("Deployment"))
+	return m
+}
+
+func targetKey(namespace, name string) string { return namespace + "/" + name }
+
+// planOfTarget names the plan that holds the lock on the Deployment here.
+func (r *Reconciler) planOfTarget(_ context.Context, d client.Object) []ctrl.Request {
+	if v, ok := r.watched.Load(targetKey(d.GetNamespace(), d.GetName())); ok {
+		return []ctrl.Request{v.(ctrl.Request)}
+	}
+	return nil
 }
 
 // SetupWithManager checks the dependencies and registers the controller.
@@ -101,7 +127,25 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&platformv1alpha1.RemediationPlan{}).
+		// Only spec and annotation changes (an approval decision) and
+		// creations bring a pass: the reconciler writes every status and
+		// schedules its own next pass, so the event of its own status
+		// write would only repeat a pass.
+		For(&platformv1alpha1.RemediationPlan{}, builder.WithPredicates(predicate.Or[client.Object](
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		// A plan deleted before it ended (the webhook's force-delete
+		// override) lets go of its lock at once: a pass never sees the
+		// plan again, and the lock would otherwise be renewed until the
+		// process exits, holding its target from every later plan.
+		Watches(&platformv1alpha1.RemediationPlan{}, handler.Funcs{
+			DeleteFunc: func(ctx context.Context, e event.DeleteEvent, _ workqueue.TypedRateLimitingInterface[ctrl.Request]) {
+				r.releaseDeleted(ctx, e.Object)
+			},
+		}).
+		// A change of a target wakes the plan verifying it, so a plan
+		// waiting for its rollout does not poll the API server. Metadata
+		// only: no Deployment is held in memory whole.
+		Watches(deploymentMetadata(), handler.EnqueueRequestsFromMapFunc(r.planOfTarget)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
 		Named("remediationplan").
 		Complete(r)
@@ -136,28 +180,49 @@ func (r *Reconciler) init() error {
 	return r.base.Validate()
 }
 
-// Reconcile runs one pass.
+// Reconcile runs the plan's passes back to back while each one's step is
+// written and the next may start at once (next), up to maxChainedPasses:
+// each pass records its step before the next, and the next starts from
+// the plan that write returned, but the plan does not go back through the
+// work queue behind every other plan between two steps. With 100 plans
+// queued, that trip cost each plan a full round of the queue per step.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	return r.base.Reconcile(ctx, req)
+	return r.base.Chain(ctx, req, maxChainedPasses, func(res ctrl.Result) bool { return res == next })
 }
 
 // next ends a pass so that the next step runs right after its status is
 // written.
 var next = ctrl.Result{RequeueAfter: time.Millisecond}
 
+// verifyPriority queues verification behind plans that have not acted
+// yet: with many plans at once, a plan still to act on its incident goes
+// before one watching a fix already applied.
+var verifyPriority = ptr.To(handler.LowPriority)
+
+// toVerify ends the pass that applied a plan's last action: verification
+// starts at once unless plans that have not acted wait for a worker.
+var toVerify = ctrl.Result{RequeueAfter: time.Millisecond, Priority: verifyPriority}
+
+// maxChainedPasses bounds the passes one Reconcile runs, so a plan whose
+// steps keep asking for the next one gives its worker back to the queue.
+// A new plan to its first action applied is three passes.
+const maxChainedPasses = 8
+
 // step runs the one step the plan's state calls for.
 func (r *Reconciler) step(ctx context.Context, p *platformv1alpha1.RemediationPlan) (ctrl.Result, error) {
 	switch p.Status.State {
 	case "":
+		// A new plan is Pending; nothing to record before going on.
 		p.Status.State = platformv1alpha1.PlanPending
-		return next, nil
+		fallthrough
 	case platformv1alpha1.PlanPending:
-		if ended, res, err := r.issueEnded(ctx, p); ended || err != nil {
+		issue, ended, res, err := r.issueEnded(ctx, p)
+		if ended || err != nil {
 			return res, err
 		}
-		return r.pending(ctx, p)
+		return r.pending(ctx, p, issue)
 	case platformv1alpha1.PlanWaitingApproval:
-		if ended, res, err := r.issueEnded(ctx, p); ended || err != nil {
+		if _, ended, res, err := r.issueEnded(ctx, p); ended || err != nil {
 			return res, err
 		}
 		return r.waitingApproval(ctx, p)
@@ -176,17 +241,18 @@ func (r *Reconciler) step(ctx context.Context, p *platformv1alpha1.RemediationPl
 
 // issueEnded fails a plan that has not started while its Issue already
 // ended (a person resolved or escalated it): nothing acts for an incident
-// that is over. A plan that started runs to its end and is verified.
-func (r *Reconciler) issueEnded(ctx context.Context, p *platformv1alpha1.RemediationPlan) (bool, ctrl.Result, error) {
+// that is over. A plan that started runs to its end and is verified. It
+// returns the Issue it read, nil when the Issue is gone.
+func (r *Reconciler) issueEnded(ctx context.Context, p *platformv1alpha1.RemediationPlan) (*platformv1alpha1.Issue, bool, ctrl.Result, error) {
 	issue := &platformv1alpha1.Issue{}
 	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: p.Namespace, Name: p.Spec.IssueRef.Name}, issue); err != nil {
-		return false, ctrl.Result{}, client.IgnoreNotFound(err) // a missing Issue is pending's to handle
+		return nil, false, ctrl.Result{}, client.IgnoreNotFound(err) // a missing Issue is pending's to handle
 	}
 	if !issue.Status.State.IsTerminal() {
-		return false, ctrl.Result{}, nil
+		return issue, false, ctrl.Result{}, nil
 	}
 	res, err := r.finish(ctx, p, platformv1alpha1.PlanFailed, "not started: its Issue "+issue.Name+" is already "+string(issue.Status.State))
-	return true, res, err
+	return issue, true, res, err
 }
 
 func (r *Reconciler) now() metav1.Time { return metav1.NewTime(r.Now().UTC().Truncate(time.Second)) }
@@ -231,16 +297,14 @@ func (r *Reconciler) record(kind string, p *platformv1alpha1.RemediationPlan, in
 }
 
 // pending resolves the target, runs the policy over every action and
-// moves the plan to approval or execution.
-func (r *Reconciler) pending(ctx context.Context, p *platformv1alpha1.RemediationPlan) (ctrl.Result, error) {
+// moves the plan to approval or execution, in one pass: both only read,
+// so a pass that fails does them again. issue is the plan's Issue as
+// issueEnded read it, nil when it is gone.
+func (r *Reconciler) pending(ctx context.Context, p *platformv1alpha1.RemediationPlan, issue *platformv1alpha1.Issue) (ctrl.Result, error) {
 	if p.Status.ResolvedTarget == nil {
-		issue := &platformv1alpha1.Issue{}
-		if err := r.Client.Get(ctx, client.ObjectKey{Namespace: p.Namespace, Name: p.Spec.IssueRef.Name}, issue); err != nil {
-			if client.IgnoreNotFound(err) == nil {
-				r.cond(p, platformv1alpha1.RemediationPlanTargetResolvedCondition, false, platformv1alpha1.RemediationPlanTargetMissingReason, "the Issue is gone")
-				return r.finish(ctx, p, platformv1alpha1.PlanFailed, "the plan's Issue "+p.Spec.IssueRef.Name+" no longer exists")
-			}
-			return ctrl.Result{}, fmt.Errorf("get the Issue: %w", err)
+		if issue == nil {
+			r.cond(p, platformv1alpha1.RemediationPlanTargetResolvedCondition, false, platformv1alpha1.RemediationPlanTargetMissingReason, "the Issue is gone")
+			return r.finish(ctx, p, platformv1alpha1.PlanFailed, "the plan's Issue "+p.Spec.IssueRef.Name+" no longer exists")
 		}
 		res := issue.Spec.Resource
 		if ref := metav1.GetControllerOf(p); ref != nil && ref.UID != issue.UID {
@@ -256,7 +320,6 @@ func (r *Reconciler) pending(ctx context.Context, p *platformv1alpha1.Remediatio
 		}
 		p.Status.ResolvedTarget = &platformv1alpha1.ResourceReference{APIVersion: "apps/v1", Kind: res.Kind, Namespace: res.Namespace, Name: res.Name, UID: d.UID}
 		r.cond(p, platformv1alpha1.RemediationPlanTargetResolvedCondition, true, platformv1alpha1.RemediationPlanTargetFoundReason, "resolved "+res.String()+" uid "+string(d.UID))
-		return next, nil
 	}
 	if _, unknown := policy.Constraints(p.Spec.SafetyConstraints); len(unknown) > 0 {
 		r.cond(p, SafetyConstraintsCondition, false, ConstraintsNotEnforcedReason, "not enforced (the policy does not know them): "+strings.Join(unknown, "; "))

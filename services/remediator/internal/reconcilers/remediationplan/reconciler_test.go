@@ -343,6 +343,30 @@ func TestTwoPlansOnOneDeploymentRunOneAfterTheOther(t *testing.T) {
 		"the second plan acted while the first held the lock")
 }
 
+// TestAForceDeletedPlanFreesItsTarget: a plan deleted while it holds the
+// lock (the webhook's force-delete override) lets go of it, so the next
+// plan on the same Deployment runs instead of waiting for a restart.
+func TestAForceDeletedPlanFreesItsTarget(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	start(t, nil)
+	s := newScenario(t, g, 2)
+	s.playController(t, nil)
+	stuck := s.plan(g, "api-oom-plan-1", platformv1alpha1.RemediationAction{Type: platformv1alpha1.ActionRestartDeployment})
+	stuck.Annotations = map[string]string{AnnotationStabilityWindow: "1h"} // Verifying, holding the lock, for an hour
+	g.Expect(env.Client.Create(ctx, stuck)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		got := getPlan(g, stuck)
+		g.Expect(got.Status.State).To(Equal(platformv1alpha1.PlanVerifying))
+		g.Expect(meta.IsStatusConditionTrue(got.Status.Conditions, TargetLockedCondition)).To(BeTrue())
+	}).WithTimeout(40 * time.Second).Should(Succeed())
+	g.Expect(env.Client.Delete(ctx, stuck)).To(Succeed())
+
+	next := s.plan(g, "api-oom-plan-2", platformv1alpha1.RemediationAction{Type: platformv1alpha1.ActionScaleDeployment, Params: P{"replicas": "3"}})
+	g.Expect(env.Client.Create(ctx, next)).To(Succeed())
+	waitState(g, next, platformv1alpha1.PlanCompleted)
+}
+
 // TestACrashMidPlanResumesAtTheRightAction starts the reconciler on a plan
 // whose status says action 0 ran and action 1 was about to: action 0 must
 // not run again, action 1 runs once.

@@ -42,6 +42,13 @@ func (r *Reconciler) deploymentHealth(ctx context.Context, d *appsv1.Deployment)
 	h.checks = append(h.checks, check("replicas-updated", updated, "%d of %d replicas updated", st.UpdatedReplicas, replicas))
 	available := observed && st.AvailableReplicas == replicas && st.ReadyReplicas == replicas && st.UnavailableReplicas == 0
 	h.checks = append(h.checks, check("replicas-available", available, "%d ready, %d available, %d unavailable of %d", st.ReadyReplicas, st.AvailableReplicas, st.UnavailableReplicas, replicas))
+	if !available || !updated {
+		// The pods are read only once the status says the rollout is
+		// done: until then one read of the Deployment decides, and a
+		// plan waiting for its rollout costs no list.
+		h.checks = append(h.checks, check("old-pods-gone", false, "not looked at until the rollout is updated and available"))
+		return h, nil
+	}
 	pods, owned, err := r.Executor.PodsOf(ctx, d)
 	if err != nil {
 		return health{}, err
@@ -68,6 +75,17 @@ func (r *Reconciler) stabilityWindow(p *platformv1alpha1.RemediationPlan) time.D
 		}
 	}
 	return r.StabilityWindow
+}
+
+// rolloutPoll is how long a plan waiting for its rollout sleeps: a change
+// of the Deployment wakes it sooner (planOfTarget), so this is only the
+// safety net, and the deadline.
+func (r *Reconciler) rolloutPoll(v *platformv1alpha1.VerificationStatus, now time.Time) time.Duration {
+	d := 10 * r.PollInterval
+	if v.Deadline != nil {
+		d = min(d, max(v.Deadline.Sub(now), time.Millisecond))
+	}
+	return d
 }
 
 // verifying waits for the target to be healthy, then for it to stay so for
@@ -105,14 +123,14 @@ func (r *Reconciler) verifying(ctx context.Context, p *platformv1alpha1.Remediat
 		return r.failVerification(ctx, p, platformv1alpha1.RemediationPlanVerificationTimeoutReason, "the target was not healthy by "+v.Deadline.UTC().Format(time.RFC3339))
 	case !h.healthy:
 		v.Message = "waiting for the controller to roll the change out"
-		return ctrl.Result{RequeueAfter: r.PollInterval}, nil
+		return ctrl.Result{RequeueAfter: r.rolloutPoll(v, now), Priority: verifyPriority}, nil
 	case v.HealthySince == nil:
 		t := metav1.NewTime(now)
 		v.HealthySince, v.RestartBaseline = &t, ptr.To(h.restarts)
 		v.Message = fmt.Sprintf("healthy; watching for %s", window)
-		return ctrl.Result{RequeueAfter: min(r.PollInterval, window)}, nil
+		return ctrl.Result{RequeueAfter: min(r.PollInterval, window), Priority: verifyPriority}, nil
 	case now.Sub(v.HealthySince.Time) < window:
-		return ctrl.Result{RequeueAfter: min(r.PollInterval, window-now.Sub(v.HealthySince.Time))}, nil
+		return ctrl.Result{RequeueAfter: min(r.PollInterval, window-now.Sub(v.HealthySince.Time)), Priority: verifyPriority}, nil
 	}
 	v.Healthy = ptr.To(true)
 	v.Message = fmt.Sprintf("healthy and stable for %s", window)
