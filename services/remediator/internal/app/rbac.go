@@ -23,7 +23,11 @@ package app
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=pods/eviction,verbs=create
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;update;patch
-// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// An agentic step observes its target as the analyzer does (libs/k8sctx):
+// the events of the Deployment and its pods, and the failing containers' log
+// tails.
+// +kubebuilder:rbac:groups="",resources=events,verbs=get;list;create;patch
+// +kubebuilder:rbac:groups="",resources=pods/log,verbs=get
 // /metrics authenticates and authorizes its callers through the API server.
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create

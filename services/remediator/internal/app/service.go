@@ -10,12 +10,15 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/chatcli/aiops/libs/actions"
 	"github.com/chatcli/aiops/libs/bootstrap"
 	"github.com/chatcli/aiops/libs/grpcx"
+	"github.com/chatcli/aiops/libs/k8sctx"
+	"github.com/chatcli/aiops/libs/scrub"
 	analyzerv1 "github.com/chatcli/aiops/proto/chatcli/platform/analyzer/v1"
 	remediatorv1 "github.com/chatcli/aiops/proto/chatcli/platform/remediator/v1"
 	"github.com/chatcli/aiops/services/remediator/internal/audit"
@@ -171,6 +174,10 @@ func (o *options) setup(_ context.Context, rt *bootstrap.Runtime) error {
 	}
 	pol := &policy.Policy{Config: o.policy, Reader: direct, Redis: rt.Redis, Audit: auditLog, Now: time.Now}
 	executor := &actions.DeploymentExecutor{Client: direct}
+	logs, err := kubernetes.NewForConfig(mgr.GetConfig())
+	if err != nil {
+		return fmt.Errorf("build the pods/log client: %w", err)
+	}
 
 	var analyzer analyzerv1.AnalyzerServiceClient
 	if o.analyzer.Address != "" {
@@ -184,6 +191,8 @@ func (o *options) setup(_ context.Context, rt *bootstrap.Runtime) error {
 		Client: direct, Executor: executor, Policy: pol, Redis: rt.Redis, Audit: auditLog, Now: time.Now,
 		StabilityWindow: o.stabilityWindow, ApprovalTimeout: o.approvalTimeout, VerifyTimeout: o.verifyTimeout,
 		Analyzer: analyzer, Mode: remediationplan.Mode(o.mode), Workers: o.workers,
+		// Everything read live, like the rest of the remediator.
+		Context: agenticObservation(&k8sctx.Builder{Reader: direct, Live: direct, Logs: logs}, scrub.Default(), k8sctx.DefaultMaxBytes),
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up the RemediationPlan reconciler: %w", err)
 	}
