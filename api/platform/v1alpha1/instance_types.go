@@ -255,7 +255,27 @@ type AIOpsSpec struct {
 	// +kubebuilder:validation:Maximum=1440
 	// +optional
 	DedupTTLMinutes *int32 `json:"dedupTTLMinutes,omitempty"`
+
+	// remediationMode is how the remediator runs the plans of this
+	// Instance's namespace and of its watcher targets' namespaces: live
+	// (the default), or dry-run, where each action runs as a server-side
+	// dry-run, its diff is recorded in the plan, and the plan waits for a
+	// person's approval before anything changes.
+	// +optional
+	RemediationMode RemediationMode `json:"remediationMode,omitempty"`
 }
+
+// RemediationMode is how plans run.
+// +kubebuilder:validation:Enum=live;dry-run
+type RemediationMode string
+
+const (
+	// RemediationModeLive executes plans.
+	RemediationModeLive RemediationMode = "live"
+	// RemediationModeDryRun records each action's diff and waits for an
+	// approval.
+	RemediationModeDryRun RemediationMode = "dry-run"
+)
 
 // InstanceStatus is the observed state of an Instance.
 type InstanceStatus struct {

@@ -29,8 +29,11 @@ const (
 // ModeLabel on a namespace sets the mode of the plans in it.
 const ModeLabel = "chatcli.io/remediation-mode"
 
-// dryRunMode says whether p runs in dry-run mode: globally (--mode) or by
-// its namespace's label.
+// dryRunMode says whether p runs in dry-run mode: globally (--mode), by its
+// namespace's label, or by an Instance whose namespace or watcher targets
+// cover the plan's namespace and whose spec.aiops.remediationMode is
+// dry-run. Any one of them is enough: dry-run only ever holds an action
+// back.
 func (r *Reconciler) dryRunMode(ctx context.Context, p *platformv1alpha1.RemediationPlan) (bool, error) {
 	if r.Mode == ModeDryRun {
 		return true, nil
@@ -39,7 +42,40 @@ func (r *Reconciler) dryRunMode(ctx context.Context, p *platformv1alpha1.Remedia
 	if err := r.Client.Get(ctx, client.ObjectKey{Name: p.Namespace}, ns); err != nil {
 		return false, fmt.Errorf("get namespace %s: %w", p.Namespace, err)
 	}
-	return Mode(ns.Labels[ModeLabel]) == ModeDryRun, nil
+	if Mode(ns.Labels[ModeLabel]) == ModeDryRun {
+		return true, nil
+	}
+	instances := &platformv1alpha1.InstanceList{}
+	if err := r.Client.List(ctx, instances); err != nil {
+		return false, fmt.Errorf("list the Instances that may set the mode of %s: %w", p.Namespace, err)
+	}
+	for i := range instances.Items {
+		if in := &instances.Items[i]; instanceDryRun(in) && instanceCovers(in, p.Namespace) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func instanceDryRun(in *platformv1alpha1.Instance) bool {
+	return in.DeletionTimestamp == nil && in.Spec.AIOps != nil && in.Spec.AIOps.RemediationMode == platformv1alpha1.RemediationModeDryRun
+}
+
+// instanceCovers says whether namespace is the Instance's own or one of its
+// watcher targets'.
+func instanceCovers(in *platformv1alpha1.Instance, namespace string) bool {
+	if in.Namespace == namespace {
+		return true
+	}
+	if in.Spec.Watcher == nil {
+		return false
+	}
+	for _, t := range in.Spec.Watcher.Targets {
+		if t.Namespace == namespace {
+			return true
+		}
+	}
+	return false
 }
 
 // shadow dry-runs every action, records each one's diff as a skipped

@@ -488,18 +488,40 @@ func TestARecreatedTargetIsNotTouched(t *testing.T) {
 	g.Expect(replicas(g, s.deploy)).To(BeEquivalentTo(2))
 }
 
-// TestDryRunModeRecordsTheDiffAndWaits: in a namespace labelled dry-run the
-// plan changes nothing, records each action's diff and waits; an approval
-// then executes it.
+// TestDryRunModeRecordsTheDiffAndWaits: in a namespace in dry-run mode (by
+// its label, or by an Instance elsewhere that watches it) the plan changes
+// nothing, records each action's diff and waits; an approval then executes
+// it.
 func TestDryRunModeRecordsTheDiffAndWaits(t *testing.T) {
+	start(t, nil)
+	for name, setMode := range map[string]func(t *testing.T, g Gomega, namespace string){
+		"NamespaceLabel": func(_ *testing.T, g Gomega, namespace string) {
+			ns := &corev1.Namespace{}
+			g.Expect(env.Client.Get(context.Background(), client.ObjectKey{Name: namespace}, ns)).To(Succeed())
+			ns.Labels[ModeLabel] = string(ModeDryRun)
+			g.Expect(env.Client.Update(context.Background(), ns)).To(Succeed())
+		},
+		"InstanceWatchingTheNamespace": func(t *testing.T, g Gomega, namespace string) {
+			in := &platformv1alpha1.Instance{
+				ObjectMeta: metav1.ObjectMeta{Namespace: env.NewNamespace(t, "instance", nil), Name: "chatcli"},
+				Spec: platformv1alpha1.InstanceSpec{
+					Provider: platformv1alpha1.ProviderBuiltin,
+					Watcher:  &platformv1alpha1.WatcherSpec{Enabled: true, Targets: []platformv1alpha1.WatchTarget{{Name: "api", Namespace: namespace}}},
+					AIOps:    &platformv1alpha1.AIOpsSpec{RemediationMode: platformv1alpha1.RemediationModeDryRun},
+				},
+			}
+			g.Expect(env.Client.Create(context.Background(), in)).To(Succeed())
+		},
+	} {
+		t.Run(name, func(t *testing.T) { testDryRunMode(t, setMode) })
+	}
+}
+
+func testDryRunMode(t *testing.T, setMode func(t *testing.T, g Gomega, namespace string)) {
 	g := NewWithT(t)
 	ctx := context.Background()
-	start(t, nil)
 	s := newScenario(t, g, 2)
-	ns := &corev1.Namespace{}
-	g.Expect(env.Client.Get(ctx, client.ObjectKey{Name: s.ns}, ns)).To(Succeed())
-	ns.Labels[ModeLabel] = string(ModeDryRun)
-	g.Expect(env.Client.Update(ctx, ns)).To(Succeed())
+	setMode(t, g, s.ns)
 	s.playController(t, nil)
 	p := s.plan(g, "api-oom-plan-1", platformv1alpha1.RemediationAction{Type: platformv1alpha1.ActionAdjustResources, Params: P{"memory_limit": "1Gi"}})
 	g.Expect(env.Client.Create(ctx, p)).To(Succeed())
