@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/chatcli/aiops/libs/llm"
 	"github.com/chatcli/aiops/libs/scrub"
@@ -112,3 +113,5 @@ func mustJSON(v any) string {
 	}
 	return string(b)
 }
+
+var nowForFuzz = time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)

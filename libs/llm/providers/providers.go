@@ -195,8 +195,8 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 		return 0
 	}
 	if v := h.Get("Retry-After-Ms"); v != "" {
-		if ms, err := strconv.ParseFloat(v, 64); err == nil && ms > 0 {
-			return capRetry(time.Duration(ms * float64(time.Millisecond)))
+		if ms, err := strconv.ParseFloat(v, 64); err == nil {
+			return waitOf(ms, time.Millisecond)
 		}
 	}
 	v := strings.TrimSpace(h.Get("Retry-After"))
@@ -204,10 +204,7 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 		return 0
 	}
 	if s, err := strconv.ParseFloat(v, 64); err == nil {
-		if s <= 0 {
-			return 0
-		}
-		return capRetry(time.Duration(s * float64(time.Second)))
+		return waitOf(s, time.Second)
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
 		return capRetry(t.Sub(now))
@@ -218,6 +215,18 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 const maxRetryAfter = 5 * time.Minute
 
 func capRetry(d time.Duration) time.Duration { return min(d, maxRetryAfter) }
+
+// waitOf converts n units to a wait, in floats first so that a huge or NaN
+// header cannot overflow the Duration.
+func waitOf(n float64, unit time.Duration) time.Duration {
+	if !(n > 0) { // also NaN
+		return 0
+	}
+	if n*float64(unit) >= float64(maxRetryAfter) {
+		return maxRetryAfter
+	}
+	return time.Duration(n * float64(unit))
+}
 
 func shorten(s string, n int) string {
 	if len(s) <= n {
