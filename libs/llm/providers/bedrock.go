@@ -45,7 +45,7 @@ type bedrockProvider struct {
 }
 
 func newBedrock(keys Keys, s Settings) (llm.Provider, error) {
-	region := firstKey(keys, bedrockRegionVar, "AWS_REGION")
+	region := keys(bedrockRegionVar)
 	if region == "" {
 		return nil, notConfigured(platformv1alpha1.ProviderBedrock, bedrockRegionVar)
 	}

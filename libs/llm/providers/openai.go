@@ -42,7 +42,7 @@ var compatibles = map[platformv1alpha1.Provider]compatible{
 		defaultURL: "https://openrouter.ai/api/v1", defaultModel: "openai/gpt-4o-mini", jsonSchema: true,
 	},
 	platformv1alpha1.ProviderGitHubModels: {
-		keyVars: []string{"GITHUB_MODELS_TOKEN", "GITHUB_TOKEN"}, modelVar: "GITHUB_MODELS_MODEL", baseURLVar: "GITHUB_MODELS_BASE_URL",
+		keyVars: []string{"GITHUB_MODELS_TOKEN"}, modelVar: "GITHUB_MODELS_MODEL", baseURLVar: "GITHUB_MODELS_BASE_URL",
 		defaultURL: "https://models.github.ai/inference", defaultModel: "openai/gpt-4o-mini", jsonSchema: true,
 	},
 	platformv1alpha1.ProviderXAI: {

@@ -31,7 +31,7 @@ func TestOpenAICompatibleRequests(t *testing.T) {
 	}{
 		{provider: platformv1alpha1.ProviderOpenAI, keys: map[string]string{"OPENAI_API_KEY": "sk-openai"}, auth: "Bearer sk-openai", maxField: "max_completion_tokens", jsonSchema: true},
 		{provider: platformv1alpha1.ProviderOpenRouter, keys: map[string]string{"OPENROUTER_API_KEY": "sk-or"}, auth: "Bearer sk-or", maxField: "max_tokens", jsonSchema: true},
-		{provider: platformv1alpha1.ProviderGitHubModels, keys: map[string]string{"GITHUB_TOKEN": "ghp_models"}, auth: "Bearer ghp_models", maxField: "max_tokens", jsonSchema: true},
+		{provider: platformv1alpha1.ProviderGitHubModels, keys: map[string]string{"GITHUB_MODELS_TOKEN": "ghp_models"}, auth: "Bearer ghp_models", maxField: "max_tokens", jsonSchema: true},
 		{provider: platformv1alpha1.ProviderXAI, keys: map[string]string{"XAI_API_KEY": "xai-key"}, auth: "Bearer xai-key", maxField: "max_tokens", jsonSchema: true},
 		{provider: platformv1alpha1.ProviderOllama, keys: map[string]string{}, maxField: "max_tokens", jsonSchema: true},
 		{provider: platformv1alpha1.ProviderCopilot, keys: map[string]string{"GITHUB_COPILOT_TOKEN": "ghu_device", "COPILOT_MODEL": "gpt-4o"}, auth: "Bearer tid=session-1", maxField: "max_tokens"},

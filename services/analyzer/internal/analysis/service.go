@@ -34,6 +34,9 @@ var knownProviders = []platformv1alpha1.Provider{
 	platformv1alpha1.ProviderBuiltin,
 }
 
+// KnownProviders returns the names of spec.provider's enum.
+func KnownProviders() []platformv1alpha1.Provider { return slices.Clone(knownProviders) }
+
 // DefaultTimeout bounds one provider call.
 const DefaultTimeout = 60 * time.Second
 
@@ -47,8 +50,12 @@ type Service struct {
 	Checker   validate.ActionChecker
 	// DefaultProvider answers requests that name none; BUILTIN when empty.
 	DefaultProvider platformv1alpha1.Provider
-	// Fallback lets BUILTIN answer when the requested provider is not
-	// configured, out of budget or failing.
+	// Chain is the ordered list of providers tried after the requested one
+	// is not configured, out of budget or failing (--provider-chain). The
+	// answer records which one answered.
+	Chain []platformv1alpha1.Provider
+	// Fallback lets BUILTIN answer when the requested provider and the
+	// chain are not configured, out of budget or failing.
 	Fallback bool
 	// Timeout bounds one provider call; DefaultTimeout when zero.
 	Timeout time.Duration
@@ -256,15 +263,28 @@ func (s *Service) complete(ctx context.Context, name, model string, task llm.Tas
 	if !slices.Contains(knownProviders, requested) {
 		return "", "", grpcx.Error(codes.InvalidArgument, "", fmt.Sprintf("provider %q is unknown", truncate(name, 64)), nil)
 	}
-	p, err := s.Providers.Get(requested)
-	if err == nil {
-		var m string
-		m, err = s.ask(ctx, p, model, task, system, text, parse)
-		if err == nil {
-			return p.Name(), m, nil
+	var err error
+	for i, name := range s.order(requested) {
+		p, gerr := s.Providers.Get(name)
+		if gerr != nil {
+			if i == 0 {
+				err = gerr
+			}
+			continue
 		}
-		if grpcx.Reason(err) == grpcx.ReasonInvalidResponse {
-			return "", "", err // a model that answers badly is not replaced silently
+		m := model
+		if i > 0 {
+			m = "" // the requested model belongs to the requested provider
+		}
+		answered, aerr := s.ask(ctx, p, m, task, system, text, parse)
+		if aerr == nil {
+			return p.Name(), answered, nil
+		}
+		if grpcx.Reason(aerr) == grpcx.ReasonInvalidResponse {
+			return "", "", aerr // a model that answers badly is not replaced silently
+		}
+		if i == 0 {
+			err = aerr
 		}
 	}
 	if !s.Fallback || requested == platformv1alpha1.ProviderBuiltin {
@@ -279,6 +299,21 @@ func (s *Service) complete(ctx context.Context, name, model string, task llm.Tas
 		return "", "", berr
 	}
 	return platformv1alpha1.ProviderBuiltin, m, nil
+}
+
+// order is the requested provider, then the chain without it and without
+// BUILTIN, which comes last through Fallback.
+func (s *Service) order(requested platformv1alpha1.Provider) []platformv1alpha1.Provider {
+	out := []platformv1alpha1.Provider{requested}
+	if requested == platformv1alpha1.ProviderBuiltin {
+		return out
+	}
+	for _, p := range s.Chain {
+		if p != platformv1alpha1.ProviderBuiltin && !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // ask makes one call and, when the answer does not parse, one repair call.
@@ -319,7 +354,7 @@ func providerError(p platformv1alpha1.Provider, err error) error {
 		return grpcx.Error(codes.FailedPrecondition, grpcx.ReasonProviderNotConfigured, fmt.Sprintf("provider %s is not configured", p), meta)
 	case errors.Is(err, llm.ErrBudgetExhausted):
 		return grpcx.Error(codes.ResourceExhausted, grpcx.ReasonBudgetExhausted, fmt.Sprintf("the token budget of %s is spent", p), meta)
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded) || llm.KindOf(err) == llm.KindTimeout:
 		return grpcx.Error(codes.DeadlineExceeded, grpcx.ReasonProviderUnavailable, fmt.Sprintf("provider %s did not answer in time", p), meta)
 	}
 	return grpcx.Error(codes.Unavailable, grpcx.ReasonProviderUnavailable, fmt.Sprintf("provider %s failed", p), meta)
