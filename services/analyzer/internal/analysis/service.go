@@ -54,6 +54,11 @@ type Service struct {
 	// is not configured, out of budget or failing (--provider-chain). The
 	// answer records which one answered.
 	Chain []platformv1alpha1.Provider
+	// Resolve, when set, finds a provider configured for the incident's
+	// namespace (its Instance's apiKeys Secret); it is asked before the
+	// providers of the analyzer's own Secret, and ErrNotConfigured from it
+	// means "use those".
+	Resolve func(ctx context.Context, namespace string, name platformv1alpha1.Provider) (llm.Provider, error)
 	// Fallback lets BUILTIN answer when the requested provider and the
 	// chain are not configured, out of budget or failing.
 	Fallback bool
@@ -142,7 +147,7 @@ func (s *Service) AnalyzeIssue(ctx context.Context, req *chatcliv1.AnalyzeIssueR
 		return nil, grpcx.Error(codes.Internal, "", err.Error(), nil)
 	}
 	var answer *llm.Analysis
-	provider, model, err := s.complete(ctx, req.GetProvider(), req.GetModel(), llm.TaskAnalyze, llm.AnalyzeSystemPrompt, text, func(raw string) error {
+	provider, model, err := s.complete(ctx, req.GetNamespace(), req.GetProvider(), req.GetModel(), llm.TaskAnalyze, llm.AnalyzeSystemPrompt, text, func(raw string) error {
 		a, err := llm.ParseAnalysis(raw)
 		answer = a
 		return err
@@ -190,7 +195,7 @@ func (s *Service) AgenticStep(ctx context.Context, req *chatcliv1.AgenticStepReq
 		return nil, grpcx.Error(codes.Internal, "", err.Error(), nil)
 	}
 	var d *llm.AgenticDecision
-	if _, _, err := s.complete(ctx, req.GetProvider(), req.GetModel(), llm.TaskAgenticStep, llm.AgenticSystemPrompt, text, func(raw string) error {
+	if _, _, err := s.complete(ctx, req.GetNamespace(), req.GetProvider(), req.GetModel(), llm.TaskAgenticStep, llm.AgenticSystemPrompt, text, func(raw string) error {
 		var err error
 		d, err = llm.ParseAgenticDecision(raw)
 		return err
@@ -236,7 +241,7 @@ func (s *Service) SummarizeIncident(ctx context.Context, req *analyzerv1.Summari
 		return nil, grpcx.Error(codes.Internal, "", err.Error(), nil)
 	}
 	var sum *llm.Summary
-	if _, _, err := s.complete(ctx, req.GetProvider(), req.GetModel(), llm.TaskSummarize, llm.SummarizeSystemPrompt, text, func(raw string) error {
+	if _, _, err := s.complete(ctx, req.GetIssue().GetNamespace(), req.GetProvider(), req.GetModel(), llm.TaskSummarize, llm.SummarizeSystemPrompt, text, func(raw string) error {
 		var err error
 		sum, err = llm.ParseSummary(raw)
 		return err
@@ -252,7 +257,7 @@ func (s *Service) SummarizeIncident(ctx context.Context, req *analyzerv1.Summari
 // complete asks the provider, falling back to BUILTIN when allowed, and
 // parses the answer with one repair retry. It returns the provider that
 // answered and its model.
-func (s *Service) complete(ctx context.Context, name, model string, task llm.Task, system string, text scrub.Text, parse func(string) error) (platformv1alpha1.Provider, string, error) {
+func (s *Service) complete(ctx context.Context, namespace, name, model string, task llm.Task, system string, text scrub.Text, parse func(string) error) (platformv1alpha1.Provider, string, error) {
 	requested := platformv1alpha1.Provider(name)
 	if requested == "" {
 		requested = s.DefaultProvider
@@ -265,7 +270,7 @@ func (s *Service) complete(ctx context.Context, name, model string, task llm.Tas
 	}
 	var err error
 	for i, name := range s.order(requested) {
-		p, gerr := s.Providers.Get(name)
+		p, gerr := s.provider(ctx, namespace, name)
 		if gerr != nil {
 			if i == 0 {
 				err = gerr
@@ -299,6 +304,21 @@ func (s *Service) complete(ctx context.Context, name, model string, task llm.Tas
 		return "", "", berr
 	}
 	return platformv1alpha1.ProviderBuiltin, m, nil
+}
+
+// provider is the namespace's own configuration of name, else the
+// analyzer's.
+func (s *Service) provider(ctx context.Context, namespace string, name platformv1alpha1.Provider) (llm.Provider, error) {
+	if s.Resolve != nil && name != platformv1alpha1.ProviderBuiltin {
+		p, err := s.Resolve(ctx, namespace, name)
+		if err == nil {
+			return p, nil
+		}
+		if !errors.Is(err, llm.ErrNotConfigured) {
+			return nil, fmt.Errorf("%w: %w", llm.ErrUnavailable, err)
+		}
+	}
+	return s.Providers.Get(name)
 }
 
 // order is the requested provider, then the chain without it and without

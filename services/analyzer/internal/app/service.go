@@ -27,6 +27,7 @@ import (
 	analyzerv1 "github.com/chatcli/aiops/proto/chatcli/platform/analyzer/v1"
 	"github.com/chatcli/aiops/services/analyzer/internal/analysis"
 	"github.com/chatcli/aiops/services/analyzer/internal/grpcserver"
+	"github.com/chatcli/aiops/services/analyzer/internal/instancekeys"
 	"github.com/chatcli/aiops/services/analyzer/internal/reconcilers/aiinsight"
 	"github.com/chatcli/aiops/services/analyzer/internal/validate"
 )
@@ -160,6 +161,11 @@ func (o *options) setup(_ context.Context, rt *bootstrap.Runtime) error {
 	for _, p := range configured {
 		svc.Providers.Register(p)
 	}
+	resolver := &instancekeys.Resolver{
+		Instances: mgr.GetClient(), Secrets: mgr.GetAPIReader(),
+		Settings: o.providerSettings(), Policy: o.policy(),
+	}
+	svc.Resolve = resolver.Provider
 	rt.Log.Info("LLM providers", "configured", svc.Providers.Names(), "chain", o.chain, "builtinFallback", o.fallback)
 	svc.Timeout = o.providerTimeout
 	svc.MaxInFlight = o.maxInFlight
@@ -199,16 +205,23 @@ func (o *options) networkProviders(keys providers.Keys) ([]llm.Provider, error) 
 			names = append(names, n)
 		}
 	}
-	found, err := providers.Configured(keys, providers.Settings{MaxTokens: o.llmMaxTokens, Temperature: o.temperature}, names...)
+	found, err := providers.Configured(keys, o.providerSettings(), names...)
 	if err != nil {
 		return nil, fmt.Errorf("configure the LLM providers: %w", err)
 	}
-	policy := llm.Policy{MaxAttempts: o.providerRetries + 1, BreakerThreshold: o.breakerThreshold, BreakerCooldown: o.breakerCooldown}
 	out := make([]llm.Provider, 0, len(found))
 	for _, p := range found {
-		out = append(out, llm.NewResilient(p, policy))
+		out = append(out, llm.NewResilient(p, o.policy()))
 	}
 	return out, nil
+}
+
+func (o *options) providerSettings() providers.Settings {
+	return providers.Settings{MaxTokens: o.llmMaxTokens, Temperature: o.temperature}
+}
+
+func (o *options) policy() llm.Policy {
+	return llm.Policy{MaxAttempts: o.providerRetries + 1, BreakerThreshold: o.breakerThreshold, BreakerCooldown: o.breakerCooldown}
 }
 
 // inProcess calls this replica's own AnalyzerService without the network,
