@@ -34,6 +34,10 @@ var knownProviders = []platformv1alpha1.Provider{
 	platformv1alpha1.ProviderBuiltin,
 }
 
+// BudgetFallbackModel is the model BUILTIN reports when it answered
+// because the token budget was spent, so that status.model says why.
+const BudgetFallbackModel = "builtin (token budget spent)"
+
 // KnownProviders returns the names of spec.provider's enum.
 func KnownProviders() []platformv1alpha1.Provider { return slices.Clone(knownProviders) }
 
@@ -59,6 +63,9 @@ type Service struct {
 	// providers of the analyzer's own Secret, and ErrNotConfigured from it
 	// means "use those".
 	Resolve func(ctx context.Context, namespace string, name platformv1alpha1.Provider) (llm.Provider, error)
+	// Budget, when set, caps the tokens of the network providers; a spent
+	// budget lets BUILTIN answer, and the analysis says so.
+	Budget *TokenBudget
 	// Fallback lets BUILTIN answer when the requested provider and the
 	// chain are not configured, out of budget or failing.
 	Fallback bool
@@ -147,13 +154,16 @@ func (s *Service) AnalyzeIssue(ctx context.Context, req *chatcliv1.AnalyzeIssueR
 		return nil, grpcx.Error(codes.Internal, "", err.Error(), nil)
 	}
 	var answer *llm.Analysis
-	provider, model, err := s.complete(ctx, req.GetNamespace(), req.GetProvider(), req.GetModel(), llm.TaskAnalyze, llm.AnalyzeSystemPrompt, text, func(raw string) error {
+	provider, model, err := s.complete(ctx, req.GetNamespace(), req.GetNamespace()+"/"+req.GetIssueName(), req.GetProvider(), req.GetModel(), llm.TaskAnalyze, llm.AnalyzeSystemPrompt, text, func(raw string) error {
 		a, err := llm.ParseAnalysis(raw)
 		answer = a
 		return err
 	})
 	if err != nil {
 		return nil, err
+	}
+	if model == BudgetFallbackModel {
+		answer.Analysis = "The LLM token budget is spent, so the built-in analyzer answered. " + answer.Analysis
 	}
 	resp := &chatcliv1.AnalyzeIssueResponse{
 		Analysis: answer.Analysis, Confidence: float32(*answer.Confidence), Recommendations: answer.Recommendations,
@@ -195,7 +205,7 @@ func (s *Service) AgenticStep(ctx context.Context, req *chatcliv1.AgenticStepReq
 		return nil, grpcx.Error(codes.Internal, "", err.Error(), nil)
 	}
 	var d *llm.AgenticDecision
-	if _, _, err := s.complete(ctx, req.GetNamespace(), req.GetProvider(), req.GetModel(), llm.TaskAgenticStep, llm.AgenticSystemPrompt, text, func(raw string) error {
+	if _, _, err := s.complete(ctx, req.GetNamespace(), req.GetNamespace()+"/"+req.GetIssueName(), req.GetProvider(), req.GetModel(), llm.TaskAgenticStep, llm.AgenticSystemPrompt, text, func(raw string) error {
 		var err error
 		d, err = llm.ParseAgenticDecision(raw)
 		return err
@@ -241,7 +251,7 @@ func (s *Service) SummarizeIncident(ctx context.Context, req *analyzerv1.Summari
 		return nil, grpcx.Error(codes.Internal, "", err.Error(), nil)
 	}
 	var sum *llm.Summary
-	if _, _, err := s.complete(ctx, req.GetIssue().GetNamespace(), req.GetProvider(), req.GetModel(), llm.TaskSummarize, llm.SummarizeSystemPrompt, text, func(raw string) error {
+	if _, _, err := s.complete(ctx, req.GetIssue().GetNamespace(), req.GetIssue().GetNamespace()+"/"+req.GetIssue().GetName(), req.GetProvider(), req.GetModel(), llm.TaskSummarize, llm.SummarizeSystemPrompt, text, func(raw string) error {
 		var err error
 		sum, err = llm.ParseSummary(raw)
 		return err
@@ -257,7 +267,7 @@ func (s *Service) SummarizeIncident(ctx context.Context, req *analyzerv1.Summari
 // complete asks the provider, falling back to BUILTIN when allowed, and
 // parses the answer with one repair retry. It returns the provider that
 // answered and its model.
-func (s *Service) complete(ctx context.Context, namespace, name, model string, task llm.Task, system string, text scrub.Text, parse func(string) error) (platformv1alpha1.Provider, string, error) {
+func (s *Service) complete(ctx context.Context, namespace, scope, name, model string, task llm.Task, system string, text scrub.Text, parse func(string) error) (platformv1alpha1.Provider, string, error) {
 	requested := platformv1alpha1.Provider(name)
 	if requested == "" {
 		requested = s.DefaultProvider
@@ -269,6 +279,7 @@ func (s *Service) complete(ctx context.Context, namespace, name, model string, t
 		return "", "", grpcx.Error(codes.InvalidArgument, "", fmt.Sprintf("provider %q is unknown", truncate(name, 64)), nil)
 	}
 	var err error
+	budgetSpent := false
 	for i, name := range s.order(requested) {
 		p, gerr := s.provider(ctx, namespace, name)
 		if gerr != nil {
@@ -281,7 +292,7 @@ func (s *Service) complete(ctx context.Context, namespace, name, model string, t
 		if i > 0 {
 			m = "" // the requested model belongs to the requested provider
 		}
-		answered, aerr := s.ask(ctx, p, m, task, system, text, parse)
+		answered, aerr := s.ask(ctx, scope, p, m, task, system, text, parse)
 		if aerr == nil {
 			return p.Name(), answered, nil
 		}
@@ -291,6 +302,7 @@ func (s *Service) complete(ctx context.Context, namespace, name, model string, t
 		if i == 0 {
 			err = aerr
 		}
+		budgetSpent = budgetSpent || errors.Is(aerr, llm.ErrBudgetExhausted)
 	}
 	if !s.Fallback || requested == platformv1alpha1.ProviderBuiltin {
 		return "", "", providerError(requested, err)
@@ -299,9 +311,12 @@ func (s *Service) complete(ctx context.Context, namespace, name, model string, t
 	if berr != nil {
 		return "", "", providerError(requested, err)
 	}
-	m, berr := s.ask(ctx, b, "", task, system, text, parse)
+	m, berr := s.ask(ctx, scope, b, "", task, system, text, parse)
 	if berr != nil {
 		return "", "", berr
+	}
+	if budgetSpent {
+		m = BudgetFallbackModel
 	}
 	return platformv1alpha1.ProviderBuiltin, m, nil
 }
@@ -337,7 +352,7 @@ func (s *Service) order(requested platformv1alpha1.Provider) []platformv1alpha1.
 }
 
 // ask makes one call and, when the answer does not parse, one repair call.
-func (s *Service) ask(ctx context.Context, p llm.Provider, model string, task llm.Task, system string, text scrub.Text, parse func(string) error) (string, error) {
+func (s *Service) ask(ctx context.Context, scope string, p llm.Provider, model string, task llm.Task, system string, text scrub.Text, parse func(string) error) (string, error) {
 	timeout := s.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
@@ -348,9 +363,18 @@ func (s *Service) ask(ctx context.Context, p llm.Provider, model string, task ll
 	}
 	defer release()
 	for try := 0; try < 2; try++ {
+		metered := p.Name() != platformv1alpha1.ProviderBuiltin
+		if metered {
+			if err := s.Budget.Check(ctx, scope); err != nil {
+				return "", err
+			}
+		}
 		callCtx, cancel := context.WithTimeout(ctx, timeout)
 		resp, err := p.Complete(callCtx, llm.Request{Task: task, System: system, Untrusted: text, Model: model, MaxAnswerBytes: llm.MaxAnswerBytes})
 		cancel()
+		if metered {
+			s.Budget.Spend(ctx, scope, resp.InputTokens+resp.OutputTokens)
+		}
 		if err != nil {
 			return "", err
 		}

@@ -64,6 +64,8 @@ type options struct {
 	providerRetries   int
 	breakerThreshold  int
 	breakerCooldown   time.Duration
+	budgetPerIncident int64
+	budgetPerDay      int64
 
 	chain       []platformv1alpha1.Provider
 	temperature *float64
@@ -88,6 +90,8 @@ func (o *options) addFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.providerRetries, "provider-retries", 2, "Retries of a provider call that failed with 429, 5xx, a timeout or a cut connection (exponential backoff; a retry-after is honoured within the deadline).")
 	fs.IntVar(&o.breakerThreshold, "provider-breaker-threshold", 5, "Consecutive failed completions that open a provider's circuit breaker.")
 	fs.DurationVar(&o.breakerCooldown, "provider-breaker-cooldown", 30*time.Second, "How long an open breaker refuses calls before one probe is let through.")
+	fs.Int64Var(&o.budgetPerIncident, "llm-token-budget-per-incident", 0, "Most tokens the LLM providers may spend on one incident (analyses, retries, agentic steps, summary), counted in Redis; then BUILTIN answers and the analysis says so. 0: no limit.")
+	fs.Int64Var(&o.budgetPerDay, "llm-token-budget-per-day", 0, "Most tokens the LLM providers may spend per UTC day, over all incidents and replicas, counted in Redis. 0: no limit. Without Redis no budget is enforced.")
 	o.pool.AddFlags(fs, "analyzer")
 }
 
@@ -127,6 +131,9 @@ func (o *options) validate() error {
 		}
 		llm.Prices = prices
 	}
+	if o.budgetPerIncident < 0 || o.budgetPerDay < 0 {
+		errs = append(errs, errors.New("--llm-token-budget-per-incident and --llm-token-budget-per-day must not be negative"))
+	}
 	if o.llmMaxTokens < 1 || o.providerRetries < 0 || o.breakerThreshold < 1 || o.breakerCooldown <= 0 {
 		errs = append(errs, errors.New("--llm-max-tokens and --provider-breaker-threshold must be at least 1, --provider-retries not negative, --provider-breaker-cooldown positive"))
 	}
@@ -152,6 +159,9 @@ func (o *options) setup(_ context.Context, rt *bootstrap.Runtime) error {
 	svc.DefaultProvider = platformv1alpha1.Provider(o.defaultProvider)
 	svc.Fallback = o.fallback
 	svc.Chain = o.chain
+	if o.budgetPerIncident > 0 || o.budgetPerDay > 0 {
+		svc.Budget = &analysis.TokenBudget{Redis: rt.Redis, PerIncident: o.budgetPerIncident, PerDay: o.budgetPerDay, Log: rt.Log}
+	}
 	// Keys come from the analyzer's own Secret, mounted as environment
 	// variables; only the names of the providers found are logged.
 	configured, err := o.networkProviders(os.Getenv)
