@@ -4,9 +4,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
 )
 
 // Price is what a model costs, in US dollars per million tokens.

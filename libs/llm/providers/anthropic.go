@@ -55,7 +55,7 @@ func (p *anthropicProvider) Complete(ctx context.Context, req llm.Request) (llm.
 	m := model(req, p.settings, p.model, anthropicDefaultModel)
 	name, schema := schemaOf(req.Task)
 	params := anthropic.MessageNewParams{
-		Model:     anthropic.Model(m),
+		Model:     m,
 		MaxTokens: int64(p.settings.maxTokens()),
 		System:    []anthropic.TextBlockParam{{Text: req.System}},
 		Messages:  []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock(userPrompt(req)))},
@@ -82,7 +82,7 @@ func (p *anthropicProvider) Complete(ctx context.Context, req llm.Request) (llm.
 		}
 		return llm.Response{}, transportError(ctx, err)
 	}
-	resp := llm.Response{Model: string(msg.Model), InputTokens: int(msg.Usage.InputTokens), OutputTokens: int(msg.Usage.OutputTokens)}
+	resp := llm.Response{Model: msg.Model, InputTokens: int(msg.Usage.InputTokens), OutputTokens: int(msg.Usage.OutputTokens)}
 	var text strings.Builder
 	for _, block := range msg.Content {
 		switch block.Type {

@@ -73,7 +73,7 @@ func (a *copilotAuth) token(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", transportError(ctx, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if err != nil {
 		return "", transportError(ctx, err)

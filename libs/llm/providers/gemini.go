@@ -91,7 +91,7 @@ func (p *geminiProvider) Complete(ctx context.Context, req llm.Request) (llm.Res
 	if err != nil {
 		return llm.Response{}, transportError(ctx, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return llm.Response{}, transportError(ctx, err)

@@ -101,7 +101,7 @@ func (p *openAIProvider) Name() platformv1alpha1.Provider { return p.name }
 func (p *openAIProvider) Complete(ctx context.Context, req llm.Request) (llm.Response, error) {
 	m := model(req, p.settings, p.model, p.spec.defaultModel)
 	params := openai.ChatCompletionNewParams{
-		Model: shared.ChatModel(m),
+		Model: m,
 		Messages: []openai.ChatCompletionMessageParamUnion{
 			openai.SystemMessage(req.System),
 			openai.UserMessage(userPrompt(req)),
