@@ -115,8 +115,19 @@ func (r *Resilient) Complete(ctx context.Context, req Request) (Response, error)
 			break
 		}
 	}
-	r.record(!countsAgainst(lastErr))
+	if errors.Is(lastErr, context.Canceled) {
+		r.release() // the caller left: this says nothing about the provider
+	} else {
+		r.record(!countsAgainst(lastErr))
+	}
 	return Response{}, lastErr
+}
+
+// release ends a probe without a verdict.
+func (r *Resilient) release() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.probing = false
 }
 
 // countsAgainst says whether a failure says something about the provider
@@ -126,7 +137,7 @@ func countsAgainst(err error) bool {
 	if errors.As(err, &ce) {
 		return ce.Retryable() || ce.Kind == KindAuth
 	}
-	return !errors.Is(err, context.Canceled)
+	return true
 }
 
 func (r *Resilient) backoff(attempt int) time.Duration {

@@ -251,5 +251,5 @@ func scrubURL(msg string) string {
 // userPrompt is the user turn: the fenced untrusted data, never the system
 // prompt, which every provider sends in its own field.
 func userPrompt(req llm.Request) string {
-	return "Analyse the data below and answer in the JSON format of your instructions.\n" + llm.Fence(req.Untrusted)
+	return "The data of this request follows. Answer in the JSON format of your instructions.\n" + llm.Fence(req.Untrusted)
 }
