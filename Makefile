@@ -118,6 +118,7 @@ bench: redis testenv-bins build ## Run the benchmarks against a real API server 
 	TESTENV_BIN_DIR=$(BIN) $(GO) run ./services/watcher-bridge/bench --watcher-bridge=$(BIN)/watcher-bridge
 	TESTENV_BIN_DIR=$(BIN) $(GO) test -run '^$$' -bench 'Scrub|Overhead|InsightReady' -benchtime 100x -cpu 1 ./libs/scrub ./services/analyzer/internal/reconcilers/aiinsight
 	TESTENV_BIN_DIR=$(BIN) $(GO) test -run '^$$' -bench ConcurrentAnalyses -benchtime 1x ./services/analyzer/internal/reconcilers/aiinsight
+	$(GO) test -run '^$$' -bench RoundTrip -benchtime 500x ./libs/llm/providers
 	TESTENV_BIN_DIR=$(BIN) $(GO) test -run '^$$' -bench IssueResolvedToPostMortem -benchtime 1x ./services/postmortem-writer/internal/reconcilers/postmortem
 	TESTENV_BIN_DIR=$(BIN) $(GO) test -run '^$$' -bench PlanToFirstAction -benchtime 1x ./services/remediator/internal/reconcilers/remediationplan
 	TESTENV_BIN_DIR=$(BIN) $(GO) test -run '^$$' -bench AnomalyToIssue -benchtime 1x ./services/correlator/internal/reconcilers/issue

@@ -363,3 +363,35 @@ func compareFile(t *testing.T, path, got string) {
 		t.Errorf("%s is stale (-want +got; go test -update rewrites it):\n%s", path, diff)
 	}
 }
+
+// TestAnalyzerAPIKeysSecret: analyzer.llm.apiKeysSecret mounts the
+// providers' keys into the analyzer only, as an optional envFrom, so no
+// other service sees them and a missing Secret leaves BUILTIN alone.
+func TestAnalyzerAPIKeysSecret(t *testing.T) {
+	vals := map[string]any{"analyzer": map[string]any{"llm": map[string]any{"apiKeysSecret": "llm-keys"}}}
+	found := false
+	for _, obj := range objects(t, mustRender(t, vals)) {
+		if obj.GetKind() != "Deployment" {
+			continue
+		}
+		containers, _, _ := unstructured.NestedSlice(obj.Object, "spec", "template", "spec", "containers")
+		envFrom, _ := containers[0].(map[string]any)["envFrom"].([]any)
+		if !strings.HasSuffix(obj.GetName(), "analyzer") {
+			if envFrom != nil {
+				t.Errorf("%s mounts %v", obj.GetName(), envFrom)
+			}
+			continue
+		}
+		found = true
+		want := []any{map[string]any{"secretRef": map[string]any{"name": "llm-keys", "optional": true}}}
+		if !cmp.Equal(envFrom, want) {
+			t.Errorf("analyzer envFrom = %v, want %v", envFrom, want)
+		}
+	}
+	if !found {
+		t.Fatal("no analyzer Deployment rendered")
+	}
+	if _, err := render(t, map[string]any{"analyzer": map[string]any{"llm": map[string]any{"apiKeysSecret": "Bad_Name"}}}); err == nil {
+		t.Error("the schema accepted an invalid Secret name")
+	}
+}

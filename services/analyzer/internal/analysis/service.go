@@ -34,6 +34,13 @@ var knownProviders = []platformv1alpha1.Provider{
 	platformv1alpha1.ProviderBuiltin,
 }
 
+// BudgetFallbackModel is the model BUILTIN reports when it answered
+// because the token budget was spent, so that status.model says why.
+const BudgetFallbackModel = "builtin (token budget spent)"
+
+// KnownProviders returns the names of spec.provider's enum.
+func KnownProviders() []platformv1alpha1.Provider { return slices.Clone(knownProviders) }
+
 // DefaultTimeout bounds one provider call.
 const DefaultTimeout = 60 * time.Second
 
@@ -47,8 +54,20 @@ type Service struct {
 	Checker   validate.ActionChecker
 	// DefaultProvider answers requests that name none; BUILTIN when empty.
 	DefaultProvider platformv1alpha1.Provider
-	// Fallback lets BUILTIN answer when the requested provider is not
-	// configured, out of budget or failing.
+	// Chain is the ordered list of providers tried after the requested one
+	// is not configured, out of budget or failing (--provider-chain). The
+	// answer records which one answered.
+	Chain []platformv1alpha1.Provider
+	// Resolve, when set, finds a provider configured for the incident's
+	// namespace (its Instance's apiKeys Secret); it is asked before the
+	// providers of the analyzer's own Secret, and ErrNotConfigured from it
+	// means "use those".
+	Resolve func(ctx context.Context, namespace string, name platformv1alpha1.Provider) (llm.Provider, error)
+	// Budget, when set, caps the tokens of the network providers; a spent
+	// budget lets BUILTIN answer, and the analysis says so.
+	Budget *TokenBudget
+	// Fallback lets BUILTIN answer when the requested provider and the
+	// chain are not configured, out of budget or failing.
 	Fallback bool
 	// Timeout bounds one provider call; DefaultTimeout when zero.
 	Timeout time.Duration
@@ -135,13 +154,16 @@ func (s *Service) AnalyzeIssue(ctx context.Context, req *chatcliv1.AnalyzeIssueR
 		return nil, grpcx.Error(codes.Internal, "", err.Error(), nil)
 	}
 	var answer *llm.Analysis
-	provider, model, err := s.complete(ctx, req.GetProvider(), req.GetModel(), llm.TaskAnalyze, llm.AnalyzeSystemPrompt, text, func(raw string) error {
+	provider, model, err := s.complete(ctx, req.GetNamespace(), req.GetNamespace()+"/"+req.GetIssueName(), req.GetProvider(), req.GetModel(), llm.TaskAnalyze, llm.AnalyzeSystemPrompt, text, func(raw string) error {
 		a, err := llm.ParseAnalysis(raw)
 		answer = a
 		return err
 	})
 	if err != nil {
 		return nil, err
+	}
+	if model == BudgetFallbackModel {
+		answer.Analysis = "The LLM token budget is spent, so the built-in analyzer answered. " + answer.Analysis
 	}
 	resp := &chatcliv1.AnalyzeIssueResponse{
 		Analysis: answer.Analysis, Confidence: float32(*answer.Confidence), Recommendations: answer.Recommendations,
@@ -183,7 +205,7 @@ func (s *Service) AgenticStep(ctx context.Context, req *chatcliv1.AgenticStepReq
 		return nil, grpcx.Error(codes.Internal, "", err.Error(), nil)
 	}
 	var d *llm.AgenticDecision
-	if _, _, err := s.complete(ctx, req.GetProvider(), req.GetModel(), llm.TaskAgenticStep, llm.AgenticSystemPrompt, text, func(raw string) error {
+	if _, _, err := s.complete(ctx, req.GetNamespace(), req.GetNamespace()+"/"+req.GetIssueName(), req.GetProvider(), req.GetModel(), llm.TaskAgenticStep, llm.AgenticSystemPrompt, text, func(raw string) error {
 		var err error
 		d, err = llm.ParseAgenticDecision(raw)
 		return err
@@ -229,7 +251,7 @@ func (s *Service) SummarizeIncident(ctx context.Context, req *analyzerv1.Summari
 		return nil, grpcx.Error(codes.Internal, "", err.Error(), nil)
 	}
 	var sum *llm.Summary
-	if _, _, err := s.complete(ctx, req.GetProvider(), req.GetModel(), llm.TaskSummarize, llm.SummarizeSystemPrompt, text, func(raw string) error {
+	if _, _, err := s.complete(ctx, req.GetIssue().GetNamespace(), req.GetIssue().GetNamespace()+"/"+req.GetIssue().GetName(), req.GetProvider(), req.GetModel(), llm.TaskSummarize, llm.SummarizeSystemPrompt, text, func(raw string) error {
 		var err error
 		sum, err = llm.ParseSummary(raw)
 		return err
@@ -245,7 +267,7 @@ func (s *Service) SummarizeIncident(ctx context.Context, req *analyzerv1.Summari
 // complete asks the provider, falling back to BUILTIN when allowed, and
 // parses the answer with one repair retry. It returns the provider that
 // answered and its model.
-func (s *Service) complete(ctx context.Context, name, model string, task llm.Task, system string, text scrub.Text, parse func(string) error) (platformv1alpha1.Provider, string, error) {
+func (s *Service) complete(ctx context.Context, namespace, scope, name, model string, task llm.Task, system string, text scrub.Text, parse func(string) error) (platformv1alpha1.Provider, string, error) {
 	requested := platformv1alpha1.Provider(name)
 	if requested == "" {
 		requested = s.DefaultProvider
@@ -256,16 +278,31 @@ func (s *Service) complete(ctx context.Context, name, model string, task llm.Tas
 	if !slices.Contains(knownProviders, requested) {
 		return "", "", grpcx.Error(codes.InvalidArgument, "", fmt.Sprintf("provider %q is unknown", truncate(name, 64)), nil)
 	}
-	p, err := s.Providers.Get(requested)
-	if err == nil {
-		var m string
-		m, err = s.ask(ctx, p, model, task, system, text, parse)
-		if err == nil {
-			return p.Name(), m, nil
+	var err error
+	budgetSpent := false
+	for i, name := range s.order(requested) {
+		p, gerr := s.provider(ctx, namespace, name)
+		if gerr != nil {
+			if i == 0 {
+				err = gerr
+			}
+			continue
 		}
-		if grpcx.Reason(err) == grpcx.ReasonInvalidResponse {
-			return "", "", err // a model that answers badly is not replaced silently
+		m := model
+		if i > 0 {
+			m = "" // the requested model belongs to the requested provider
 		}
+		answered, aerr := s.ask(ctx, scope, p, m, task, system, text, parse)
+		if aerr == nil {
+			return p.Name(), answered, nil
+		}
+		if grpcx.Reason(aerr) == grpcx.ReasonInvalidResponse {
+			return "", "", aerr // a model that answers badly is not replaced silently
+		}
+		if i == 0 {
+			err = aerr
+		}
+		budgetSpent = budgetSpent || errors.Is(aerr, llm.ErrBudgetExhausted)
 	}
 	if !s.Fallback || requested == platformv1alpha1.ProviderBuiltin {
 		return "", "", providerError(requested, err)
@@ -274,15 +311,48 @@ func (s *Service) complete(ctx context.Context, name, model string, task llm.Tas
 	if berr != nil {
 		return "", "", providerError(requested, err)
 	}
-	m, berr := s.ask(ctx, b, "", task, system, text, parse)
+	m, berr := s.ask(ctx, scope, b, "", task, system, text, parse)
 	if berr != nil {
 		return "", "", berr
+	}
+	if budgetSpent {
+		m = BudgetFallbackModel
 	}
 	return platformv1alpha1.ProviderBuiltin, m, nil
 }
 
+// provider is the namespace's own configuration of name, else the
+// analyzer's.
+func (s *Service) provider(ctx context.Context, namespace string, name platformv1alpha1.Provider) (llm.Provider, error) {
+	if s.Resolve != nil && name != platformv1alpha1.ProviderBuiltin {
+		p, err := s.Resolve(ctx, namespace, name)
+		if err == nil {
+			return p, nil
+		}
+		if !errors.Is(err, llm.ErrNotConfigured) {
+			return nil, fmt.Errorf("%w: %w", llm.ErrUnavailable, err)
+		}
+	}
+	return s.Providers.Get(name)
+}
+
+// order is the requested provider, then the chain without it and without
+// BUILTIN, which comes last through Fallback.
+func (s *Service) order(requested platformv1alpha1.Provider) []platformv1alpha1.Provider {
+	out := []platformv1alpha1.Provider{requested}
+	if requested == platformv1alpha1.ProviderBuiltin {
+		return out
+	}
+	for _, p := range s.Chain {
+		if p != platformv1alpha1.ProviderBuiltin && !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // ask makes one call and, when the answer does not parse, one repair call.
-func (s *Service) ask(ctx context.Context, p llm.Provider, model string, task llm.Task, system string, text scrub.Text, parse func(string) error) (string, error) {
+func (s *Service) ask(ctx context.Context, scope string, p llm.Provider, model string, task llm.Task, system string, text scrub.Text, parse func(string) error) (string, error) {
 	timeout := s.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
@@ -293,9 +363,18 @@ func (s *Service) ask(ctx context.Context, p llm.Provider, model string, task ll
 	}
 	defer release()
 	for try := 0; try < 2; try++ {
+		metered := p.Name() != platformv1alpha1.ProviderBuiltin
+		if metered {
+			if err := s.Budget.Check(ctx, scope); err != nil {
+				return "", err
+			}
+		}
 		callCtx, cancel := context.WithTimeout(ctx, timeout)
 		resp, err := p.Complete(callCtx, llm.Request{Task: task, System: system, Untrusted: text, Model: model, MaxAnswerBytes: llm.MaxAnswerBytes})
 		cancel()
+		if metered {
+			s.Budget.Spend(ctx, scope, resp.InputTokens+resp.OutputTokens)
+		}
 		if err != nil {
 			return "", err
 		}
@@ -319,7 +398,7 @@ func providerError(p platformv1alpha1.Provider, err error) error {
 		return grpcx.Error(codes.FailedPrecondition, grpcx.ReasonProviderNotConfigured, fmt.Sprintf("provider %s is not configured", p), meta)
 	case errors.Is(err, llm.ErrBudgetExhausted):
 		return grpcx.Error(codes.ResourceExhausted, grpcx.ReasonBudgetExhausted, fmt.Sprintf("the token budget of %s is spent", p), meta)
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded) || llm.KindOf(err) == llm.KindTimeout:
 		return grpcx.Error(codes.DeadlineExceeded, grpcx.ReasonProviderUnavailable, fmt.Sprintf("provider %s did not answer in time", p), meta)
 	}
 	return grpcx.Error(codes.Unavailable, grpcx.ReasonProviderUnavailable, fmt.Sprintf("provider %s failed", p), meta)
