@@ -27,12 +27,14 @@ type options struct {
 	namespaces  string
 	config      instance.Config
 	namespaceOf []string
+	workers     int
 }
 
 func (o *options) addFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.namespaces, "instance-namespaces", "", "Comma-separated namespaces whose Instances are reconciled (the chart's rbac.instanceNamespaces, where the operator's Role lives). Empty reconciles none.")
 	fs.StringVar(&o.config.WatcherClusterRole, "watcher-cluster-role", "", "The chart's read-only ClusterRole that a cross-namespace watcher's ClusterRoleBinding refers to; the operator may bind only it.")
 	fs.StringVar(&o.config.Image, "server-image", "ghcr.io/diillson/chatcli", "Default image repository of ChatCLI servers (spec.image.repository overrides it).")
+	fs.IntVar(&o.workers, "instance-workers", 4, "Instances reconciled at once.")
 	fs.StringVar(&o.config.Tag, "server-image-tag", "", "Default pinned tag of ChatCLI servers (spec.image.tag overrides it); the chart passes its appVersion.")
 }
 
@@ -78,5 +80,6 @@ func (o *options) setup(_ context.Context, rt *bootstrap.Runtime) error {
 		Reader:   rt.Manager.GetAPIReader(),
 		Recorder: rt.Manager.GetEventRecorder("instance-operator"),
 		Config:   o.config,
+		Workers:  o.workers,
 	}).SetupWithManager(rt.Manager)
 }

@@ -30,6 +30,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -67,6 +68,8 @@ type Reconciler struct {
 	Reader   client.Reader
 	Recorder events.EventRecorder
 	Config   Config
+	// Workers is how many Instances are reconciled at once; 0 means 4.
+	Workers int
 
 	base libreconcile.Base[*platformv1alpha1.Instance]
 }
@@ -117,6 +120,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := r.base.Validate(); err != nil {
 		return err
 	}
+	workers := r.Workers
+	if workers <= 0 {
+		workers = 4
+	}
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &platformv1alpha1.Instance{}, referenceField, referenceKeys); err != nil {
 		return fmt.Errorf("index Instances by reference: %w", err)
 	}
@@ -132,6 +139,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&rbacv1.ClusterRoleBinding{}, handler.EnqueueRequestsFromMapFunc(instanceOfBinding)).
 		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.instancesReading("configmap"))).
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.instancesReading("secret")), builder.OnlyMetadata).
+		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
 		Named("instance").
 		Complete(r)
 }

@@ -40,7 +40,7 @@ const (
 // start runs the reconciler as the instance-operator's ServiceAccount, with
 // only its generated RBAC, its cache limited to namespaces as in
 // production, and returns a fresh Instance namespace.
-func start(t *testing.T) string {
+func start(t testing.TB) string {
 	t.Helper()
 	ns := env.NewNamespace(t, "inst", nil)
 	ensureWatcherClusterRole(t)
@@ -78,7 +78,7 @@ func start(t *testing.T) string {
 	return ns
 }
 
-func ensureWatcherClusterRole(t *testing.T) {
+func ensureWatcherClusterRole(t testing.TB) {
 	t.Helper()
 	cr := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: testWatcherRole}, Rules: WatcherRules}
 	if err := env.Client.Create(context.Background(), cr); err != nil && !apierrors.IsAlreadyExists(err) {
