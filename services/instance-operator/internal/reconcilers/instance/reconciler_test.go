@@ -2,6 +2,7 @@ package instance
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -202,6 +203,21 @@ func TestEveryResourceIsCreated(t *testing.T) {
 	g.Expect(mounts(c)).To(HaveKeyWithValue("sessions", sessionsPath))
 	g.Expect(claim(pod, "sessions")).To(Equal("srv-sessions"))
 
+	// The resource versions before the pass that the Deployment's status
+	// brings: server-side apply of an unchanged object writes nothing.
+	versions := func(g Gomega) map[string]string {
+		out := map[string]string{}
+		for _, o := range []struct {
+			name string
+			obj  client.Object
+		}{{"srv", &corev1.ServiceAccount{}}, {"srv", &corev1.ConfigMap{}}, {"srv-watch-config", &corev1.ConfigMap{}}, {"srv", &corev1.Service{}}, {"srv-watcher", &rbacv1.Role{}}, {"srv-watcher", &rbacv1.RoleBinding{}}} {
+			get(g, ns, o.name, o.obj)
+			out[fmt.Sprintf("%T/%s", o.obj, o.name)] = o.obj.GetResourceVersion()
+		}
+		return out
+	}
+	before := versions(g)
+
 	// No kubelet here: the test plays the Deployment controller.
 	g.Eventually(func(g Gomega) { markDeploymentReady(g, ns, "srv") }).WithTimeout(timeout).Should(Succeed())
 	g.Eventually(func(g Gomega) {
@@ -212,6 +228,7 @@ func TestEveryResourceIsCreated(t *testing.T) {
 		g.Expect(got.Status.ObservedGeneration).To(Equal(got.Generation))
 		g.Expect(got.Status.Endpoint).To(Equal("dns:///srv." + ns + ".svc.cluster.local:50051"))
 	}).WithTimeout(timeout).Should(Succeed())
+	g.Expect(versions(g)).To(Equal(before), "a pass with nothing to change wrote an object")
 
 	// Persistence off: the PVC stays while the Instance lives.
 	got := instanceFromServer(g, ns, "srv")
