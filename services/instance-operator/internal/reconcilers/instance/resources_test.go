@@ -30,7 +30,7 @@ func TestConfigHash(t *testing.T) {
 		"SecretChanged": {reason: "A Secret value change rolls the pods.", hash: configHash(own, refs("two"))},
 		"KeyMovedAcross": {
 			reason: "Moving bytes between a key and its value is a change.",
-			hash: configHash(own, references{secrets: map[string]*corev1.Secret{"keys": {Data: map[string][]byte{"ANTHROPIC_API_KEY=": []byte("ne")}}}}),
+			hash:   configHash(own, references{secrets: map[string]*corev1.Secret{"keys": {Data: map[string][]byte{"ANTHROPIC_API_KEY=": []byte("ne")}}}}),
 		},
 		"OwnConfigChanged": {
 			reason: "A change of the operator's own ConfigMap rolls the pods.",
