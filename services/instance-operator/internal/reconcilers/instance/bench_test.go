@@ -33,7 +33,7 @@ func BenchmarkInstanceToDeploymentAndService(b *testing.B) {
 	ctx, cancel := context.WithCancel(context.Background())
 	b.Cleanup(cancel)
 	for range b.N {
-		ns := start(b)
+		ns, _ := start(b)
 		if err := env.Client.Create(ctx, secret(ns, "keys", true, map[string]string{"ANTHROPIC_API_KEY": "k"})); err != nil {
 			b.Fatal(err)
 		}

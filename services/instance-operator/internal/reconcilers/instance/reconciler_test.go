@@ -41,7 +41,7 @@ const (
 // start runs the reconciler as the instance-operator's ServiceAccount, with
 // only its generated RBAC, its cache limited to namespaces as in
 // production, and returns a fresh Instance namespace.
-func start(t testing.TB) string {
+func start(t testing.TB) (string, cache.Cache) {
 	t.Helper()
 	ns := env.NewNamespace(t, "inst", nil)
 	ensureWatcherClusterRole(t)
@@ -76,7 +76,7 @@ func start(t testing.TB) string {
 			t.Errorf("manager: %v", err)
 		}
 	})
-	return ns
+	return ns, mgr.GetCache()
 }
 
 func ensureWatcherClusterRole(t testing.TB) {
@@ -146,7 +146,7 @@ func readyCondition(g Gomega, ns, name string) string {
 func TestEveryResourceIsCreated(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
-	ns := start(t)
+	ns, _ := start(t)
 	create(t, secret(ns, "keys", true, map[string]string{"ANTHROPIC_API_KEY": "sk-ant-test"}),
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "agents"}, Data: map[string]string{"sre.md": "# SRE"}})
 	inst := basicInstance(ns, "srv")
@@ -276,7 +276,7 @@ func claim(pod corev1.PodSpec, volume string) string {
 func TestServiceSwitchesHeadlessBothWays(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
-	ns := start(t)
+	ns, _ := start(t)
 	create(t, secret(ns, "keys", true, map[string]string{"K": "v"}), basicInstance(ns, "srv"))
 
 	serviceState := func(g Gomega) (string, bool) {
@@ -310,7 +310,7 @@ func TestServiceSwitchesHeadlessBothWays(t *testing.T) {
 func TestSecretChangeRollsTheDeployment(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
-	ns := start(t)
+	ns, _ := start(t)
 	keys := secret(ns, "keys", true, map[string]string{"ANTHROPIC_API_KEY": "one"})
 	create(t, keys, basicInstance(ns, "srv"))
 
@@ -331,7 +331,7 @@ func TestSecretChangeRollsTheDeployment(t *testing.T) {
 func TestServiceAccountKeepsForeignAnnotations(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
-	ns := start(t)
+	ns, _ := start(t)
 	create(t, secret(ns, "keys", true, map[string]string{"K": "v"}), basicInstance(ns, "srv"))
 	sa := &corev1.ServiceAccount{}
 	g.Eventually(exists(ns, "srv", sa)).WithTimeout(timeout).Should(Succeed())
@@ -361,7 +361,7 @@ func TestServiceAccountKeepsForeignAnnotations(t *testing.T) {
 func TestWatcherRBACFollowsTargets(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
-	ns := start(t)
+	ns, _ := start(t)
 	create(t, secret(ns, "keys", true, map[string]string{"K": "v"}))
 	inst := basicInstance(ns, "srv")
 	inst.Spec.Watcher = &platformv1alpha1.WatcherSpec{Enabled: true, Targets: []platformv1alpha1.WatchTarget{{Name: "api", Namespace: "production"}}}
@@ -400,7 +400,7 @@ func TestWatcherRBACFollowsTargets(t *testing.T) {
 
 func TestMissingReferencesSetTheConditionAndWait(t *testing.T) {
 	g := NewWithT(t)
-	ns := start(t)
+	ns, _ := start(t)
 	inst := basicInstance(ns, "srv")
 	inst.Spec.Agents = &platformv1alpha1.AgentsSpec{SkillsConfigMapRef: "skills"}
 	create(t, inst)
@@ -421,7 +421,7 @@ func TestMissingReferencesSetTheConditionAndWait(t *testing.T) {
 // TestSeedInstances reconciles the seed's three examples (Claude with TLS,
 // Copilot, Bedrock) and checks the server's environment and volumes.
 func TestSeedInstances(t *testing.T) {
-	ns := start(t)
+	ns, _ := start(t)
 	create(t,
 		secret(ns, "chatcli-api-keys", false, map[string]string{"ANTHROPIC_API_KEY": "sk-ant-xxx"}),
 		secret(ns, "chatcli-tls", false, map[string]string{"tls.crt": "c", "tls.key": "k"}),
@@ -549,4 +549,27 @@ func readSeed(t *testing.T, file string, into any) {
 	if err := yaml.UnmarshalStrict(data, into); err != nil {
 		t.Fatalf("%s: %v", file, err)
 	}
+}
+
+// TestCacheHoldsOnlyLabelledSecrets: the operator's informer of Secrets is
+// metadata only and selects on the instance label, so an unlabelled Secret,
+// referenced or not, never enters its memory.
+func TestCacheHoldsOnlyLabelledSecrets(t *testing.T) {
+	g := NewWithT(t)
+	ns, c := start(t)
+	create(t, secret(ns, "keys", true, map[string]string{"K": "v"}), secret(ns, "unrelated", false, map[string]string{"K": "v"}),
+		secret(ns, "tls", false, map[string]string{"tls.crt": "c", "tls.key": "k"}))
+	inst := basicInstance(ns, "srv")
+	inst.Spec.Server.TLS = &platformv1alpha1.TLSSpec{Enabled: true, SecretName: "tls"}
+	create(t, inst)
+	g.Eventually(exists(ns, "srv", &appsv1.Deployment{})).WithTimeout(timeout).Should(Succeed())
+
+	list := &metav1.PartialObjectMetadataList{}
+	list.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("SecretList"))
+	g.Expect(c.List(context.Background(), list, client.InNamespace(ns))).To(Succeed())
+	var names []string
+	for _, s := range list.Items {
+		names = append(names, s.Name)
+	}
+	g.Expect(names).To(ConsistOf("keys"))
 }
