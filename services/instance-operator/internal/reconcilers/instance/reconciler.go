@@ -403,6 +403,7 @@ func (r *Reconciler) deployment(ctx context.Context, inst *platformv1alpha1.Inst
 		return ctrl.Result{}, err
 	}
 	if !found {
+		inst.Status.Ready = false
 		return ctrl.Result{RequeueAfter: MissingRequeue}, nil
 	}
 	watch, err := watchConfigMap(inst)
@@ -427,6 +428,7 @@ func (r *Reconciler) summarize(ctx context.Context, inst *platformv1alpha1.Insta
 	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: inst.Namespace, Name: inst.Name}, dep); err != nil {
 		// Just applied: the cache has not seen it yet; its event brings
 		// the next pass.
+		inst.Status.Ready = false
 		libreconcile.SetCondition(inst, &inst.Status.Conditions, platformv1alpha1.InstanceReadyCondition, metav1.ConditionFalse,
 			platformv1alpha1.InstanceProgressingReason, "Deployment is being created")
 		return
@@ -434,11 +436,13 @@ func (r *Reconciler) summarize(ctx context.Context, inst *platformv1alpha1.Insta
 	want := replicas(inst)
 	inst.Status.Replicas, inst.Status.ReadyReplicas = dep.Status.Replicas, dep.Status.ReadyReplicas
 	current := dep.Status.ObservedGeneration >= dep.Generation
+	inst.Status.Ready = false
 	switch {
 	case want == 0:
 		libreconcile.SetCondition(inst, &inst.Status.Conditions, platformv1alpha1.InstanceReadyCondition, metav1.ConditionFalse,
 			platformv1alpha1.InstanceScaledToZeroReason, "spec.replicas is 0")
 	case current && dep.Status.UpdatedReplicas >= want && dep.Status.AvailableReplicas >= want && dep.Status.ReadyReplicas >= want:
+		inst.Status.Ready = true
 		libreconcile.SetCondition(inst, &inst.Status.Conditions, platformv1alpha1.InstanceReadyCondition, metav1.ConditionTrue,
 			platformv1alpha1.InstanceAvailableReason, fmt.Sprintf("%d of %d replicas are ready", dep.Status.ReadyReplicas, want))
 	default:

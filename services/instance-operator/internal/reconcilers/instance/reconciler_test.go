@@ -223,6 +223,7 @@ func TestEveryResourceIsCreated(t *testing.T) {
 	g.Eventually(func(g Gomega) {
 		got := instanceFromServer(g, ns, "srv")
 		g.Expect(readyCondition(g, ns, "srv")).To(Equal("True/Available"))
+		g.Expect(got.Status.Ready).To(BeTrue())
 		g.Expect(got.Status.Replicas).To(Equal(int32(1)))
 		g.Expect(got.Status.ReadyReplicas).To(Equal(int32(1)))
 		g.Expect(got.Status.ObservedGeneration).To(Equal(got.Generation))
@@ -231,15 +232,24 @@ func TestEveryResourceIsCreated(t *testing.T) {
 	g.Expect(versions(g)).To(Equal(before), "a pass with nothing to change wrote an object")
 
 	// Persistence off: the PVC stays while the Instance lives.
-	got := instanceFromServer(g, ns, "srv")
-	got.Spec.Persistence.Enabled = false
-	g.Expect(env.Client.Update(ctx, got)).To(Succeed())
+	editInstance(g, ns, "srv", func(got *platformv1alpha1.Instance) {
+		got.Spec.Persistence.Enabled = false
+	})
 	g.Eventually(func(g Gomega) {
 		d := &appsv1.Deployment{}
 		get(g, ns, "srv", d)
 		g.Expect(claim(d.Spec.Template.Spec, "sessions")).To(BeEmpty())
 	}).WithTimeout(timeout).Should(Succeed())
 	g.Expect(exists(ns, "srv-sessions", &corev1.PersistentVolumeClaim{})()).To(Succeed())
+}
+
+// editInstance changes an Instance's spec with a merge patch, which does
+// not conflict with the operator's status writes.
+func editInstance(g Gomega, ns, name string, edit func(*platformv1alpha1.Instance)) {
+	inst := instanceFromServer(g, ns, name)
+	patch := client.MergeFrom(inst.DeepCopy())
+	edit(inst)
+	g.Expect(env.Client.Patch(context.Background(), inst, patch)).To(Succeed())
 }
 
 func instanceFromServer(g Gomega, ns, name string) *platformv1alpha1.Instance {
@@ -275,7 +285,6 @@ func claim(pod corev1.PodSpec, volume string) string {
 
 func TestServiceSwitchesHeadlessBothWays(t *testing.T) {
 	g := NewWithT(t)
-	ctx := context.Background()
 	ns, _ := start(t)
 	create(t, secret(ns, "keys", true, map[string]string{"K": "v"}), basicInstance(ns, "srv"))
 
@@ -295,9 +304,9 @@ func TestServiceSwitchesHeadlessBothWays(t *testing.T) {
 		replicas int32
 		headless bool
 	}{{3, true}, {1, false}} {
-		inst := instanceFromServer(g, ns, "srv")
-		inst.Spec.Replicas = ptr.To(want.replicas)
-		g.Expect(env.Client.Update(ctx, inst)).To(Succeed())
+		editInstance(g, ns, "srv", func(inst *platformv1alpha1.Instance) {
+			inst.Spec.Replicas = ptr.To(want.replicas)
+		})
 		g.Eventually(func(g Gomega) {
 			newUID, isHeadless := serviceState(g)
 			g.Expect(isHeadless).To(Equal(want.headless))
@@ -344,9 +353,9 @@ func TestServiceAccountKeepsForeignAnnotations(t *testing.T) {
 	g.Expect(env.Client.Patch(ctx, sa, patch)).To(Succeed())
 
 	// A spec change brings a pass that re-applies the ServiceAccount.
-	inst := instanceFromServer(g, ns, "srv")
-	inst.Spec.Model = "claude-sonnet-4-5"
-	g.Expect(env.Client.Update(ctx, inst)).To(Succeed())
+	editInstance(g, ns, "srv", func(inst *platformv1alpha1.Instance) {
+		inst.Spec.Model = "claude-sonnet-4-5"
+	})
 	g.Eventually(func(g Gomega) {
 		got := &corev1.ServiceAccount{}
 		get(g, ns, "srv", got)
@@ -378,9 +387,9 @@ func TestWatcherRBACFollowsTargets(t *testing.T) {
 	g.Eventually(clusterBinding).WithTimeout(timeout).Should(Succeed())
 
 	// All targets at home: a Role, and the ClusterRoleBinding goes.
-	inst = instanceFromServer(g, ns, "srv")
-	inst.Spec.Watcher.Targets = []platformv1alpha1.WatchTarget{{Name: "api", Namespace: ns}}
-	g.Expect(env.Client.Update(ctx, inst)).To(Succeed())
+	editInstance(g, ns, "srv", func(inst *platformv1alpha1.Instance) {
+		inst.Spec.Watcher.Targets = []platformv1alpha1.WatchTarget{{Name: "api", Namespace: ns}}
+	})
 	g.Eventually(func(g Gomega) {
 		g.Expect(exists(ns, "srv-watcher", &rbacv1.Role{})()).To(Succeed())
 		g.Expect(exists(ns, "srv-watcher", &rbacv1.RoleBinding{})()).To(Succeed())
@@ -389,9 +398,9 @@ func TestWatcherRBACFollowsTargets(t *testing.T) {
 
 	// Back across namespaces, then deleted: the finalizer removes the
 	// ClusterRoleBinding no owner reference can reach.
-	inst = instanceFromServer(g, ns, "srv")
-	inst.Spec.Watcher.Targets = append(inst.Spec.Watcher.Targets, platformv1alpha1.WatchTarget{Name: "worker", Namespace: "batch"})
-	g.Expect(env.Client.Update(ctx, inst)).To(Succeed())
+	editInstance(g, ns, "srv", func(inst *platformv1alpha1.Instance) {
+		inst.Spec.Watcher.Targets = append(inst.Spec.Watcher.Targets, platformv1alpha1.WatchTarget{Name: "worker", Namespace: "batch"})
+	})
 	g.Eventually(clusterBinding).WithTimeout(timeout).Should(Succeed())
 	g.Expect(env.Client.Delete(ctx, inst)).To(Succeed())
 	g.Eventually(func() error { return env.Client.Get(ctx, crbKey, &rbacv1.ClusterRoleBinding{}) }).WithTimeout(timeout).Should(Satisfy(apierrors.IsNotFound))
