@@ -122,6 +122,7 @@ bench: redis testenv-bins build ## Run the benchmarks against a real API server 
 	TESTENV_BIN_DIR=$(BIN) $(GO) test -run '^$$' -bench IssueResolvedToPostMortem -benchtime 1x ./services/postmortem-writer/internal/reconcilers/postmortem
 	TESTENV_BIN_DIR=$(BIN) $(GO) test -run '^$$' -bench PlanToFirstAction -benchtime 1x ./services/remediator/internal/reconcilers/remediationplan
 	TESTENV_BIN_DIR=$(BIN) $(GO) test -run '^$$' -bench AnomalyToIssue -benchtime 1x ./services/correlator/internal/reconcilers/issue
+	TESTENV_BIN_DIR=$(BIN) $(GO) test -run '^$$' -bench InstanceToDeploymentAndService -benchtime 1x ./services/instance-operator/internal/reconcilers/instance
 
 ##@ Run
 

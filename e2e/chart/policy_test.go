@@ -28,8 +28,9 @@ func renderedGrants(t *testing.T) map[string]*grants {
 	t.Helper()
 	manifest := mustRender(t, map[string]any{"rbac": map[string]any{"instanceNamespaces": []any{"apps"}}})
 	out := map[string]*grants{}
-	// The scrapers' role is a grant of the chart too.
-	for _, svc := range append(slices.Clone(services), "metrics-reader") {
+	// The scrapers' role and the Instance watchers' are grants of the
+	// chart too.
+	for _, svc := range append(slices.Clone(services), "metrics-reader", "instance-watcher") {
 		out[svc] = &grants{Roles: map[string][]rbacv1.PolicyRule{}}
 	}
 	for _, obj := range objects(t, manifest) {
@@ -70,17 +71,32 @@ func TestRBACRules(t *testing.T) {
 }
 
 // TestRBACLeastPrivilege checks the rules that hold whatever the
-// markers say: only the remediator writes workloads, nobody escalates,
-// bind only by resourceNames, Secrets only in Instance namespaces.
+// markers say: only the remediator writes workloads (and the
+// instance-operator its Instances' Deployments, in Instance namespaces
+// only), nobody escalates, bind only by resourceNames, Secrets only in
+// Instance namespaces, and nobody but the chart makes ClusterRoles.
 func TestRBACLeastPrivilege(t *testing.T) {
 	workloads := []string{"deployments", "statefulsets", "daemonsets", "replicasets"}
 	write := []string{"create", "update", "patch", "delete", "deletecollection", "*"}
+	writes := func(rule rbacv1.PolicyRule) bool {
+		return slices.ContainsFunc(rule.Verbs, func(v string) bool { return slices.Contains(write, v) })
+	}
 	for svc, g := range renderedGrants(t) {
-		all := slices.Clone(g.ClusterRole)
-		for _, rules := range g.Roles {
-			all = append(all, rules...)
+		type grant struct {
+			rule rbacv1.PolicyRule
+			role bool // in a Role of a namespace, not the ClusterRole
 		}
-		for _, rule := range all {
+		var all []grant
+		for _, rule := range g.ClusterRole {
+			all = append(all, grant{rule: rule})
+		}
+		for _, rules := range g.Roles {
+			for _, rule := range rules {
+				all = append(all, grant{rule: rule, role: true})
+			}
+		}
+		for _, gr := range all {
+			rule := gr.rule
 			where := fmt.Sprintf("%s: rule %v %v %v", svc, rule.APIGroups, rule.Resources, rule.Verbs)
 			if slices.Contains(rule.Verbs, "escalate") || slices.Contains(rule.Verbs, "*") {
 				t.Errorf("%s grants escalate or *", where)
@@ -88,11 +104,20 @@ func TestRBACLeastPrivilege(t *testing.T) {
 			if slices.Contains(rule.Verbs, "bind") && len(rule.ResourceNames) == 0 {
 				t.Errorf("%s grants bind without resourceNames", where)
 			}
-			if svc != "remediator" && slices.Contains(rule.APIGroups, "apps") {
-				for _, r := range workloads {
-					if slices.Contains(rule.Resources, r) && slices.ContainsFunc(rule.Verbs, func(v string) bool { return slices.Contains(write, v) }) {
-						t.Errorf("%s writes %s: only the remediator writes workloads", where, r)
-					}
+			if slices.Contains(rule.APIGroups, "rbac.authorization.k8s.io") && slices.Contains(rule.Resources, "clusterroles") && writes(rule) {
+				t.Errorf("%s writes ClusterRoles: only the chart ships them", where)
+			}
+			if svc == "remediator" || !slices.Contains(rule.APIGroups, "apps") || !writes(rule) {
+				continue
+			}
+			for _, r := range workloads {
+				// The instance-operator's one exception: its Instances'
+				// Deployments, through its Role of Instance namespaces.
+				if r == "deployments" && svc == "instance-operator" && gr.role {
+					continue
+				}
+				if slices.Contains(rule.Resources, r) {
+					t.Errorf("%s writes %s: only the remediator writes workloads", where, r)
 				}
 			}
 		}

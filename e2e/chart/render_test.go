@@ -192,7 +192,8 @@ func TestTemplate(t *testing.T) {
 }
 
 // TestLocalProcesses: the e2e harness's mode renders only the CRDs, the
-// ServiceAccounts with their RBAC and the internal token; no webhook.
+// ServiceAccounts with their RBAC (and the Instance watchers' ClusterRole
+// the instance-operator binds) and the internal token; no webhook.
 func TestLocalProcesses(t *testing.T) {
 	kinds := map[string]int{}
 	for _, obj := range objects(t, mustRender(t, map[string]any{"localProcesses": true})) {
@@ -201,7 +202,7 @@ func TestLocalProcesses(t *testing.T) {
 			t.Errorf("unexpected Secret %s", obj.GetName())
 		}
 	}
-	want := map[string]int{"CustomResourceDefinition": 7, "ServiceAccount": 6, "ClusterRole": 6, "ClusterRoleBinding": 6, "Role": 6, "RoleBinding": 6, "Secret": 1}
+	want := map[string]int{"CustomResourceDefinition": 7, "ServiceAccount": 6, "ClusterRole": 7, "ClusterRoleBinding": 6, "Role": 6, "RoleBinding": 6, "Secret": 1}
 	if diff := cmp.Diff(want, kinds); diff != "" {
 		t.Errorf("kinds rendered in local-processes mode (-want +got):\n%s", diff)
 	}

@@ -49,6 +49,11 @@ const (
 	InstanceAvailableReason     = "Available"
 	InstanceProgressingReason   = "Progressing"
 	InstanceSecretMissingReason = "SecretMissing"
+	// InstanceConfigMapMissingReason means spec.agents names a ConfigMap
+	// that does not exist; the operator waits for it.
+	InstanceConfigMapMissingReason = "ConfigMapMissing"
+	// InstanceScaledToZeroReason means spec.replicas is 0: nothing serves.
+	InstanceScaledToZeroReason = "ScaledToZero"
 
 	AnomalyCorrelatedReason = "Correlated"
 	// AnomalyOutsideWindowReason means the Anomaly found no open Issue and

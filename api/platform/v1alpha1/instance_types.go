@@ -290,6 +290,12 @@ type InstanceStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
+	// ready mirrors the Ready condition: every desired server pod is
+	// updated, available and ready. The watcher-bridge and the correlator
+	// read the condition.
+	// +optional
+	Ready bool `json:"ready"`
+
 	// replicas is the number of server pods.
 	// +optional
 	Replicas int32 `json:"replicas"`

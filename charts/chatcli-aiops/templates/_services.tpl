@@ -205,6 +205,13 @@ CHATCLI_REDIS_URL, never from the arguments.
 {{- $args = append $args "--incident-api-bind-address=0" }}
 {{- end }}
 {{- end }}
+{{- if eq .service "instance-operator" }}
+{{- $args = concat $args (list
+  (printf "--instance-namespaces=%s" (join "," .root.Values.rbac.instanceNamespaces))
+  (printf "--watcher-cluster-role=%s-instance-watcher" .root.Release.Name)
+  "--server-image=ghcr.io/diillson/chatcli"
+  (printf "--server-image-tag=%s" .root.Chart.AppVersion)) }}
+{{- end }}
 {{- if eq .service "analyzer" }}
 {{- $args = append $args (printf "--platform-namespace=%s" $ns) }}
 {{- end }}
