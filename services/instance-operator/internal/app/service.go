@@ -59,7 +59,7 @@ func (o *options) validate() error {
 
 // managerOptions limits the cache to the Instance namespaces and, within
 // them, to the operator's own objects and labelled Secrets and ConfigMaps.
-func (o *options) managerOptions(opts *ctrl.Options) error {
+func (o *options) managerOptions(opts *ctrl.Options, _ *bootstrap.Options) error {
 	if len(o.namespaceOf) == 0 {
 		return nil
 	}
