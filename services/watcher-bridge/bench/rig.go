@@ -80,6 +80,9 @@ func (r *rig) startWatcher(ctx context.Context, extraEnv []string) error {
 		// One bench client is one peer; the per-peer limit protects a
 		// production server from a runaway tool, not what is measured here.
 		"--grpc-rate-limit-rps=1000000", "--grpc-rate-limit-burst=1000000",
+		// Likewise the hourly budget of outside Anomalies per namespace:
+		// the throughput run creates one per distinct fault.
+		"--external-anomaly-budget=1000000",
 		"--redis-url="+r.env.Redis.URL, "--webhook-bind-address=", "--log-level=error",
 		"--pprof-bind-address="+os.Getenv("BENCH_PPROF_ADDRESS"),
 	)

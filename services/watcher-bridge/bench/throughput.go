@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	commonv1 "github.com/chatcli/aiops/proto/chatcli/platform/common/v1"
 	watcherv1 "github.com/chatcli/aiops/proto/chatcli/platform/watcher/v1"
@@ -29,6 +30,16 @@ func measureThroughput(ctx context.Context, r *rig, o options) (throughput, erro
 		return throughput{}, err
 	}
 	client := watcherv1.NewWatcherServiceClient(r.grpc)
+	// Outside signals must name objects that exist: the Deployments first.
+	if err := parallel(o.clients, o.distinct, func(i int) error {
+		_, err := r.kube.AppsV1().Deployments(ns).Create(ctx, deployment(fmt.Sprintf("api-%04d", i)), metav1.CreateOptions{})
+		return err
+	}); err != nil {
+		return throughput{}, fmt.Errorf("create the Deployments the signals name: %w", err)
+	}
+	if err := awaitInCache(ctx, client, ns, fmt.Sprintf("api-%04d", o.distinct-1)); err != nil {
+		return throughput{}, err
+	}
 	detected := timestamppb.Now()
 	signal := func(i int) *watcherv1.Signal {
 		return &watcherv1.Signal{
@@ -85,4 +96,30 @@ func measureThroughput(ctx context.Context, r *rig, o options) (throughput, erro
 	})
 	t.dupTook = time.Since(start)
 	return t, err
+}
+
+// awaitInCache waits until the watcher-bridge admits a signal about the
+// last Deployment created (its cache holds them all by then: one watch
+// delivers them in order). The probe is of a type the measurement does not
+// send, so it is not counted.
+func awaitInCache(ctx context.Context, client watcherv1.WatcherServiceClient, ns, name string) error {
+	probe := &watcherv1.Signal{
+		SignalType: "pod_not_ready", Source: "prometheus", Severity: "low",
+		Resource:    &commonv1.ResourceRef{Kind: "Deployment", Namespace: ns, Name: name},
+		Description: "bench probe", DetectedAt: timestamppb.Now(),
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := client.IngestSignals(ctx, &watcherv1.IngestSignalsRequest{Signals: []*watcherv1.Signal{probe}})
+		if err != nil {
+			return err
+		}
+		if res := resp.GetResults(); len(res) == 1 && res[0].GetStatus() != watcherv1.IngestStatus_INGEST_STATUS_REJECTED {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the watcher-bridge did not see Deployment %s/%s within 30 s", ns, name)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
