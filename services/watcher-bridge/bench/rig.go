@@ -76,6 +76,8 @@ func (r *rig) startWatcher(ctx context.Context, extraEnv []string) error {
 		"--kubeconfig="+kubeconfig, "--leader-elect=false",
 		"--namespace-selector="+benchLabel+"=true", "--anomaly-namespace=chatcli-system",
 		"--grpc-bind-address="+grpcAddr, "--health-probe-bind-address="+probeAddr, "--metrics-bind-address="+metricsAddr,
+		// The bench reads its gauges over plain HTTP on loopback.
+		"--metrics-secure=false",
 		"--grpc-tls-cert-file="+pki.Server.CertFile, "--grpc-tls-key-file="+pki.Server.KeyFile, "--grpc-token-file="+tokenFile,
 		// One bench client is one peer; the per-peer limit protects a
 		// production server from a runaway tool, not what is measured here.
