@@ -86,6 +86,8 @@ func TestAnthropicErrors(t *testing.T) {
 	tests := []struct {
 		name    string
 		respond func(w http.ResponseWriter)
+		// hang answers nothing until the client gives up.
+		hang bool
 		kind    llm.ErrorKind
 		retry   time.Duration
 		text    string
@@ -104,10 +106,7 @@ func TestAnthropicErrors(t *testing.T) {
 		{name: "401", respond: func(w http.ResponseWriter) {
 			writeJSON(w, 401, `{"type":"error","error":{"type":"authentication_error","message":"bad key"}}`)
 		}, kind: llm.KindAuth},
-		{name: "timeout", respond: func(w http.ResponseWriter) {
-			time.Sleep(300 * time.Millisecond)
-			writeJSON(w, 200, anthropicToolUse(validAnalysis))
-		}, kind: llm.KindTimeout, timeout: 50 * time.Millisecond},
+		{name: "timeout", hang: true, kind: llm.KindTimeout, timeout: 50 * time.Millisecond},
 		{name: "text instead of a tool call", respond: func(w http.ResponseWriter) {
 			writeJSON(w, 200, anthropicAnswer(`[{"type":"text","text":"Sure! The pod is OOMKilled."}]`))
 		}, text: "Sure! The pod is OOMKilled."},
@@ -122,7 +121,13 @@ func TestAnthropicErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := newWire(t, func(_ int, _ recorded, w http.ResponseWriter) { tt.respond(w) })
+			srv := newWire(t, func(_ int, r recorded, w http.ResponseWriter) {
+				if tt.hang {
+					<-r.gone
+					return
+				}
+				tt.respond(w)
+			})
 			p, err := New(platformv1alpha1.ProviderClaudeAI, anthropicKeys, srv.settings())
 			if err != nil {
 				t.Fatal(err)

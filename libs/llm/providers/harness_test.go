@@ -34,6 +34,8 @@ type recorded struct {
 	Header       http.Header
 	Body         map[string]any
 	Raw          string
+	// gone is closed when the client has given up on the request.
+	gone <-chan struct{}
 }
 
 // wire is a local TLS server speaking one provider's format: respond
@@ -49,7 +51,7 @@ func newWire(t testing.TB, respond func(n int, r recorded, w http.ResponseWriter
 	s := &wire{}
 	s.Server = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		raw, _ := io.ReadAll(r.Body)
-		rec := recorded{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Raw: string(raw)}
+		rec := recorded{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Raw: string(raw), gone: r.Context().Done()}
 		_ = json.Unmarshal(raw, &rec.Body)
 		s.mu.Lock()
 		s.requests = append(s.requests, rec)

@@ -111,6 +111,8 @@ func TestOpenAIErrors(t *testing.T) {
 	tests := []struct {
 		name    string
 		respond func(w http.ResponseWriter)
+		// hang answers nothing until the client gives up.
+		hang bool
 		kind    llm.ErrorKind
 		retry   time.Duration
 		timeout time.Duration
@@ -129,10 +131,7 @@ func TestOpenAIErrors(t *testing.T) {
 		{name: "400", respond: func(w http.ResponseWriter) {
 			writeJSON(w, 400, `{"error":{"message":"bad schema","type":"invalid_request_error"}}`)
 		}, kind: llm.KindBadRequest},
-		{name: "timeout", respond: func(w http.ResponseWriter) {
-			time.Sleep(300 * time.Millisecond)
-			writeJSON(w, 200, chatCompletion(validAnalysis))
-		}, kind: llm.KindTimeout, timeout: 50 * time.Millisecond},
+		{name: "timeout", hang: true, kind: llm.KindTimeout, timeout: 50 * time.Millisecond},
 		{name: "no choices", respond: func(w http.ResponseWriter) {
 			writeJSON(w, 200, `{"id":"x","object":"chat.completion","created":1,"model":"m","choices":[]}`)
 		}, kind: llm.KindEmpty},
@@ -146,7 +145,13 @@ func TestOpenAIErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := newWire(t, func(_ int, _ recorded, w http.ResponseWriter) { tt.respond(w) })
+			srv := newWire(t, func(_ int, r recorded, w http.ResponseWriter) {
+				if tt.hang {
+					<-r.gone
+					return
+				}
+				tt.respond(w)
+			})
 			p, err := New(platformv1alpha1.ProviderOpenAI, func(k string) string { return map[string]string{"OPENAI_API_KEY": "sk"}[k] }, srv.settings())
 			if err != nil {
 				t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
@@ -214,11 +215,10 @@ func benchBurst(ns string, resources, perResource int) []*platformv1alpha1.Anoma
 // remediator's execution (each plan Completed) until every Issue of ns is
 // Resolved with its dedup keys released.
 func resolveAll(ctx context.Context, ns string, want int) error {
-	deadline := time.Now().Add(3 * time.Minute)
-	for time.Now().Before(deadline) {
+	return wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
 		issues := &platformv1alpha1.IssueList{}
 		if err := env.Client.List(ctx, issues, client.InNamespace(ns)); err != nil {
-			return err
+			return false, err
 		}
 		done := 0
 		for i := range issues.Items {
@@ -230,15 +230,11 @@ func resolveAll(ctx context.Context, ns string, want int) error {
 				continue
 			}
 			if err := playPeers(ctx, issue); err != nil {
-				return err
+				return false, err
 			}
 		}
-		if done == want && len(issues.Items) == want {
-			return nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return fmt.Errorf("not every Issue of %s was resolved within 3 minutes", ns)
+		return done == want && len(issues.Items) == want, nil
+	})
 }
 
 // playPeers decides the AIInsight and ends the plan an Issue waits for, if
