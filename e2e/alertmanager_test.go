@@ -14,7 +14,6 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -45,19 +44,9 @@ func TestAnAlertmanagerAlertIsRemediatedByARunbook(t *testing.T) {
 	}
 	// The team's runbook for errors under load, one per severity (the
 	// Issue's severity comes from the signals' risk).
-	for _, sev := range []platformv1alpha1.Severity{platformv1alpha1.SeverityLow, platformv1alpha1.SeverityMedium, platformv1alpha1.SeverityHigh, platformv1alpha1.SeverityCritical} {
-		rb := &platformv1alpha1.Runbook{
-			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "errors-" + string(sev)},
-			Spec: platformv1alpha1.RunbookSpec{
-				Trigger: platformv1alpha1.RunbookTrigger{SignalType: platformv1alpha1.SignalErrorRate, Severity: sev, ResourceKind: "Deployment"},
-				Steps: []platformv1alpha1.RunbookStep{{
-					Name: "scale out", Action: platformv1alpha1.ActionScaleDeployment, Params: platformv1alpha1.ActionParams{"replicas": "4"},
-				}},
-			},
-		}
-		if err := env.Client.Create(ctx, rb); err != nil {
-			t.Fatal(err)
-		}
+	if err := runbookPerSeverity(ctx, env.Client, ns, "errors", platformv1alpha1.SignalErrorRate, "Scale out under errors",
+		platformv1alpha1.RunbookStep{Name: "scale out", Action: platformv1alpha1.ActionScaleDeployment, Params: platformv1alpha1.ActionParams{"replicas": "4"}}); err != nil {
+		t.Fatal(err)
 	}
 
 	postAlert(ctx, t, ns, app)

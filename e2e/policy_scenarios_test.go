@@ -36,23 +36,12 @@ func TestAManualRunbookTakesPrecedenceOverTheAI(t *testing.T) {
 	defer cancel()
 	f := scenario.OOM()
 	f.Prepare = func(ctx context.Context, c client.Client, ns string) error {
-		for _, sev := range []platformv1alpha1.Severity{platformv1alpha1.SeverityLow, platformv1alpha1.SeverityMedium, platformv1alpha1.SeverityHigh, platformv1alpha1.SeverityCritical} {
-			rb := &platformv1alpha1.Runbook{
-				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "oom-" + string(sev)},
-				Spec: platformv1alpha1.RunbookSpec{
-					Description: "The team's fix for an OOMKilled Deployment: a fixed, reviewed memory limit",
-					Trigger:     platformv1alpha1.RunbookTrigger{SignalType: platformv1alpha1.SignalOOMKill, Severity: sev, ResourceKind: "Deployment"},
-					Steps: []platformv1alpha1.RunbookStep{{
-						Name: "raise the memory limit", Action: platformv1alpha1.ActionAdjustResources,
-						Params: platformv1alpha1.ActionParams{"memory_limit": runbookLimit},
-					}},
-				},
-			}
-			if err := c.Create(ctx, rb); err != nil {
-				return fmt.Errorf("create Runbook %s: %w", rb.Name, err)
-			}
-		}
-		return nil
+		return runbookPerSeverity(ctx, c, ns, "oom", platformv1alpha1.SignalOOMKill,
+			"The team's fix for an OOMKilled Deployment: a fixed, reviewed memory limit",
+			platformv1alpha1.RunbookStep{
+				Name: "raise the memory limit", Action: platformv1alpha1.ActionAdjustResources,
+				Params: platformv1alpha1.ActionParams{"memory_limit": runbookLimit},
+			})
 	}
 	ns, tracker := injectUntilAnalyzing(ctx, t, f, platformv1alpha1.SignalOOMKill)
 	inc, ok := tracker.Wait(ctx, f.App, 3*time.Minute, 30*time.Second, func(i *scenario.Incident) bool { return i.State().IsTerminal() })
@@ -214,20 +203,8 @@ func TestAWrongFixThatDoesNotHoldIsReplaced(t *testing.T) {
 	defer cancel()
 	f := scenario.OOM()
 	f.Prepare = func(ctx context.Context, c client.Client, ns string) error {
-		for _, sev := range []platformv1alpha1.Severity{platformv1alpha1.SeverityLow, platformv1alpha1.SeverityMedium, platformv1alpha1.SeverityHigh, platformv1alpha1.SeverityCritical} {
-			rb := &platformv1alpha1.Runbook{
-				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "restart-" + string(sev)},
-				Spec: platformv1alpha1.RunbookSpec{
-					Description: "Turn it off and on again",
-					Trigger:     platformv1alpha1.RunbookTrigger{SignalType: platformv1alpha1.SignalOOMKill, Severity: sev, ResourceKind: "Deployment"},
-					Steps:       []platformv1alpha1.RunbookStep{{Name: "restart", Action: platformv1alpha1.ActionRestartDeployment}},
-				},
-			}
-			if err := c.Create(ctx, rb); err != nil {
-				return fmt.Errorf("create Runbook %s: %w", rb.Name, err)
-			}
-		}
-		return nil
+		return runbookPerSeverity(ctx, c, ns, "restart", platformv1alpha1.SignalOOMKill, "Turn it off and on again",
+			platformv1alpha1.RunbookStep{Name: "restart", Action: platformv1alpha1.ActionRestartDeployment})
 	}
 	// The verification of a fix waits at most the Deployment's
 	// progressDeadlineSeconds for it to become healthy; this team sets 30 s.
@@ -294,4 +271,25 @@ func TestTheAdmissionWebhookIsLive(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "replicas") || !strings.Contains(err.Error(), "admission webhook") {
 		t.Fatalf("a Runbook with replicas=many was not refused by the admission webhook: %v", err)
 	}
+}
+
+// runbookPerSeverity creates the team's Runbook for signal on Deployments,
+// named <prefix>-<severity>, once for each severity: tier 1 matches the
+// Issue's severity too, which depends on the signals that joined before
+// the plan.
+func runbookPerSeverity(ctx context.Context, c client.Client, ns, prefix string, signal platformv1alpha1.SignalType, description string, steps ...platformv1alpha1.RunbookStep) error {
+	for _, sev := range []platformv1alpha1.Severity{platformv1alpha1.SeverityLow, platformv1alpha1.SeverityMedium, platformv1alpha1.SeverityHigh, platformv1alpha1.SeverityCritical} {
+		rb := &platformv1alpha1.Runbook{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: prefix + "-" + string(sev)},
+			Spec: platformv1alpha1.RunbookSpec{
+				Description: description,
+				Trigger:     platformv1alpha1.RunbookTrigger{SignalType: signal, Severity: sev, ResourceKind: "Deployment"},
+				Steps:       steps,
+			},
+		}
+		if err := c.Create(ctx, rb); err != nil {
+			return fmt.Errorf("create Runbook %s: %w", rb.Name, err)
+		}
+	}
+	return nil
 }
