@@ -9,7 +9,8 @@ import (
 )
 
 // TestIncidentAPIFlags: the REST API's flags parse next to every existing
-// one, and what would open it to the world is refused.
+// one, and what would open it to the world is refused; so is an Issue
+// retention shorter than the Anomalies'.
 func TestIncidentAPIFlags(t *testing.T) {
 	t.Setenv("POD_NAMESPACE", "")
 	base := []string{"--grpc-tls-cert-file=c", "--grpc-tls-key-file=k", "--grpc-token-file=t",
@@ -27,6 +28,8 @@ func TestIncidentAPIFlags(t *testing.T) {
 		{"every origin is refused", []string{"--incident-api-keys-namespace=chatcli", "--incident-api-cors-origins=*"}, false},
 		{"rate limit must be positive", []string{"--incident-api-keys-namespace=chatcli", "--incident-api-rate-limit-rps=0"}, false},
 		{"audit path", []string{"--incident-api-keys-namespace=chatcli", "--audit-log-path=/tmp/audit.jsonl"}, true},
+		{"issues kept longer than their Anomalies", []string{"--incident-api-keys-namespace=chatcli", "--issue-retention=720h", "--anomaly-retention=168h"}, true},
+		{"issues may not go before their Anomalies", []string{"--incident-api-keys-namespace=chatcli", "--issue-retention=24h", "--anomaly-retention=168h"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fs := flag.NewFlagSet("correlator", flag.ContinueOnError)
