@@ -103,8 +103,10 @@ test: redis testenv-bins e2e-bins build ## Run every test against a real API ser
 	cd e2e && E2E_REQUIRE_FULL_LOOP=$(E2E_REQUIRE_FULL_LOOP) TESTENV_BIN_DIR=$(BIN) $(GO) test $(E2E_TEST_FLAGS) ./...
 
 # No -race for e2e: the code under test runs in the service processes, and
-# the harness is mostly waiting.
-E2E_TEST_FLAGS ?= -count=1 -timeout=20m
+# the harness is mostly waiting. -p 1: each package starts a control plane
+# of its own (the scenarios' cluster, the chart's install test), and two at
+# once on two cores starve each other's API servers.
+E2E_TEST_FLAGS ?= -count=1 -timeout=20m -p 1
 # The whole loop has landed: every scenario step must pass (0 lets the steps
 # of services that are not there skip).
 E2E_REQUIRE_FULL_LOOP ?= 1

@@ -168,7 +168,8 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 	if _, err := uninstall.Run(release); err != nil {
 		t.Fatalf("helm uninstall without crds.keep: %v", err)
 	}
-	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+	// The API server deletes every CR before it lets a CRD go.
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
 		var crds apiextensionsv1.CustomResourceDefinitionList
 		if err := c.List(ctx, &crds, client.MatchingLabels{"app.kubernetes.io/part-of": "chatcli-aiops"}); err != nil {
 			return false, err
