@@ -196,6 +196,9 @@ func (r *Reconciler) correlate(ctx context.Context, a *platformv1alpha1.Anomaly)
 // markCorrelated records the Anomaly's Issue in its status.
 func (r *Reconciler) markCorrelated(a *platformv1alpha1.Anomaly, issue string) {
 	now := metav1.NewTime(r.Now())
+	if !a.Status.Correlated {
+		anomalyToIssue.Observe(a.CreationTimestamp.Time, now.Time)
+	}
 	a.Status.Correlated = true
 	a.Status.IssueRef = &platformv1alpha1.LocalObjectReference{Name: issue}
 	a.Status.CorrelatedAt = &now

@@ -17,6 +17,9 @@ import (
 // resolve ends the Issue with its completed plan.
 func (r *Reconciler) resolve(issue *platformv1alpha1.Issue, plan *platformv1alpha1.RemediationPlan) {
 	now := metav1.NewTime(r.Now())
+	if v := plan.Status.Verification; v != nil && v.HealthySince != nil {
+		healthyToResolved.Observe(v.HealthySince.Time, now.Time)
+	}
 	issue.Status.ResolvedAt = &now
 	resolution := fmt.Sprintf("Plan %s completed", plan.Name)
 	if plan.Spec.Strategy != "" {

@@ -12,9 +12,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 	"github.com/chatcli/aiops/libs/grpcx"
+	"github.com/chatcli/aiops/libs/pipeline"
 )
 
 const lifecycleTimeout = 30 * time.Second
@@ -39,6 +41,7 @@ func decideInsight(t *testing.T, ns, name string, ready metav1.ConditionStatus) 
 		insight.Status.Analysis = "the container runs out of memory"
 		insight.Status.Provider = platformv1alpha1.ProviderBuiltin
 		insight.Status.Confidence = ptr.To(0.9)
+		insight.Status.GeneratedAt = ptr.To(metav1.Now())
 		g.Expect(env.Client.Status().Update(ctx, insight)).To(Succeed())
 	}).WithTimeout(lifecycleTimeout).Should(Succeed())
 }
@@ -65,6 +68,8 @@ func endPlan(t *testing.T, ns, name string, state platformv1alpha1.PlanState, co
 		}}
 		if state != platformv1alpha1.PlanCompleted {
 			plan.Status.Verification = &platformv1alpha1.VerificationStatus{Healthy: ptr.To(false), Message: "2 restarts within the stability window"}
+		} else {
+			plan.Status.Verification = &platformv1alpha1.VerificationStatus{Healthy: ptr.To(true), HealthySince: &now, Message: "stable"}
 		}
 		for i := range conditions {
 			conditions[i].LastTransitionTime = now
@@ -118,6 +123,7 @@ func TestHappyPath(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
 	p := startReconciler(t, nil)
+	toPlan, toResolved := stageCount(t, "insight_to_plan"), stageCount(t, "healthy_to_resolved")
 	ns := env.NewNamespace(t, "happy", nil)
 	issue := newIssue(ns, "checkout-oom")
 	g.Expect(env.Client.Create(ctx, issue)).To(Succeed())
@@ -157,6 +163,26 @@ func TestHappyPath(t *testing.T) {
 	g.Expect(released).To(HaveLen(1))
 	g.Expect(released[0].GetName()).To(Equal("checkout"))
 	checkPeers(t, p, ns, 1)
+	// The stages the correlator ends were measured (other tests may add
+	// to the same histograms).
+	g.Expect(stageCount(t, "insight_to_plan")).To(BeNumerically(">", toPlan))
+	g.Expect(stageCount(t, "healthy_to_resolved")).To(BeNumerically(">", toResolved))
+}
+
+// stageCount is the number of observations of a correlator stage.
+func stageCount(t *testing.T, stage string) uint64 {
+	t.Helper()
+	families, err := metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == pipeline.Name("correlator", stage) {
+			return f.GetMetric()[0].GetHistogram().GetSampleCount()
+		}
+	}
+	t.Fatalf("stage %s is not registered", stage)
+	return 0
 }
 
 // TestAFailedAttemptIsRetriedWithItsFailure rolls back the first plan: the

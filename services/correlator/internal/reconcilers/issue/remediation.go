@@ -59,6 +59,10 @@ func (r *Reconciler) proposePlan(ctx context.Context, issue *platformv1alpha1.Is
 	reconcile.SetCondition(issue, &issue.Status.Conditions, platformv1alpha1.IssueRemediatedCondition, metav1.ConditionFalse,
 		platformv1alpha1.IssueRemediatingReason, fmt.Sprintf("Attempt %d of %d: plan %s (%s)", current.Attempt, issue.Status.MaxRemediationAttempts, plan.GetName(), current.Strategy))
 	r.stamp(issue, "plan_proposed", "Plan "+plan.GetName()+": "+current.Strategy, current.Attempt, plan.GetName())
+	insight := &platformv1alpha1.AIInsight{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: issue.Namespace, Name: req.GetInsightName()}, insight); err == nil && insight.Status.GeneratedAt != nil {
+		insightToPlan.Observe(insight.Status.GeneratedAt.Time, r.Now())
+	}
 	return ctrl.Result{}, nil
 }
 

@@ -159,6 +159,10 @@ func (r *Reconciler) ask(ctx context.Context, p *platformv1alpha1.RemediationPla
 		insight := &platformv1alpha1.AIInsight{}
 		if err := r.Client.Get(ctx, client.ObjectKey{Namespace: p.Namespace, Name: issue.Status.InsightRef.Name}, insight); err == nil {
 			req.InsightAnalysis, req.InsightRecommendations = insight.Status.Analysis, insight.Status.Recommendations
+			// The loop asks the provider the incident was analysed with:
+			// an Instance that names Claude gets Claude for every step,
+			// not the analyzer's default.
+			req.Provider, req.Model = string(insight.Spec.Provider), insight.Spec.Model
 			if insight.Status.Confidence != nil {
 				req.InsightConfidence = float32(*insight.Status.Confidence)
 			}

@@ -8,6 +8,7 @@ import (
 
 	. "github.com/onsi/gomega"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 	"github.com/chatcli/aiops/libs/grpcx"
@@ -88,6 +89,14 @@ func TestAnAgenticLoopResolvesInThreeSteps(t *testing.T) {
 	start(t, func(r *Reconciler) { r.Analyzer = client })
 	s := newScenario(t, g, 2)
 	s.playController(t, nil)
+	// The incident was analysed with Claude: every step must ask Claude.
+	insight := &platformv1alpha1.AIInsight{
+		ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "api-oom-insight"},
+		Spec:       platformv1alpha1.AIInsightSpec{IssueRef: platformv1alpha1.LocalObjectReference{Name: s.issue.Name}, Provider: platformv1alpha1.ProviderClaudeAI, Model: "claude-local"},
+	}
+	g.Expect(env.Client.Create(context.Background(), insight)).To(Succeed())
+	s.issue.Status.InsightRef = &platformv1alpha1.LocalObjectReference{Name: insight.Name}
+	g.Expect(env.Client.Status().Update(context.Background(), s.issue)).To(Succeed())
 	p := s.plan(g, "api-oom-plan-1")
 	p.Spec.AgenticMode, p.Spec.AgenticMaxSteps = true, 10
 	g.Expect(env.Client.Create(context.Background(), p)).To(Succeed())
@@ -116,6 +125,8 @@ func TestAnAgenticLoopResolvesInThreeSteps(t *testing.T) {
 		g.Expect(req.GetStep().GetCurrentStep()).To(BeEquivalentTo(i + 1))
 		g.Expect(req.GetStep().GetHistory()).To(HaveLen(i))
 		g.Expect(req.GetStep().GetKubernetesContext()).To(ContainSubstring("Deployment " + s.ns + "/api"))
+		g.Expect(req.GetStep().GetProvider()).To(Equal(string(platformv1alpha1.ProviderClaudeAI)), "the insight's provider")
+		g.Expect(req.GetStep().GetModel()).To(Equal("claude-local"))
 	}
 	g.Expect(asked[2].GetStep().GetHistory()[0].GetObservation()).To(HavePrefix("SUCCESS"))
 }
