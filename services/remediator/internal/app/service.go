@@ -173,7 +173,7 @@ func (o *options) setup(_ context.Context, rt *bootstrap.Runtime) error {
 		o.policy.PlatformNamespace = rt.Options.LeaderElectionNamespace
 	}
 	pol := &policy.Policy{Config: o.policy, Reader: direct, Redis: rt.Redis, Audit: auditLog, Now: time.Now}
-	executor := &actions.DeploymentExecutor{Client: direct}
+	executors := actions.NewExecutors(direct)
 	logs, err := kubernetes.NewForConfig(mgr.GetConfig())
 	if err != nil {
 		return fmt.Errorf("build the pods/log client: %w", err)
@@ -188,7 +188,7 @@ func (o *options) setup(_ context.Context, rt *bootstrap.Runtime) error {
 		analyzer = analyzerv1.NewAnalyzerServiceClient(conn)
 	}
 	if err := (&remediationplan.Reconciler{
-		Client: direct, Executor: executor, Policy: pol, Redis: rt.Redis, Audit: auditLog, Now: time.Now,
+		Client: direct, Executor: executors.Deployment, JobExecutor: executors.Job, Policy: pol, Redis: rt.Redis, Audit: auditLog, Now: time.Now,
 		StabilityWindow: o.stabilityWindow, ApprovalTimeout: o.approvalTimeout, VerifyTimeout: o.verifyTimeout,
 		Analyzer: analyzer, Mode: remediationplan.Mode(o.mode), Workers: o.workers,
 		// Everything read live, like the rest of the remediator.
@@ -212,7 +212,7 @@ func (o *options) setup(_ context.Context, rt *bootstrap.Runtime) error {
 		Client: rt.HandlerClient, Reader: mgr.GetAPIReader(), Policy: pol, Audit: auditLog,
 		PlatformNamespace: o.policy.PlatformNamespace,
 		Agentic:           o.agentic && analyzer != nil, AgenticMaxSteps: int32(o.agenticMaxSteps),
-		Executor: executor,
+		Executor: executors,
 	})
 	return nil
 }
