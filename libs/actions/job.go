@@ -145,15 +145,20 @@ func (e *JobExecutor) job(ctx context.Context, target platformv1alpha1.ResourceR
 	return j, nil
 }
 
-// Pods returns the pods the Job controls: those carrying its uid label
-// whose controller is the Job.
+// Pods returns the pods the Job controls: those its selector matches (the
+// generated one names its uid; a manual one is the user's) whose
+// controller is the Job.
 func (e *JobExecutor) Pods(ctx context.Context, obj client.Object) ([]corev1.Pod, error) {
 	j, ok := obj.(*batchv1.Job)
 	if !ok {
 		return nil, fmt.Errorf("%T is not a Job", obj)
 	}
+	sel, err := metav1.LabelSelectorAsSelector(j.Spec.Selector)
+	if err != nil || sel.Empty() {
+		return nil, fmt.Errorf("job %s has no usable selector", j.Name)
+	}
 	list := &corev1.PodList{}
-	if err := e.Client.List(ctx, list, client.InNamespace(j.Namespace), client.MatchingLabels{batchv1.ControllerUidLabel: string(j.UID)}); err != nil {
+	if err := e.Client.List(ctx, list, client.InNamespace(j.Namespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
 		return nil, fmt.Errorf("list pods of Job %s: %w", j.Name, err)
 	}
 	var pods []corev1.Pod

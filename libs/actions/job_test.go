@@ -31,7 +31,9 @@ func failedJob(t *testing.T, g Gomega, ns, name string, change func(*batchv1.Job
 	g.Expect(jobtest.Run(ctx, env.Client, key, 1)).To(Succeed())
 	g.Expect(jobtest.Fail(ctx, env.Client, key)).To(Succeed())
 	g.Expect(env.Client.Get(ctx, key, j)).To(Succeed())
-	g.Expect(j.Spec.Selector.MatchLabels).To(HaveKeyWithValue(batchv1.ControllerUidLabel, string(j.UID)), "the API server generated the selector")
+	if j.Spec.ManualSelector == nil || !*j.Spec.ManualSelector {
+		g.Expect(j.Spec.Selector.MatchLabels).To(HaveKeyWithValue(batchv1.ControllerUidLabel, string(j.UID)), "the API server generated the selector")
+	}
 	return j, platformv1alpha1.ResourceReference{Kind: "Job", Namespace: ns, Name: name, UID: j.UID}
 }
 
