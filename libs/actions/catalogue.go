@@ -206,7 +206,7 @@ var catalogue = []Spec{
 
 	// Job.
 	implemented(spec(platformv1alpha1.ActionRetryJob, KindJob, ClassDisruptive, "Recreate a failed Job from its template: delete it (its pods go in the background) and create it anew under the same name.")),
-	spec(platformv1alpha1.ActionAdjustJobResources, KindJob, ClassSafe, "Change one container's requests and limits (recreates the Job).", resourceParams()...),
+	implemented(spec(platformv1alpha1.ActionAdjustJobResources, KindJob, ClassDisruptive, "Change one container's requests and limits of a failed Job and run it again: the pod template is immutable, so the Job is recreated as RetryJob does.", resourceParams()...)),
 	spec(platformv1alpha1.ActionDeleteFailedJob, KindJob, ClassDestructive, "Delete a failed Job and its pods."),
 	implemented(spec(platformv1alpha1.ActionSuspendJob, KindJob, ClassDisruptive, "Suspend the Job: its running pods are stopped and no new one starts.")),
 	implemented(spec(platformv1alpha1.ActionResumeJob, KindJob, ClassSafe, "Resume a suspended Job.")),

@@ -188,14 +188,14 @@ func (e *JobExecutor) Snapshot(ctx context.Context, req Request) (string, error)
 	}
 	var s jobSnapshot
 	switch req.Action.Type {
-	case platformv1alpha1.ActionRetryJob:
-		if err := Validate(req.Action.Type, req.Action.Params); err != nil {
+	case platformv1alpha1.ActionRetryJob, platformv1alpha1.ActionAdjustJobResources:
+		if _, err := recreateChange(req.Action); err != nil {
 			return "", err
 		}
 		// Re-running a Job that still runs or that succeeded would kill
 		// its work or do it twice.
 		if !JobCondition(j, batchv1.JobFailed) {
-			return "", fmt.Errorf("job %s has not failed (no Failed condition): RetryJob re-runs only a failed Job", j.Name)
+			return "", fmt.Errorf("job %s has not failed (no Failed condition): %s re-runs only a failed Job", j.Name, req.Action.Type)
 		}
 		s.Retry = &jobRetry{UID: string(j.UID), Job: retryCopy(j)}
 	default:
@@ -241,13 +241,18 @@ func (e *JobExecutor) Apply(ctx context.Context, req Request, snapshot string) (
 	if err := decodeSnapshot(snapshot, &s); err != nil {
 		return Outcome{}, err
 	}
-	if req.Action.Type == platformv1alpha1.ActionRetryJob {
-		if s.Retry == nil || s.Retry.Job == nil {
-			return Outcome{}, fmt.Errorf("RetryJob: the snapshot holds no Job")
-		}
-		out, err := e.retry(ctx, req, s.Retry)
+	switch req.Action.Type {
+	case platformv1alpha1.ActionRetryJob, platformv1alpha1.ActionAdjustJobResources:
+		change, err := recreateChange(req.Action)
 		if err != nil {
-			return Outcome{}, fmt.Errorf("RetryJob on %s: %w", req.Target, err)
+			return Outcome{}, err
+		}
+		if s.Retry == nil || s.Retry.Job == nil {
+			return Outcome{}, fmt.Errorf("%s: the snapshot holds no Job", req.Action.Type)
+		}
+		out, err := e.retry(ctx, req, s.Retry, change)
+		if err != nil {
+			return Outcome{}, fmt.Errorf("%s on %s: %w", req.Action.Type, req.Target, err)
 		}
 		return out, nil
 	}
@@ -272,7 +277,7 @@ func (e *JobExecutor) Restore(ctx context.Context, req Request, snapshot string)
 		// The old Job is deleted and the new one has run or runs: there
 		// is no earlier state to put back, and deleting the new Job would
 		// only lose what it did.
-		return Outcome{NotUndone: true, Message: "not undone: RetryJob re-ran Job " + req.Target.Name + " (uid " + s.Retry.UID +
+		return Outcome{NotUndone: true, Message: "not undone: " + string(req.Action.Type) + " re-ran Job " + req.Target.Name + " (uid " + s.Retry.UID +
 			" was deleted), and a Job that ran cannot be un-run; the new Job is left as it is"}, nil
 	case s.Setting != nil:
 		f, ok := jobFields[s.Setting.Field]
@@ -350,7 +355,11 @@ func jobYAML(j *batchv1.Job) string {
 // create does nothing), a missing Job is created (a crash between the
 // delete and the create creates it on resume), and the old Job is deleted
 // only under its uid.
-func (e *JobExecutor) retry(ctx context.Context, req Request, s *jobRetry) (Outcome, error) {
+func (e *JobExecutor) retry(ctx context.Context, req Request, s *jobRetry, change func(*batchv1.Job) (string, error)) (Outcome, error) {
+	fresh, what, err := e.fresh(req, s, change)
+	if err != nil {
+		return Outcome{}, err
+	}
 	key := client.ObjectKey{Namespace: req.Target.Namespace, Name: req.Target.Name}
 	var before *batchv1.Job
 	// Twice at most: a create that loses to another object of the name
@@ -370,7 +379,7 @@ func (e *JobExecutor) retry(ctx context.Context, req Request, s *jobRetry) (Outc
 		case live.DeletionTimestamp != nil:
 			return Outcome{}, fmt.Errorf("job %s (uid %s) is being deleted: %w", live.Name, live.UID, ErrInProgress)
 		case req.DryRun:
-			return e.dryRunRetry(ctx, req, live, s)
+			return e.dryRunRetry(ctx, live, fresh.DeepCopy(), what)
 		default:
 			before = live.DeepCopy()
 			if err := e.deleteFailed(ctx, req, live); err != nil {
@@ -387,16 +396,16 @@ func (e *JobExecutor) retry(ctx context.Context, req Request, s *jobRetry) (Outc
 		if req.DryRun {
 			return Outcome{}, fmt.Errorf("job %s is gone: nothing to dry-run", key.Name)
 		}
-		fresh := e.fresh(req, s)
-		err = e.Client.Create(ctx, fresh)
+		created := fresh.DeepCopy()
+		err = e.Client.Create(ctx, created)
 		if apierrors.IsAlreadyExists(err) {
 			continue
 		}
 		if err != nil {
 			return Outcome{}, fmt.Errorf("create Job %s: %w", key.Name, err)
 		}
-		out := Outcome{Message: fmt.Sprintf("re-ran Job %s: deleted uid %s, created uid %s", fresh.Name, s.UID, fresh.UID),
-			Changed: []string{"Job/" + fresh.Namespace + "/" + fresh.Name}, After: jobYAML(fresh)}
+		out := Outcome{Message: fmt.Sprintf("re-ran Job %s%s: deleted uid %s, created uid %s", created.Name, what, s.UID, created.UID),
+			Changed: []string{"Job/" + created.Namespace + "/" + created.Name}, After: jobYAML(created)}
 		if before != nil {
 			out.Before = jobYAML(before)
 		}
@@ -405,10 +414,38 @@ func (e *JobExecutor) retry(ctx context.Context, req Request, s *jobRetry) (Outc
 	return Outcome{}, fmt.Errorf("job %s: another object of the name keeps appearing", key.Name)
 }
 
-// fresh is the Job to create for req: the snapshot's copy, marked with
-// the run's key, the uid it replaces and the fence.
-func (e *JobExecutor) fresh(req Request, s *jobRetry) *batchv1.Job {
+// recreateChange returns what an action that recreates the Job changes in
+// the copy (nothing for RetryJob, one container's resources for
+// AdjustJobResources); an error for an action that does not recreate.
+func recreateChange(a platformv1alpha1.RemediationAction) (func(*batchv1.Job) (string, error), error) {
+	switch a.Type {
+	case platformv1alpha1.ActionRetryJob:
+		if err := Validate(a.Type, a.Params); err != nil {
+			return nil, err
+		}
+		return func(*batchv1.Job) (string, error) { return "", nil }, nil
+	case platformv1alpha1.ActionAdjustJobResources:
+		p, err := ParseResources(a.Type, a.Params)
+		if err != nil {
+			return nil, err
+		}
+		// A Job's pod template is immutable: new resources take a new Job.
+		return func(j *batchv1.Job) (string, error) {
+			msg, err := AdjustContainer(&j.Spec.Template.Spec, p)
+			return " with " + strings.TrimPrefix(msg, "adjusted "), err
+		}, nil
+	}
+	return nil, fmt.Errorf("%s does not recreate the Job", a.Type)
+}
+
+// fresh is the Job to create for req: the snapshot's copy changed by the
+// action, marked with the run's key, the uid it replaces and the fence.
+func (e *JobExecutor) fresh(req Request, s *jobRetry, change func(*batchv1.Job) (string, error)) (*batchv1.Job, string, error) {
 	j := s.Job.DeepCopy()
+	what, err := change(j)
+	if err != nil {
+		return nil, "", err
+	}
 	if j.Annotations == nil {
 		j.Annotations = map[string]string{}
 	}
@@ -417,7 +454,7 @@ func (e *JobExecutor) fresh(req Request, s *jobRetry) *batchv1.Job {
 	if req.Fence != 0 {
 		j.Annotations[AnnotationFence] = strconv.FormatInt(req.Fence, 10)
 	}
-	return j
+	return j, what, nil
 }
 
 // deleteFailed records the fence on the failed Job, so that a stale lock
@@ -448,19 +485,18 @@ func (e *JobExecutor) deleteFailed(ctx context.Context, req Request, live *batch
 // The create cannot take the name while the old Job holds it, so it asks
 // for a generated one: the server still checks the copy (its selector and
 // labels, its spec) as it would the real one.
-func (e *JobExecutor) dryRunRetry(ctx context.Context, req Request, live *batchv1.Job, s *jobRetry) (Outcome, error) {
+func (e *JobExecutor) dryRunRetry(ctx context.Context, live, fresh *batchv1.Job, what string) (Outcome, error) {
 	uid := live.UID
 	if err := e.Client.Delete(ctx, live.DeepCopy(), client.PropagationPolicy(metav1.DeletePropagationBackground),
 		client.Preconditions{UID: &uid}, client.DryRunAll); err != nil {
 		return Outcome{}, fmt.Errorf("dry-run delete of Job %s: %w", live.Name, err)
 	}
-	fresh := e.fresh(req, s)
 	probe := fresh.DeepCopy()
 	probe.Name, probe.GenerateName = "", strings.TrimSuffix(truncateName(fresh.Name, 57), "-")+"-"
 	if err := e.Client.Create(ctx, probe, client.DryRunAll); err != nil {
 		return Outcome{}, fmt.Errorf("dry-run create of Job %s: %w", fresh.Name, err)
 	}
-	return Outcome{Message: fmt.Sprintf("would delete Job %s (uid %s) and create it anew from its template", live.Name, live.UID),
+	return Outcome{Message: fmt.Sprintf("would delete Job %s (uid %s) and create it anew from its template%s", live.Name, live.UID, what),
 		Changed: []string{"Job/" + live.Namespace + "/" + live.Name}, Before: jobYAML(live), After: jobYAML(fresh)}, nil
 }
 

@@ -198,6 +198,44 @@ func TestRetryJobRefusals(t *testing.T) {
 	})
 }
 
+// TestAdjustJobResourcesRecreatesTheJobWithThem: a Job's pod template is
+// immutable, so new resources take a new Job, made as RetryJob makes it.
+func TestAdjustJobResourcesRecreatesTheJobWithThem(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	ns := env.NewNamespace(t, "jobres", nil)
+	ex := actions.NewExecutors(env.Client)
+	old, target := failedJob(t, g, ns, "oom", nil)
+	req := actions.Request{Target: target, Key: "plan-r/0", Plan: "plan-r", Fence: 1,
+		Action: platformv1alpha1.RemediationAction{Type: platformv1alpha1.ActionAdjustJobResources, Params: P{"memory_limit": "512Mi"}}}
+
+	dry := req
+	dry.DryRun = true
+	_, out, err := runJob(ctx, ex, dry)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(actions.UnifiedDiff(out.Before, out.After)).To(And(ContainSubstring("-            memory: 256Mi"), ContainSubstring("+            memory: 512Mi")))
+
+	// A limit below the current request is refused before anything is deleted.
+	bad := req
+	bad.Action.Params = P{"memory_limit": "64Mi"}
+	_, _, err = runJob(ctx, ex, bad)
+	g.Expect(err).To(MatchError(ContainSubstring("below its request")))
+	live := &batchv1.Job{}
+	g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(old), live)).To(Succeed())
+	g.Expect(live.UID).To(Equal(old.UID))
+
+	snap, out, err := runJob(ctx, ex, req)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(out.Message).To(ContainSubstring("with the resources of container work"))
+	g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(old), live)).To(Succeed())
+	g.Expect(live.UID).NotTo(Equal(old.UID))
+	g.Expect(live.Spec.Template.Spec.Containers[0].Resources.Limits.Memory().String()).To(Equal("512Mi"))
+	g.Expect(live.Annotations).To(HaveKeyWithValue(actions.AnnotationRetryKey, "plan-r/0"))
+	out, err = ex.Restore(ctx, req, snap)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(out.NotUndone).To(BeTrue())
+}
+
 func TestJobSettingsApplyAndRestore(t *testing.T) {
 	ctx := context.Background()
 	ns := env.NewNamespace(t, "settings", nil)

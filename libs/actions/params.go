@@ -305,7 +305,7 @@ func Parse(t platformv1alpha1.ActionType, params platformv1alpha1.ActionParams) 
 		_, err = ParseScale(t, params)
 	case platformv1alpha1.ActionRollbackDeployment:
 		_, err = ParseRollback(params)
-	case platformv1alpha1.ActionAdjustResources:
+	case platformv1alpha1.ActionAdjustResources, platformv1alpha1.ActionAdjustJobResources:
 		_, err = ParseResources(t, params)
 	case platformv1alpha1.ActionPatchConfig:
 		_, err = ParsePatchConfig(params)

@@ -30,8 +30,8 @@ func TestTheCatalogueHasEveryActionOnce(t *testing.T) {
 			}
 		}
 	}
-	if implementedCount != 12 {
-		t.Errorf("%d implemented actions, want the 6 Deployment and the 6 Job ones", implementedCount)
+	if implementedCount != 13 {
+		t.Errorf("%d implemented actions, want the 6 Deployment and the 7 Job ones", implementedCount)
 	}
 	if s, _ := Lookup(platformv1alpha1.ActionCustom); s.Implemented {
 		t.Error("Custom must never be implemented")
@@ -77,6 +77,9 @@ func TestParse(t *testing.T) {
 		{"retry job takes no param", platformv1alpha1.ActionRetryJob, P{"force": "true"}, "force"},
 		{"suspend job", platformv1alpha1.ActionSuspendJob, nil, ""},
 		{"resume job takes no param", platformv1alpha1.ActionResumeJob, P{"now": "true"}, "now"},
+		{"job resources", platformv1alpha1.ActionAdjustJobResources, P{"memory_limit": "1Gi"}, ""},
+		{"job resources none", platformv1alpha1.ActionAdjustJobResources, nil, "memory_limit"},
+		{"job resources limit below request", platformv1alpha1.ActionAdjustJobResources, P{"memory_limit": "128Mi", "memory_request": "1Gi"}, "memory_limit"},
 		{"parallelism", platformv1alpha1.ActionAdjustJobParallelism, P{"parallelism": "3"}, ""},
 		{"parallelism zero", platformv1alpha1.ActionAdjustJobParallelism, P{"parallelism": "0"}, ""},
 		{"parallelism missing", platformv1alpha1.ActionAdjustJobParallelism, nil, "parallelism"},
@@ -137,6 +140,7 @@ func FuzzParse(f *testing.F) {
 	f.Add(3, "memory_limit", "1Gi", "memory_request", "2Gi")
 	f.Add(3, "cpu_limit", "1e400", "cpu_request", "0.0000001")
 	f.Add(5, "key", "a", "value", "\xff")
+	f.Add(24, "memory_limit", "1Gi", "memory_request", "2Gi")
 	f.Add(28, "parallelism", "7", "", "")
 	f.Add(29, "activeDeadlineSeconds", " 600", "", "")
 	f.Add(30, "backoffLimit", "+3", "", "")
@@ -156,7 +160,7 @@ func FuzzParse(f *testing.F) {
 			if err != nil || p.Replicas < 0 || p.Replicas > MaxReplicas {
 				t.Fatalf("scale accepted %v as %+v (%v)", params, p, err)
 			}
-		case platformv1alpha1.ActionAdjustResources:
+		case platformv1alpha1.ActionAdjustResources, platformv1alpha1.ActionAdjustJobResources:
 			p, err := ParseResources(s.Type, params)
 			if err != nil {
 				t.Fatal(err)

@@ -63,9 +63,10 @@ func constraintRefusal(action platformv1alpha1.RemediationAction, spec actions.S
 }
 
 // deletes says whether an action deletes an object: those named so, and
-// RetryJob, which deletes the failed Job to create it anew.
+// RetryJob and AdjustJobResources, which delete the failed Job to create
+// it anew.
 func deletes(t platformv1alpha1.ActionType) bool {
-	return strings.Contains(string(t), "Delete") || t == platformv1alpha1.ActionRetryJob
+	return strings.Contains(string(t), "Delete") || t == platformv1alpha1.ActionRetryJob || t == platformv1alpha1.ActionAdjustJobResources
 }
 
 func scalesToZero(a platformv1alpha1.RemediationAction) bool {

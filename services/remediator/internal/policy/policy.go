@@ -295,14 +295,18 @@ func (p *Policy) bounds(action platformv1alpha1.RemediationAction, obj client.Ob
 		}
 	case platformv1alpha1.ActionAdjustResources:
 		rp, _ := actions.ParseResources(action.Type, action.Params)
-		return p.resourceBounds(rp, d)
+		return p.resourceBounds(rp, &d.Spec.Template.Spec)
 	}
 	return Verdict{}, false
 }
 
-// jobBounds holds a Job's parallelism to the replicas bound: it is how
-// many pods run at once.
+// jobBounds holds a Job's parallelism to the replicas bound (it is how
+// many pods run at once) and its new resources to the resource bounds.
 func (p *Policy) jobBounds(action platformv1alpha1.RemediationAction, j *batchv1.Job) (Verdict, bool) {
+	if action.Type == platformv1alpha1.ActionAdjustJobResources {
+		rp, _ := actions.ParseResources(action.Type, action.Params)
+		return p.resourceBounds(rp, &j.Spec.Template.Spec)
+	}
 	if action.Type != platformv1alpha1.ActionAdjustJobParallelism {
 		return Verdict{}, false
 	}
@@ -323,8 +327,8 @@ func (p *Policy) jobBounds(action platformv1alpha1.RemediationAction, j *batchv1
 // resourceBounds keeps a new request or limit within ResourceFactor of the
 // current value of the same resource (the limit, for a request without
 // one, and the other way round), and every limit at least its request.
-func (p *Policy) resourceBounds(rp actions.ResourceParams, d *appsv1.Deployment) (Verdict, bool) {
-	spec := d.Spec.Template.Spec.DeepCopy()
+func (p *Policy) resourceBounds(rp actions.ResourceParams, podSpec *corev1.PodSpec) (Verdict, bool) {
+	spec := podSpec.DeepCopy()
 	i := 0
 	if rp.Container != "" {
 		i = slices.IndexFunc(spec.Containers, func(c corev1.Container) bool { return c.Name == rp.Container })

@@ -93,7 +93,9 @@ func TestARetriedJobIsVerifiedWhenItCompletes(t *testing.T) {
 
 	g.Expect(jobtest.Run(ctx, env.Client, s.job, 1)).To(Succeed())
 	g.Eventually(func(g Gomega) {
-		g.Expect(getPlan(g, p).Status.Verification.HealthySince).NotTo(BeNil())
+		v := getPlan(g, p).Status.Verification
+		g.Expect(v).NotTo(BeNil())
+		g.Expect(v.HealthySince).NotTo(BeNil())
 	}).WithTimeout(30 * time.Second).Should(Succeed())
 	// Complete ends the verification without waiting out the minute.
 	g.Expect(jobtest.Complete(ctx, env.Client, s.job)).To(Succeed())
@@ -143,7 +145,9 @@ func TestARetriedJobThatFailsAgainIsRolledBackHonestly(t *testing.T) {
 			s.retried(g, p)
 			g.Expect(jobtest.Run(ctx, env.Client, s.job, 1)).To(Succeed())
 			g.Eventually(func(g Gomega) {
-				g.Expect(getPlan(g, p).Status.Verification.HealthySince).NotTo(BeNil())
+				v := getPlan(g, p).Status.Verification
+				g.Expect(v).NotTo(BeNil())
+				g.Expect(v.HealthySince).NotTo(BeNil())
 			}).WithTimeout(30 * time.Second).Should(Succeed())
 			g.Expect(breakIt(ctx, env.Client, s.job)).To(Succeed())
 			got := waitState(g, p, platformv1alpha1.PlanRolledBack)
@@ -261,4 +265,21 @@ func TestARetryJobInDryRunModeRecordsTheDiff(t *testing.T) {
 	g.Expect(jobtest.Run(ctx, env.Client, s.job, 1)).To(Succeed())
 	g.Expect(jobtest.Complete(ctx, env.Client, s.job)).To(Succeed())
 	waitState(g, p, platformv1alpha1.PlanCompleted)
+}
+
+// TestAJobRerunWithMoreMemoryCompletes: AdjustJobResources recreates the
+// failed Job with the new limit, and the plan verifies the new Job.
+func TestAJobRerunWithMoreMemoryCompletes(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	start(t, nil)
+	s := newJobScenario(t, g)
+	p := s.plan(g, platformv1alpha1.RemediationAction{Type: platformv1alpha1.ActionAdjustJobResources, Params: P{"memory_limit": "512Mi"}})
+	g.Expect(env.Client.Create(ctx, p)).To(Succeed())
+	fresh := s.retried(g, p)
+	g.Expect(fresh.Spec.Template.Spec.Containers[0].Resources.Limits.Memory().String()).To(Equal("512Mi"))
+	g.Expect(jobtest.Run(ctx, env.Client, s.job, 1)).To(Succeed())
+	g.Expect(jobtest.Complete(ctx, env.Client, s.job)).To(Succeed())
+	got := waitState(g, p, platformv1alpha1.PlanCompleted)
+	g.Expect(got.Status.ActionResults[0].Message).To(ContainSubstring("with the resources of container work"))
 }
