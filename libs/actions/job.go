@@ -29,6 +29,9 @@ const (
 	AnnotationRetryKey = "platform.chatcli.io/retry-key"
 	// AnnotationRetriedFrom is the uid of the Job it replaced.
 	AnnotationRetriedFrom = "platform.chatcli.io/retried-from-uid"
+	// AnnotationRetryOf is the uid of the first Job of the lineage: the
+	// Job an incident named, however many times it was re-run since.
+	AnnotationRetryOf = "platform.chatcli.io/retry-of-uid"
 )
 
 // The labels the API server puts on a Job and its pod template when it
@@ -451,6 +454,9 @@ func (e *JobExecutor) fresh(req Request, s *jobRetry, change func(*batchv1.Job) 
 	}
 	j.Annotations[AnnotationRetryKey] = req.Key
 	j.Annotations[AnnotationRetriedFrom] = s.UID
+	if j.Annotations[AnnotationRetryOf] == "" { // kept from the old Job, if it was a re-run too
+		j.Annotations[AnnotationRetryOf] = s.UID
+	}
 	if req.Fence != 0 {
 		j.Annotations[AnnotationFence] = strconv.FormatInt(req.Fence, 10)
 	}

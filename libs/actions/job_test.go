@@ -98,14 +98,16 @@ func TestRetryJobRecreatesTheFailedJob(t *testing.T) {
 	g.Expect(env.Client.Get(ctx, key, again)).To(Succeed())
 	g.Expect(again.UID).To(Equal(live.UID))
 
-	// The new Job stands for the target for this plan only.
-	obj, err := ex.Live(ctx, target, "plan-a")
-	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(obj.GetUID()).To(Equal(live.UID))
-	for _, other := range []types.UID{"", "plan-b"} {
-		_, err = ex.Live(ctx, target, other)
-		g.Expect(errors.Is(err, actions.ErrTargetReplaced)).To(BeTrue(), "plan %q: %v", other, err)
+	// The new Job stands for the target in this plan and, as a re-run of
+	// the target, outside any plan; never in another plan.
+	g.Expect(live.Annotations).To(HaveKeyWithValue(actions.AnnotationRetryOf, string(old.UID)))
+	for _, plan := range []types.UID{"plan-a", ""} {
+		obj, err := ex.Live(ctx, target, plan)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(obj.GetUID()).To(Equal(live.UID))
 	}
+	_, err = ex.Live(ctx, target, "plan-b")
+	g.Expect(errors.Is(err, actions.ErrTargetReplaced)).To(BeTrue(), "%v", err)
 
 	// A Job that ran cannot be un-run: the restore writes nothing and
 	// says so.

@@ -104,22 +104,33 @@ func (e *Executors) Restore(ctx context.Context, req Request, snapshot string) (
 }
 
 // StandsFor says whether obj is the plan's target: the rule every uid
-// check of a plan applies (the executors' Live, the policy's target-uid).
+// check applies (the executors' Live, the policy's target-uid, ProposePlan).
 //
-// obj stands for target when its uid is target's, or when it is a Job a
-// RetryJob of this very plan created: RetryJob deletes the target and
-// creates it anew under the same name, so the Job the plan's later steps
-// act on and its verification judges has another uid; it carries
-// AnnotationRetryKey "<plan uid>/<index>", which only this plan's executor
-// writes. Any other uid is a replacement nobody asked this plan for
-// (ErrTargetReplaced): nothing acts on an object the incident was not
-// about. Outside a plan (plan empty) only the uid counts.
+// obj stands for target when its uid is target's. Besides, for a Job:
+//
+//   - Inside a plan (plan set): when a RetryJob (or AdjustJobResources) of
+//     this very plan created it. Those delete the target and create it
+//     anew under the same name, so the Job the plan's later steps act on
+//     and its verification judges has another uid; it carries
+//     AnnotationRetryKey "<plan uid>/<index>", which only this plan's
+//     executor writes. resolvedTarget never changes.
+//   - Outside a plan (plan empty: ProposePlan, a plan resolving its target
+//     in Pending, ValidatePlan, DryRun): when it is a re-run of target,
+//     carrying AnnotationRetryOf with target's uid, so a later attempt of
+//     the incident acts on the Job an earlier attempt re-ran; the plan then
+//     resolves to that Job's uid.
+//
+// Any other uid is a replacement nobody asked for (ErrTargetReplaced):
+// nothing acts on an object the incident was not about.
 func StandsFor(obj metav1.Object, target platformv1alpha1.ResourceReference, plan types.UID) bool {
 	if target.UID == "" || obj.GetUID() == target.UID {
 		return true
 	}
-	if plan == "" || target.Kind != KindJob {
+	if target.Kind != KindJob {
 		return false
+	}
+	if plan == "" {
+		return obj.GetAnnotations()[AnnotationRetryOf] == string(target.UID)
 	}
 	key, ok := obj.GetAnnotations()[AnnotationRetryKey]
 	return ok && strings.HasPrefix(key, string(plan)+"/")

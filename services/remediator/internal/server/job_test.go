@@ -70,3 +70,55 @@ func TestAFailedJobGetsARetryPlan(t *testing.T) {
 	g.Expect(env.Client.Get(ctx, client.ObjectKeyFromObject(j), live)).To(Succeed())
 	g.Expect(live.UID).To(Equal(j.UID), "a dry-run deletes nothing")
 }
+
+// TestALaterAttemptOnAReRunJobIsNotResourceGone: the Job an earlier
+// attempt re-ran has another uid, and is still the incident's Job; a Job
+// recreated by hand is not.
+func TestALaterAttemptOnAReRunJobIsNotResourceGone(t *testing.T) {
+	ctx := context.Background()
+	f := serve(t, func(s *Server) { s.Executor = actions.NewExecutors(s.Reader.(client.Client)) })
+	for name, tc := range map[string]struct {
+		rerun   bool
+		wantErr string
+	}{
+		"ReRun":           {true, ""},
+		"RecreatedByHand": {false, "RESOURCE_GONE"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			g := NewWithT(t)
+			ns := env.NewNamespace(t, "rerun", nil)
+			j := jobtest.New(ns, "nightly")
+			j.Annotations = map[string]string{}
+			if tc.rerun {
+				j.Annotations[actions.AnnotationRetryOf] = "the-first-jobs-uid"
+			}
+			g.Expect(env.Client.Create(ctx, j)).To(Succeed())
+			issue := &platformv1alpha1.Issue{
+				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "nightly-failed"},
+				Spec: platformv1alpha1.IssueSpec{
+					Severity: platformv1alpha1.SeverityMedium, Source: platformv1alpha1.SourceWatcher, SignalType: platformv1alpha1.SignalJobFailed,
+					Resource: platformv1alpha1.ResourceReference{Kind: "Job", Namespace: ns, Name: "nightly", UID: "the-first-jobs-uid"},
+				},
+			}
+			g.Expect(env.Client.Create(ctx, issue)).To(Succeed())
+			issue.Status.State, issue.Status.RemediationAttempts, issue.Status.MaxRemediationAttempts = platformv1alpha1.IssueRemediating, 2, 3
+			g.Expect(env.Client.Status().Update(ctx, issue)).To(Succeed())
+			insight := &platformv1alpha1.AIInsight{
+				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "nightly-failed-insight-2"},
+				Spec:       platformv1alpha1.AIInsightSpec{IssueRef: platformv1alpha1.LocalObjectReference{Name: issue.Name}, Attempt: 2},
+			}
+			g.Expect(env.Client.Create(ctx, insight)).To(Succeed())
+			insight.Status.SuggestedActions = []platformv1alpha1.SuggestedAction{{Name: "More retries", Action: platformv1alpha1.ActionAdjustJobBackoffLimit, Params: P{"backoffLimit": "4"}}}
+			meta.SetStatusCondition(&insight.Status.Conditions, metav1.Condition{Type: "Ready", Status: metav1.ConditionTrue, Reason: "AnalysisCompleted"})
+			g.Expect(env.Client.Status().Update(ctx, insight)).To(Succeed())
+			_, err := f.client.ProposePlan(ctx, &remediatorv1.ProposePlanRequest{
+				Issue: &commonv1.ObjectRef{Namespace: ns, Name: issue.Name}, Attempt: 2, IssueUid: string(issue.UID), InsightName: insight.Name,
+			})
+			if tc.wantErr == "" {
+				g.Expect(err).NotTo(HaveOccurred())
+				return
+			}
+			g.Expect(reasonOf(err)).To(Equal(tc.wantErr))
+		})
+	}
+}

@@ -283,3 +283,49 @@ func TestAJobRerunWithMoreMemoryCompletes(t *testing.T) {
 	got := waitState(g, p, platformv1alpha1.PlanCompleted)
 	g.Expect(got.Status.ActionResults[0].Message).To(ContainSubstring("with the resources of container work"))
 }
+
+// TestALaterAttemptActsOnTheReRunJob: an earlier attempt re-ran the
+// Issue's Job, so the Job now live has another uid; being its re-run
+// (retry-of-uid), it is the target the next plan resolves and acts on. A
+// Job recreated by hand is not.
+func TestALaterAttemptActsOnTheReRunJob(t *testing.T) {
+	ctx := context.Background()
+	start(t, nil)
+	for name, tc := range map[string]struct {
+		rerun bool
+		state platformv1alpha1.PlanState
+	}{
+		"ReRun":           {true, platformv1alpha1.PlanCompleted},
+		"RecreatedByHand": {false, platformv1alpha1.PlanFailed},
+	} {
+		t.Run(name, func(t *testing.T) {
+			g := NewWithT(t)
+			s := newJobScenario(t, g)
+			old := &batchv1.Job{}
+			g.Expect(env.Client.Get(ctx, s.job, old)).To(Succeed())
+			g.Expect(env.Client.Delete(ctx, old, client.PropagationPolicy(metav1.DeletePropagationBackground))).To(Succeed())
+			j := jobtest.New(s.ns, "nightly")
+			if tc.rerun {
+				j.Annotations = map[string]string{actions.AnnotationRetryOf: s.uid}
+			}
+			j.Spec.Suspend = ptr.To(true)
+			g.Expect(env.Client.Create(ctx, j)).To(Succeed())
+			p := s.plan(g, platformv1alpha1.RemediationAction{Type: platformv1alpha1.ActionResumeJob})
+			p.Name = "nightly-failed-plan-2"
+			g.Expect(env.Client.Create(ctx, p)).To(Succeed())
+			if tc.state == platformv1alpha1.PlanFailed {
+				got := waitState(g, p, tc.state)
+				g.Expect(condReason(got, platformv1alpha1.RemediationPlanTargetResolvedCondition)).To(Equal("False/TargetReplaced"))
+				return
+			}
+			g.Eventually(func(g Gomega) {
+				g.Expect(env.Client.Get(ctx, s.job, j)).To(Succeed())
+				g.Expect(*j.Spec.Suspend).To(BeFalse())
+			}).WithTimeout(30 * time.Second).Should(Succeed())
+			g.Expect(jobtest.Run(ctx, env.Client, s.job, 1)).To(Succeed())
+			got := waitState(g, p, tc.state)
+			g.Expect(got.Status.ResolvedTarget.UID).To(Equal(j.UID))
+			g.Expect(meta.FindStatusCondition(got.Status.Conditions, platformv1alpha1.RemediationPlanTargetResolvedCondition).Message).To(ContainSubstring("a re-run of the Issue's uid " + s.uid))
+		})
+	}
+}

@@ -331,7 +331,9 @@ func (r *Reconciler) pending(ctx context.Context, p *platformv1alpha1.Remediatio
 			// Nothing to resolve: no executor acts on the kind.
 			return r.refused(ctx, p, 0, firstAction(p), policy.Verdict{Rule: policy.RuleTargetKind, Reason: err.Error()})
 		}
-		// The Issue's object, by its own uid: no plan has acted yet.
+		// The Issue's object by its uid, or the Job an earlier attempt
+		// re-ran from it (actions.StandsFor); the plan acts on what is
+		// live now.
 		d, err := kind.Live(ctx, res, "")
 		if done, res, err := r.targetGone(ctx, p, err); done {
 			return res, err
@@ -340,7 +342,11 @@ func (r *Reconciler) pending(ctx context.Context, p *platformv1alpha1.Remediatio
 			return ctrl.Result{}, err
 		}
 		p.Status.ResolvedTarget = &platformv1alpha1.ResourceReference{APIVersion: kind.APIVersion(), Kind: res.Kind, Namespace: res.Namespace, Name: res.Name, UID: d.GetUID()}
-		r.cond(p, platformv1alpha1.RemediationPlanTargetResolvedCondition, true, platformv1alpha1.RemediationPlanTargetFoundReason, "resolved "+res.String()+" uid "+string(d.GetUID()))
+		msg := "resolved " + res.String() + " uid " + string(d.GetUID())
+		if d.GetUID() != res.UID && res.UID != "" {
+			msg += ", a re-run of the Issue's uid " + string(res.UID)
+		}
+		r.cond(p, platformv1alpha1.RemediationPlanTargetResolvedCondition, true, platformv1alpha1.RemediationPlanTargetFoundReason, msg)
 	}
 	if _, unknown := policy.Constraints(p.Spec.SafetyConstraints); len(unknown) > 0 {
 		r.cond(p, SafetyConstraintsCondition, false, ConstraintsNotEnforcedReason, "not enforced (the policy does not know them): "+strings.Join(unknown, "; "))
