@@ -136,6 +136,10 @@ const (
 	ParamConfigMap     = "configmap"
 	ParamKey           = "key"
 	ParamValue         = "value"
+
+	ParamParallelism           = "parallelism"
+	ParamActiveDeadlineSeconds = "activeDeadlineSeconds"
+	ParamBackoffLimit          = "backoffLimit"
 )
 
 // resourceParams are the params of every Adjust*Resources action.
@@ -201,15 +205,15 @@ var catalogue = []Spec{
 	spec(platformv1alpha1.ActionCordonAndDeleteDaemonSetPod, "DaemonSet", ClassDestructive, "Cordon a pod's node, then delete the pod.", nameP(ParamPod, "pod to delete", true)),
 
 	// Job.
-	spec(platformv1alpha1.ActionRetryJob, "Job", ClassDisruptive, "Recreate a failed Job from its template."),
-	spec(platformv1alpha1.ActionAdjustJobResources, "Job", ClassSafe, "Change one container's requests and limits (recreates the Job).", resourceParams()...),
-	spec(platformv1alpha1.ActionDeleteFailedJob, "Job", ClassDestructive, "Delete a failed Job and its pods."),
-	spec(platformv1alpha1.ActionSuspendJob, "Job", ClassDisruptive, "Suspend the Job."),
-	spec(platformv1alpha1.ActionResumeJob, "Job", ClassSafe, "Resume a suspended Job."),
-	spec(platformv1alpha1.ActionAdjustJobParallelism, "Job", ClassSafe, "Set the Job's parallelism.", intP("parallelism", "pods at once", true, 0, MaxReplicas)),
-	spec(platformv1alpha1.ActionAdjustJobDeadline, "Job", ClassSafe, "Set activeDeadlineSeconds.", intP("activeDeadlineSeconds", "seconds", true, 1, maxSeconds)),
-	spec(platformv1alpha1.ActionAdjustJobBackoffLimit, "Job", ClassSafe, "Set the backoff limit.", intP("backoffLimit", "retries", true, 0, 100)),
-	spec(platformv1alpha1.ActionForceDeleteJobPods, "Job", ClassDestructive, "Delete the Job's pods with a grace period of 0."),
+	implemented(spec(platformv1alpha1.ActionRetryJob, KindJob, ClassDisruptive, "Recreate a failed Job from its template: delete it (its pods go in the background) and create it anew under the same name.")),
+	implemented(spec(platformv1alpha1.ActionAdjustJobResources, KindJob, ClassDisruptive, "Change one container's requests and limits of a failed Job and run it again: the pod template is immutable, so the Job is recreated as RetryJob does.", resourceParams()...)),
+	spec(platformv1alpha1.ActionDeleteFailedJob, KindJob, ClassDestructive, "Delete a failed Job and its pods."),
+	implemented(spec(platformv1alpha1.ActionSuspendJob, KindJob, ClassDisruptive, "Suspend the Job: its running pods are stopped and no new one starts.")),
+	implemented(spec(platformv1alpha1.ActionResumeJob, KindJob, ClassSafe, "Resume a suspended Job.")),
+	implemented(spec(platformv1alpha1.ActionAdjustJobParallelism, KindJob, ClassSafe, "Set the Job's parallelism.", intP(ParamParallelism, "pods at once", true, 0, MaxReplicas))),
+	implemented(spec(platformv1alpha1.ActionAdjustJobDeadline, KindJob, ClassSafe, "Set activeDeadlineSeconds.", intP(ParamActiveDeadlineSeconds, "seconds", true, 1, maxSeconds))),
+	implemented(spec(platformv1alpha1.ActionAdjustJobBackoffLimit, KindJob, ClassSafe, "Set the backoff limit.", intP(ParamBackoffLimit, "retries", true, 0, 100))),
+	spec(platformv1alpha1.ActionForceDeleteJobPods, KindJob, ClassDestructive, "Delete the Job's pods with a grace period of 0."),
 
 	// CronJob.
 	spec(platformv1alpha1.ActionSuspendCronJob, "CronJob", ClassDisruptive, "Suspend the CronJob."),

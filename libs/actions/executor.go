@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/types"
+
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 )
 
@@ -47,6 +49,10 @@ type Request struct {
 	Fence int64
 	// DryRun sends every write as a server-side dry-run.
 	DryRun bool
+	// Plan is the uid of the plan the action belongs to, empty outside a
+	// plan: a Job a RetryJob of this plan recreated stands for the target
+	// (StandsFor).
+	Plan types.UID
 }
 
 // Outcome is what an action or a restore did.
@@ -58,6 +64,10 @@ type Outcome struct {
 	// Before and After are the YAML of the changed object, for a dry-run
 	// diff; empty when the action deletes or changes nothing.
 	Before, After string
+	// NotUndone, on a restore, says the action cannot be undone (a Job
+	// that ran cannot be un-run): nothing was written, and Message says
+	// what stays.
+	NotUndone bool
 }
 
 // Executor runs actions. Snapshot saves what an action changes before it

@@ -272,6 +272,30 @@ func ParseDeletePod(params platformv1alpha1.ActionParams) (string, error) {
 	return params[ParamPod], nil
 }
 
+// jobSettingParams names the one param of each Job setting action.
+var jobSettingParams = map[platformv1alpha1.ActionType]string{
+	platformv1alpha1.ActionAdjustJobParallelism:  ParamParallelism,
+	platformv1alpha1.ActionAdjustJobDeadline:     ParamActiveDeadlineSeconds,
+	platformv1alpha1.ActionAdjustJobBackoffLimit: ParamBackoffLimit,
+}
+
+// ParseJobSetting parses the params of AdjustJobParallelism,
+// AdjustJobDeadline and AdjustJobBackoffLimit: the name of the spec field
+// the action sets and its new value, within the catalogue's bounds.
+func ParseJobSetting(t platformv1alpha1.ActionType, params platformv1alpha1.ActionParams) (string, int64, error) {
+	name, ok := jobSettingParams[t]
+	if !ok {
+		return "", 0, fmt.Errorf("%s does not set a Job field: %w", t, ErrNotImplemented)
+	}
+	if err := Validate(t, params); err != nil {
+		return "", 0, err
+	}
+	s, _ := Lookup(t)
+	p, _ := s.Param(name)
+	v, _ := parseInt(params[name], p.Min, p.Max)
+	return name, v, nil
+}
+
 // Parse checks params against the schema and, for the implemented
 // actions, the rules between params that the schema cannot say.
 func Parse(t platformv1alpha1.ActionType, params platformv1alpha1.ActionParams) error {
@@ -281,12 +305,14 @@ func Parse(t platformv1alpha1.ActionType, params platformv1alpha1.ActionParams) 
 		_, err = ParseScale(t, params)
 	case platformv1alpha1.ActionRollbackDeployment:
 		_, err = ParseRollback(params)
-	case platformv1alpha1.ActionAdjustResources:
+	case platformv1alpha1.ActionAdjustResources, platformv1alpha1.ActionAdjustJobResources:
 		_, err = ParseResources(t, params)
 	case platformv1alpha1.ActionPatchConfig:
 		_, err = ParsePatchConfig(params)
 	case platformv1alpha1.ActionDeletePod:
 		_, err = ParseDeletePod(params)
+	case platformv1alpha1.ActionAdjustJobParallelism, platformv1alpha1.ActionAdjustJobDeadline, platformv1alpha1.ActionAdjustJobBackoffLimit:
+		_, _, err = ParseJobSetting(t, params)
 	default:
 		err = Validate(t, params)
 	}

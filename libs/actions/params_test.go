@@ -30,8 +30,8 @@ func TestTheCatalogueHasEveryActionOnce(t *testing.T) {
 			}
 		}
 	}
-	if implementedCount != 6 {
-		t.Errorf("%d implemented actions, want the 6 Deployment ones", implementedCount)
+	if implementedCount != 13 {
+		t.Errorf("%d implemented actions, want the 6 Deployment and the 7 Job ones", implementedCount)
 	}
 	if s, _ := Lookup(platformv1alpha1.ActionCustom); s.Implemented {
 		t.Error("Custom must never be implemented")
@@ -73,6 +73,25 @@ func TestParse(t *testing.T) {
 		{"patch config", platformv1alpha1.ActionPatchConfig, P{"configmap": "app", "key": "LOG_LEVEL", "value": "debug"}, ""},
 		{"patch config bad key", platformv1alpha1.ActionPatchConfig, P{"configmap": "app", "key": "a/b", "value": "x"}, "key"},
 		{"patch config no value", platformv1alpha1.ActionPatchConfig, P{"configmap": "app", "key": "k"}, "value"},
+		{"retry job", platformv1alpha1.ActionRetryJob, nil, ""},
+		{"retry job takes no param", platformv1alpha1.ActionRetryJob, P{"force": "true"}, "force"},
+		{"suspend job", platformv1alpha1.ActionSuspendJob, nil, ""},
+		{"resume job takes no param", platformv1alpha1.ActionResumeJob, P{"now": "true"}, "now"},
+		{"job resources", platformv1alpha1.ActionAdjustJobResources, P{"memory_limit": "1Gi"}, ""},
+		{"job resources none", platformv1alpha1.ActionAdjustJobResources, nil, "memory_limit"},
+		{"job resources limit below request", platformv1alpha1.ActionAdjustJobResources, P{"memory_limit": "128Mi", "memory_request": "1Gi"}, "memory_limit"},
+		{"parallelism", platformv1alpha1.ActionAdjustJobParallelism, P{"parallelism": "3"}, ""},
+		{"parallelism zero", platformv1alpha1.ActionAdjustJobParallelism, P{"parallelism": "0"}, ""},
+		{"parallelism missing", platformv1alpha1.ActionAdjustJobParallelism, nil, "parallelism"},
+		{"parallelism too many", platformv1alpha1.ActionAdjustJobParallelism, P{"parallelism": "1001"}, "parallelism"},
+		{"parallelism under another name", platformv1alpha1.ActionAdjustJobParallelism, P{"replicas": "2"}, "replicas"},
+		{"deadline", platformv1alpha1.ActionAdjustJobDeadline, P{"activeDeadlineSeconds": "600"}, ""},
+		{"deadline zero", platformv1alpha1.ActionAdjustJobDeadline, P{"activeDeadlineSeconds": "0"}, "activeDeadlineSeconds"},
+		{"deadline above a week", platformv1alpha1.ActionAdjustJobDeadline, P{"activeDeadlineSeconds": "604801"}, "activeDeadlineSeconds"},
+		{"deadline as a duration", platformv1alpha1.ActionAdjustJobDeadline, P{"activeDeadlineSeconds": "10m"}, "activeDeadlineSeconds"},
+		{"backoff limit", platformv1alpha1.ActionAdjustJobBackoffLimit, P{"backoffLimit": "0"}, ""},
+		{"backoff limit negative", platformv1alpha1.ActionAdjustJobBackoffLimit, P{"backoffLimit": "-1"}, "backoffLimit"},
+		{"backoff limit above 100", platformv1alpha1.ActionAdjustJobBackoffLimit, P{"backoffLimit": "101"}, "backoffLimit"},
 		{"enum", platformv1alpha1.ActionUpdateStatefulSetStrategy, P{"strategy": "Sometimes"}, "strategy"},
 		{"duration", platformv1alpha1.ActionDrainNode, P{"timeout": "forever"}, "timeout"},
 	} {
@@ -121,6 +140,10 @@ func FuzzParse(f *testing.F) {
 	f.Add(3, "memory_limit", "1Gi", "memory_request", "2Gi")
 	f.Add(3, "cpu_limit", "1e400", "cpu_request", "0.0000001")
 	f.Add(5, "key", "a", "value", "\xff")
+	f.Add(24, "memory_limit", "1Gi", "memory_request", "2Gi")
+	f.Add(28, "parallelism", "7", "", "")
+	f.Add(29, "activeDeadlineSeconds", " 600", "", "")
+	f.Add(30, "backoffLimit", "+3", "", "")
 	catalogue := Catalogue()
 	f.Fuzz(func(t *testing.T, i int, k1, v1, k2, v2 string) {
 		if i < 0 {
@@ -137,13 +160,22 @@ func FuzzParse(f *testing.F) {
 			if err != nil || p.Replicas < 0 || p.Replicas > MaxReplicas {
 				t.Fatalf("scale accepted %v as %+v (%v)", params, p, err)
 			}
-		case platformv1alpha1.ActionAdjustResources:
+		case platformv1alpha1.ActionAdjustResources, platformv1alpha1.ActionAdjustJobResources:
 			p, err := ParseResources(s.Type, params)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if p.MemoryLimit != nil && p.MemoryRequest != nil && p.MemoryLimit.Cmp(*p.MemoryRequest) < 0 {
 				t.Fatalf("limit below request accepted: %v", params)
+			}
+		case platformv1alpha1.ActionAdjustJobParallelism, platformv1alpha1.ActionAdjustJobDeadline, platformv1alpha1.ActionAdjustJobBackoffLimit:
+			name, v, err := ParseJobSetting(s.Type, params)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, _ := s.Param(name)
+			if v < p.Min || v > p.Max || v > 1<<31-1 {
+				t.Fatalf("%s accepted %v as %s=%d", s.Type, params, name, v)
 			}
 		}
 	})

@@ -385,9 +385,13 @@ type RemediationPlanStatus struct {
 	Approval *PlanApprovalStatus `json:"approval,omitempty"`
 
 	// resolvedTarget is the object the plan acts on, with its uid, as the
-	// remediator resolved it before the first action. Every action acts on
-	// it, and none runs if the live object's uid differs (the object was
-	// recreated). It never changes once set.
+	// remediator resolved it before the first action: the Issue's object,
+	// or the Job an earlier attempt re-ran from it (annotation
+	// platform.chatcli.io/retry-of-uid). Every action acts on it, and none
+	// runs if the live object's uid differs (the object was recreated),
+	// unless the object is a Job this plan's own RetryJob created, which
+	// carries platform.chatcli.io/retry-key=<plan uid>/<index>. It never
+	// changes once set.
 	// +kubebuilder:validation:XValidation:rule="has(self.uid)",message="resolvedTarget needs the uid of the object"
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="resolvedTarget is immutable"
 	// +optional

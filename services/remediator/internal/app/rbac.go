@@ -23,6 +23,11 @@ package app
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=pods/eviction,verbs=create
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;update;patch
+// The Job actions: RetryJob deletes a failed Job (its pods go with it, by
+// the garbage collector) and creates it anew; suspend, resume and the
+// Adjust actions update its spec. Verification lists the Job's pods (the
+// pods rule above) and watches Jobs' metadata to wake the plan.
+// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;delete;update;patch
 // An agentic step observes its target as the analyzer does (libs/k8sctx):
 // the events of the Deployment and its pods, and the failing containers' log
 // tails.

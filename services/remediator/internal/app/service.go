@@ -77,7 +77,7 @@ func (o *options) addFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.approvalClasses, "approval-classes", o.approvalClasses, "Comma-separated action classes (safe, disruptive, destructive) that wait for a person's approval; empty for none.")
 	fs.DurationVar(&o.stabilityWindow, "stability-window", o.stabilityWindow, "How long a fixed target must stay healthy with no new restart before a plan completes.")
 	fs.DurationVar(&o.approvalTimeout, "approval-timeout", o.approvalTimeout, "How long a plan waits for approval before it fails with ApprovalExpired.")
-	fs.DurationVar(&o.verifyTimeout, "verify-timeout", o.verifyTimeout, "Cap on the verification timeout (the Deployment's progressDeadlineSeconds); at most 10m.")
+	fs.DurationVar(&o.verifyTimeout, "verify-timeout", o.verifyTimeout, "Cap on the verification timeout (a Deployment's progressDeadlineSeconds, a Job's activeDeadlineSeconds); at most 10m.")
 	fs.DurationVar(&o.generatedRunbookTTL, "generated-runbook-ttl", o.generatedRunbookTTL, "Generated Runbooks unused for this long are deleted; 0 keeps them.")
 	fs.BoolVar(&o.agentic, "agentic-mode", o.agentic, "Propose an agentic plan when no Runbook and no suggested action applies (needs --analyzer-address).")
 	fs.IntVar(&o.agenticMaxSteps, "agentic-max-steps", o.agenticMaxSteps, "Step budget of an agentic plan (1-30).")
@@ -173,7 +173,7 @@ func (o *options) setup(_ context.Context, rt *bootstrap.Runtime) error {
 		o.policy.PlatformNamespace = rt.Options.LeaderElectionNamespace
 	}
 	pol := &policy.Policy{Config: o.policy, Reader: direct, Redis: rt.Redis, Audit: auditLog, Now: time.Now}
-	executor := &actions.DeploymentExecutor{Client: direct}
+	executors := actions.NewExecutors(direct)
 	logs, err := kubernetes.NewForConfig(mgr.GetConfig())
 	if err != nil {
 		return fmt.Errorf("build the pods/log client: %w", err)
@@ -188,7 +188,7 @@ func (o *options) setup(_ context.Context, rt *bootstrap.Runtime) error {
 		analyzer = analyzerv1.NewAnalyzerServiceClient(conn)
 	}
 	if err := (&remediationplan.Reconciler{
-		Client: direct, Executor: executor, Policy: pol, Redis: rt.Redis, Audit: auditLog, Now: time.Now,
+		Client: direct, Executor: executors.Deployment, JobExecutor: executors.Job, Policy: pol, Redis: rt.Redis, Audit: auditLog, Now: time.Now,
 		StabilityWindow: o.stabilityWindow, ApprovalTimeout: o.approvalTimeout, VerifyTimeout: o.verifyTimeout,
 		Analyzer: analyzer, Mode: remediationplan.Mode(o.mode), Workers: o.workers,
 		// Everything read live, like the rest of the remediator.
@@ -212,7 +212,7 @@ func (o *options) setup(_ context.Context, rt *bootstrap.Runtime) error {
 		Client: rt.HandlerClient, Reader: mgr.GetAPIReader(), Policy: pol, Audit: auditLog,
 		PlatformNamespace: o.policy.PlatformNamespace,
 		Agentic:           o.agentic && analyzer != nil, AgenticMaxSteps: int32(o.agenticMaxSteps),
-		Executor: executor,
+		Executor: executors,
 	})
 	return nil
 }

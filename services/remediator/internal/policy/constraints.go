@@ -53,13 +53,20 @@ func constraintRefusal(action platformv1alpha1.RemediationAction, spec actions.S
 	enforced, _ := Constraints(constraints)
 	for c, rule := range enforced {
 		switch {
-		case rule == RuleNoDelete && strings.Contains(string(action.Type), "Delete"):
+		case rule == RuleNoDelete && deletes(action.Type):
 			return refuse(RuleNoDelete, "the plan's safety constraint %q forbids %s", c, action.Type), true
 		case rule == RuleNoDestructive && (spec.Class == actions.ClassDestructive || scalesToZero(action)):
 			return refuse(RuleNoDestructive, "the plan's safety constraint %q forbids the destructive %s", c, action.Type), true
 		}
 	}
 	return Verdict{}, false
+}
+
+// deletes says whether an action deletes an object: those named so, and
+// RetryJob and AdjustJobResources, which delete the failed Job to create
+// it anew.
+func deletes(t platformv1alpha1.ActionType) bool {
+	return strings.Contains(string(t), "Delete") || t == platformv1alpha1.ActionRetryJob || t == platformv1alpha1.ActionAdjustJobResources
 }
 
 func scalesToZero(a platformv1alpha1.RemediationAction) bool {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -206,19 +207,23 @@ func (p *Policy) decide(ctx context.Context, action platformv1alpha1.Remediation
 	if p.namespaceRefused(target.Namespace) {
 		return refuse(RuleNamespace, "namespace %q is a system or platform namespace", target.Namespace), nil
 	}
-	d := &appsv1.Deployment{}
-	if err := p.Reader.Get(ctx, client.ObjectKey{Namespace: target.Namespace, Name: target.Name}, d); err != nil {
+	obj, ok := actions.NewTarget(target.Kind)
+	if !ok {
+		return refuse(RuleTargetKind, "no executor acts on a %s", target.Kind), nil
+	}
+	if err := p.Reader.Get(ctx, client.ObjectKey{Namespace: target.Namespace, Name: target.Name}, obj); err != nil {
 		if apierrors.IsNotFound(err) {
 			return refuse(RuleTargetExists, "%s does not exist", target), nil
 		}
 		return Verdict{}, fmt.Errorf("%w: get %s: %w", ErrUnavailable, target, err)
 	}
-	if target.UID != "" && d.UID != target.UID {
-		return refuse(RuleTargetUID, "%s was recreated (uid %s, the incident's is %s)", target, d.UID, target.UID), nil
+	// The plan's own RetryJob gives its target a new uid (StandsFor).
+	if !actions.StandsFor(obj, target, plan.UID) {
+		return refuse(RuleTargetUID, "%s was recreated (uid %s, the incident's is %s)", target, obj.GetUID(), target.UID), nil
 	}
 
 	// 3. Bounds.
-	if v, refused := p.bounds(action, d, plan); refused {
+	if v, refused := p.bounds(action, obj, plan); refused {
 		return v, nil
 	}
 
@@ -252,7 +257,17 @@ func (p *Policy) namespaceRefused(ns string) bool {
 	return slices.Contains(systemNamespaces, ns) || (p.Config.PlatformNamespace != "" && ns == p.Config.PlatformNamespace)
 }
 
-func (p *Policy) bounds(action platformv1alpha1.RemediationAction, d *appsv1.Deployment, plan Plan) (Verdict, bool) {
+// bounds checks the limits of action on the live target obj, a
+// Deployment or a Job as the action's kind says (the target-kind rule
+// already held).
+func (p *Policy) bounds(action platformv1alpha1.RemediationAction, obj client.Object, plan Plan) (Verdict, bool) {
+	if j, ok := obj.(*batchv1.Job); ok {
+		return p.jobBounds(action, j)
+	}
+	d, ok := obj.(*appsv1.Deployment)
+	if !ok {
+		return Verdict{}, false
+	}
 	switch action.Type {
 	case platformv1alpha1.ActionScaleDeployment:
 		sp, _ := actions.ParseScale(action.Type, action.Params)
@@ -280,7 +295,31 @@ func (p *Policy) bounds(action platformv1alpha1.RemediationAction, d *appsv1.Dep
 		}
 	case platformv1alpha1.ActionAdjustResources:
 		rp, _ := actions.ParseResources(action.Type, action.Params)
-		return p.resourceBounds(rp, d)
+		return p.resourceBounds(rp, &d.Spec.Template.Spec)
+	}
+	return Verdict{}, false
+}
+
+// jobBounds holds a Job's parallelism to the replicas bound (it is how
+// many pods run at once) and its new resources to the resource bounds.
+func (p *Policy) jobBounds(action platformv1alpha1.RemediationAction, j *batchv1.Job) (Verdict, bool) {
+	if action.Type == platformv1alpha1.ActionAdjustJobResources {
+		rp, _ := actions.ParseResources(action.Type, action.Params)
+		return p.resourceBounds(rp, &j.Spec.Template.Spec)
+	}
+	if action.Type != platformv1alpha1.ActionAdjustJobParallelism {
+		return Verdict{}, false
+	}
+	_, n, _ := actions.ParseJobSetting(action.Type, action.Params)
+	current := int64(1)
+	if j.Spec.Parallelism != nil {
+		current = int64(*j.Spec.Parallelism)
+	}
+	switch {
+	case n > int64(p.Config.MaxReplicas):
+		return refuse(RuleMaxReplicas, "parallelism %d is above the maximum of %d", n, p.Config.MaxReplicas), true
+	case n > max(current*int64(p.Config.ScaleFactor), 1):
+		return refuse(RuleScaleFactor, "parallelism %d is more than %d times the current %d", n, p.Config.ScaleFactor, current), true
 	}
 	return Verdict{}, false
 }
@@ -288,8 +327,8 @@ func (p *Policy) bounds(action platformv1alpha1.RemediationAction, d *appsv1.Dep
 // resourceBounds keeps a new request or limit within ResourceFactor of the
 // current value of the same resource (the limit, for a request without
 // one, and the other way round), and every limit at least its request.
-func (p *Policy) resourceBounds(rp actions.ResourceParams, d *appsv1.Deployment) (Verdict, bool) {
-	spec := d.Spec.Template.Spec.DeepCopy()
+func (p *Policy) resourceBounds(rp actions.ResourceParams, podSpec *corev1.PodSpec) (Verdict, bool) {
+	spec := podSpec.DeepCopy()
 	i := 0
 	if rp.Container != "" {
 		i = slices.IndexFunc(spec.Containers, func(c corev1.Container) bool { return c.Name == rp.Container })

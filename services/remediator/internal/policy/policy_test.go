@@ -13,7 +13,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
+	"github.com/chatcli/aiops/libs/actions"
 	"github.com/chatcli/aiops/libs/actions/deploymenttest"
+	"github.com/chatcli/aiops/libs/actions/jobtest"
 	"github.com/chatcli/aiops/libs/redisx"
 	"github.com/chatcli/aiops/libs/testenv"
 	"github.com/chatcli/aiops/services/remediator/internal/audit"
@@ -177,4 +179,61 @@ func TestConstraintsShowWhatIsNotEnforced(t *testing.T) {
 	enforced, unknown := Constraints([]string{"No delete operations", "Rollback on failure", "Be careful"})
 	g.Expect(enforced).To(Equal(map[string]Rule{"No delete operations": RuleNoDelete, "Rollback on failure": RuleAlways}))
 	g.Expect(unknown).To(ConsistOf("Be careful"))
+}
+
+// TestJobTargets: the Job actions act on Jobs only, and the Deployment
+// ones never on a Job; the uid rule lets a plan act on the Job its own
+// RetryJob created, and no one else's.
+func TestJobTargets(t *testing.T) {
+	ctx := context.Background()
+	ns := env.NewNamespace(t, "jobs", nil)
+	NewWithT(t).Expect(env.Client.Create(ctx, deploymenttest.New(ns, "api", 2))).To(Succeed())
+	newJob := func(name string, parallelism int32, annotations map[string]string) platformv1alpha1.ResourceReference {
+		j := jobtest.New(ns, name)
+		j.Spec.Parallelism = &parallelism
+		j.Annotations = annotations
+		NewWithT(t).Expect(env.Client.Create(ctx, j)).To(Succeed())
+		return platformv1alpha1.ResourceReference{Kind: "Job", Namespace: ns, Name: name, UID: j.UID}
+	}
+	job := newJob("nightly", 2, nil)
+	// A Job a RetryJob of plan u1 created in place of the Issue's.
+	retried := newJob("retried", 1, map[string]string{actions.AnnotationRetryKey: "u1/0"})
+	retried.UID = "the-issues-uid"
+	deployment := platformv1alpha1.ResourceReference{Kind: "Deployment", Namespace: ns, Name: "api"}
+
+	for _, tc := range []struct {
+		name        string
+		action      platformv1alpha1.RemediationAction
+		target      platformv1alpha1.ResourceReference
+		planUID     types.UID
+		constraints []string
+		rule        Rule
+	}{
+		{name: "retry on a Job allowed", action: act(platformv1alpha1.ActionRetryJob, nil), target: job},
+		{name: "retry on a Deployment refused", action: act(platformv1alpha1.ActionRetryJob, nil), target: deployment, rule: RuleTargetKind},
+		{name: "scale on a Job refused", action: act(platformv1alpha1.ActionScaleDeployment, P{"replicas": "3"}), target: job, rule: RuleTargetKind},
+		{name: "suspend allowed", action: act(platformv1alpha1.ActionSuspendJob, nil), target: job},
+		{name: "backoff limit allowed", action: act(platformv1alpha1.ActionAdjustJobBackoffLimit, P{"backoffLimit": "4"}), target: job},
+		{name: "deadline allowed", action: act(platformv1alpha1.ActionAdjustJobDeadline, P{"activeDeadlineSeconds": "3600"}), target: job},
+		{name: "parallelism twice allowed", action: act(platformv1alpha1.ActionAdjustJobParallelism, P{"parallelism": "4"}), target: job},
+		{name: "parallelism more than twice refused", action: act(platformv1alpha1.ActionAdjustJobParallelism, P{"parallelism": "5"}), target: job, rule: RuleScaleFactor},
+		{name: "parallelism above max refused", action: act(platformv1alpha1.ActionAdjustJobParallelism, P{"parallelism": "21"}), target: newJob("wide", 20, nil), rule: RuleMaxReplicas},
+		{name: "retry under no-delete refused", action: act(platformv1alpha1.ActionRetryJob, nil), target: job, constraints: []string{"No delete operations"}, rule: RuleNoDelete},
+		{name: "job resources within factor allowed", action: act(platformv1alpha1.ActionAdjustJobResources, P{"memory_limit": "1Gi"}), target: job},
+		{name: "job resources beyond factor refused", action: act(platformv1alpha1.ActionAdjustJobResources, P{"memory_limit": "2Gi"}), target: job, rule: RuleResourceFactor},
+		{name: "job resources under no-delete refused", action: act(platformv1alpha1.ActionAdjustJobResources, P{"memory_limit": "512Mi"}), target: job, constraints: []string{"No delete operations"}, rule: RuleNoDelete},
+		{name: "unimplemented Job action refused", action: act(platformv1alpha1.ActionForceDeleteJobPods, nil), target: job, rule: RuleNotImplemented},
+		{name: "the plan's own retried Job allowed", action: act(platformv1alpha1.ActionResumeJob, nil), target: retried, planUID: "u1"},
+		{name: "another plan's retried Job refused", action: act(platformv1alpha1.ActionResumeJob, nil), target: retried, planUID: "u2", rule: RuleTargetUID},
+		{name: "a retried Job outside a plan refused", action: act(platformv1alpha1.ActionResumeJob, nil), target: retried, rule: RuleTargetUID},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			p := &Policy{Config: Defaults(), Reader: env.Client, Redis: newRedis(t), Audit: audit.New(&bytes.Buffer{})}
+			v, err := p.Decide(ctx, "test", tc.action, tc.target, Plan{Name: "p", Namespace: ns, UID: tc.planUID, Constraints: tc.constraints}, Check)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(v.Rule).To(Equal(tc.rule), v.Reason)
+			g.Expect(v.Allowed).To(Equal(tc.rule == ""), "%+v", v)
+		})
+	}
 }

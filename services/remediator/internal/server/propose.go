@@ -27,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
+	"github.com/chatcli/aiops/libs/actions"
 	"github.com/chatcli/aiops/libs/grpcx"
 	"github.com/chatcli/aiops/libs/k8sctx"
 	commonv1 "github.com/chatcli/aiops/proto/chatcli/platform/common/v1"
@@ -212,7 +213,8 @@ func (s *Server) checkResource(ctx context.Context, res platformv1alpha1.Resourc
 		return nil // a kind the remediator may not read; the policy refuses it
 	case err != nil:
 		return apiError(res.String(), err)
-	case res.UID != "" && obj.UID != res.UID:
+	case !actions.StandsFor(obj, res, ""):
+		// A Job an earlier attempt re-ran still is the incident's Job.
 		return failed(grpcx.ReasonResourceGone, res.String()+" was recreated with another uid", map[string]string{"resource": res.String()})
 	}
 	return nil

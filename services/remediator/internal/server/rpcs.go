@@ -155,7 +155,7 @@ func (s *Server) DryRun(ctx context.Context, req *remediatorv1.DryRunRequest) (*
 			resp.Results = append(resp.Results, r)
 			continue
 		}
-		areq := actions.Request{Target: target, Action: a, Key: fmt.Sprintf("dry-run/%d", i), DryRun: true}
+		areq := actions.Request{Target: target, Action: a, Key: fmt.Sprintf("dry-run/%d", i), DryRun: true, Plan: plan.UID}
 		out, err := s.dryRun(ctx, areq)
 		if err != nil {
 			if errors.Is(err, actions.ErrTargetMissing) {

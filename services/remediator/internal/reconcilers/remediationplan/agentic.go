@@ -8,7 +8,11 @@ import (
 	"strings"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -143,7 +147,7 @@ func (r *Reconciler) ask(ctx context.Context, p *platformv1alpha1.RemediationPla
 		SignalType: string(issue.Spec.SignalType), Severity: string(issue.Spec.Severity), Description: issue.Spec.Description,
 		RiskScore: issue.Spec.RiskScore, MaxSteps: maxSteps, CurrentStep: n,
 	}
-	if summary, err := r.targetContext(ctx, *p.Status.ResolvedTarget); err == nil {
+	if summary, err := r.targetContext(ctx, *p.Status.ResolvedTarget, p.UID); err == nil {
 		req.KubernetesContext = summary
 	} else {
 		req.KubernetesContext = "the target could not be read: " + err.Error()
@@ -254,25 +258,37 @@ func (r *Reconciler) agenticGiveUp(ctx context.Context, p *platformv1alpha1.Reme
 
 // targetContext is what the AI sees of the target: its rollout state and
 // its pods, in a few lines.
-func (r *Reconciler) targetContext(ctx context.Context, target platformv1alpha1.ResourceReference) (string, error) {
+func (r *Reconciler) targetContext(ctx context.Context, target platformv1alpha1.ResourceReference, plan types.UID) (string, error) {
 	if r.Context != nil {
 		return r.Context(ctx, target)
 	}
-	d, err := r.Executor.Live(ctx, target)
+	obj, err := r.executors.Live(ctx, target, plan)
 	if err != nil {
 		return "", err
 	}
 	var b strings.Builder
-	replicas := int32(1)
-	if d.Spec.Replicas != nil {
-		replicas = *d.Spec.Replicas
+	var pods []corev1.Pod
+	switch d := obj.(type) {
+	case *appsv1.Deployment:
+		replicas := int32(1)
+		if d.Spec.Replicas != nil {
+			replicas = *d.Spec.Replicas
+		}
+		fmt.Fprintf(&b, "Deployment %s/%s: %d desired, %d updated, %d ready, %d available, %d unavailable; generation %d, observed %d\n",
+			d.Namespace, d.Name, replicas, d.Status.UpdatedReplicas, d.Status.ReadyReplicas, d.Status.AvailableReplicas, d.Status.UnavailableReplicas, d.Generation, d.Status.ObservedGeneration)
+		for _, c := range d.Spec.Template.Spec.Containers {
+			fmt.Fprintf(&b, "container %s image %s requests %v limits %v\n", c.Name, c.Image, c.Resources.Requests, c.Resources.Limits)
+		}
+		pods, _, err = r.Executor.PodsOf(ctx, d)
+	case *batchv1.Job:
+		fmt.Fprintf(&b, "Job %s/%s: %d active, %d succeeded, %d failed; failed %t, complete %t\n",
+			d.Namespace, d.Name, d.Status.Active, d.Status.Succeeded, d.Status.Failed,
+			actions.JobCondition(d, batchv1.JobFailed), actions.JobCondition(d, batchv1.JobComplete))
+		for _, c := range d.Spec.Template.Spec.Containers {
+			fmt.Fprintf(&b, "container %s image %s requests %v limits %v\n", c.Name, c.Image, c.Resources.Requests, c.Resources.Limits)
+		}
+		pods, err = r.JobExecutor.Pods(ctx, d)
 	}
-	fmt.Fprintf(&b, "Deployment %s/%s: %d desired, %d updated, %d ready, %d available, %d unavailable; generation %d, observed %d\n",
-		d.Namespace, d.Name, replicas, d.Status.UpdatedReplicas, d.Status.ReadyReplicas, d.Status.AvailableReplicas, d.Status.UnavailableReplicas, d.Generation, d.Status.ObservedGeneration)
-	for _, c := range d.Spec.Template.Spec.Containers {
-		fmt.Fprintf(&b, "container %s image %s requests %v limits %v\n", c.Name, c.Image, c.Resources.Requests, c.Resources.Limits)
-	}
-	pods, _, err := r.Executor.PodsOf(ctx, d)
 	if err == nil {
 		for i, pod := range pods {
 			if i == 5 {

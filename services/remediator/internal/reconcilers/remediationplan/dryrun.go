@@ -83,12 +83,12 @@ func instanceCovers(in *platformv1alpha1.Instance, namespace string) bool {
 func (r *Reconciler) shadow(ctx context.Context, p *platformv1alpha1.RemediationPlan) (ctrl.Result, error) {
 	for i, a := range p.Spec.Actions {
 		idx := int32(i)
-		req := actions.Request{Target: *p.Status.ResolvedTarget, Action: a, Key: fmt.Sprintf("%s/%d", p.UID, i), DryRun: true}
+		req := actions.Request{Target: *p.Status.ResolvedTarget, Action: a, Key: fmt.Sprintf("%s/%d", p.UID, i), DryRun: true, Plan: p.UID}
 		msg := ""
-		snap, err := r.Executor.Snapshot(ctx, req)
+		snap, err := r.executors.Snapshot(ctx, req)
 		if err == nil {
 			var out actions.Outcome
-			if out, err = r.Executor.Apply(ctx, req, snap); err == nil {
+			if out, err = r.executors.Apply(ctx, req, snap); err == nil {
 				msg = "dry-run: " + out.Message + "\n" + actions.UnifiedDiff(out.Before, out.After)
 			}
 		}

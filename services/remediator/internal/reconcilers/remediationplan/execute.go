@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -50,12 +51,12 @@ func (r *Reconciler) lock(ctx context.Context, p *platformv1alpha1.RemediationPl
 // watch lets a change of p's target wake p (planOfTarget).
 func (r *Reconciler) watch(p *platformv1alpha1.RemediationPlan) {
 	t := p.Status.ResolvedTarget
-	r.watched.Store(targetKey(t.Namespace, t.Name), ctrl.Request{NamespacedName: client.ObjectKeyFromObject(p)})
+	r.watched.Store(targetKey(t.Kind, t.Namespace, t.Name), ctrl.Request{NamespacedName: client.ObjectKeyFromObject(p)})
 }
 
 func (r *Reconciler) unwatch(p *platformv1alpha1.RemediationPlan) {
 	if t := p.Status.ResolvedTarget; t != nil {
-		r.watched.CompareAndDelete(targetKey(t.Namespace, t.Name), ctrl.Request{NamespacedName: client.ObjectKeyFromObject(p)})
+		r.watched.CompareAndDelete(targetKey(t.Kind, t.Namespace, t.Name), ctrl.Request{NamespacedName: client.ObjectKeyFromObject(p)})
 	}
 }
 
@@ -136,7 +137,7 @@ func (r *Reconciler) prepare(ctx context.Context, p *platformv1alpha1.Remediatio
 		return r.refused(ctx, p, i, a, policy.Verdict{Rule: v.ApprovalRule, Reason: v.Reason + ", and the plan is not approved"})
 	}
 	req := r.request(p, l, i, a)
-	snap, err := r.Executor.Snapshot(ctx, req)
+	snap, err := r.executors.Snapshot(ctx, req)
 	if done, res, err := r.targetGone(ctx, p, err); done {
 		return res, err
 	}
@@ -152,7 +153,7 @@ func (r *Reconciler) prepare(ctx context.Context, p *platformv1alpha1.Remediatio
 }
 
 func (r *Reconciler) request(p *platformv1alpha1.RemediationPlan, l *redisx.Lock, i int32, a platformv1alpha1.RemediationAction) actions.Request {
-	return actions.Request{Target: *p.Status.ResolvedTarget, Action: a, Key: fmt.Sprintf("%s/%d", p.UID, i), Fence: l.Fence()}
+	return actions.Request{Target: *p.Status.ResolvedTarget, Action: a, Key: fmt.Sprintf("%s/%d", p.UID, i), Fence: l.Fence(), Plan: p.UID}
 }
 
 // apply runs the recorded pending action from its recorded snapshot. After
@@ -163,7 +164,10 @@ func (r *Reconciler) apply(ctx context.Context, p *platformv1alpha1.RemediationP
 	if l.Err() != nil {
 		return ctrl.Result{RequeueAfter: r.PollInterval}, nil // retaken next pass
 	}
-	out, err := r.Executor.Apply(ctx, r.request(p, l, pa.Index, a), pa.Snapshot)
+	out, err := r.executors.Apply(ctx, r.request(p, l, pa.Index, a), pa.Snapshot)
+	if errors.Is(err, actions.ErrInProgress) {
+		return r.inProgress(ctx, p, pa, a, err)
+	}
 	if errors.Is(err, actions.ErrTargetMissing) || errors.Is(err, actions.ErrTargetReplaced) {
 		done, res, err2 := r.targetGone(ctx, p, err)
 		if done {
@@ -187,6 +191,18 @@ func (r *Reconciler) apply(ctx context.Context, p *platformv1alpha1.RemediationP
 		return toVerify, nil
 	}
 	return next, nil
+}
+
+// inProgress keeps an action that has started but not finished (RetryJob
+// waits for the old Job to be gone) pending, and applies it again a poll
+// later; one that has not finished within the verification timeout
+// fails.
+func (r *Reconciler) inProgress(ctx context.Context, p *platformv1alpha1.RemediationPlan, pa *platformv1alpha1.PendingAction, a platformv1alpha1.RemediationAction, err error) (ctrl.Result, error) {
+	if pa.StartedAt != nil && r.Now().Sub(pa.StartedAt.Time) > r.VerifyTimeout {
+		return r.actionFailed(ctx, p, pa.Index, a, pa.Snapshot, fmt.Errorf("not finished after %s: %w", r.VerifyTimeout, err))
+	}
+	ctrl.LoggerFrom(ctx).Info("Waiting for the action to finish", "index", pa.Index, "action", pa.Type, "reason", err.Error())
+	return ctrl.Result{RequeueAfter: r.PollInterval}, nil
 }
 
 // actionFailed records the failure and rolls back what ran.
@@ -213,6 +229,7 @@ func (r *Reconciler) rollback(ctx context.Context, p *platformv1alpha1.Remediati
 		return res, nil // the lock first: a restore is a write like any other
 	}
 	allOK := true
+	var notUndone []string
 	for k := len(p.Status.ActionResults) - 1; k >= 0; k-- {
 		ar := &p.Status.ActionResults[k]
 		if ar.Snapshot == "" || (ar.Result != platformv1alpha1.ActionSucceeded && ar.Result != platformv1alpha1.ActionFailed) {
@@ -223,17 +240,27 @@ func (r *Reconciler) rollback(ctx context.Context, p *platformv1alpha1.Remediati
 			idx = *ar.Index
 		}
 		a := platformv1alpha1.RemediationAction{Type: ar.Type, Params: ar.Params}
-		out, err := r.Executor.Restore(ctx, r.request(p, l, idx, a), ar.Snapshot)
+		out, err := r.executors.Restore(ctx, r.request(p, l, idx, a), ar.Snapshot)
 		t := r.now()
 		rr := platformv1alpha1.ActionResult{Index: &idx, Type: ar.Type, Params: ar.Params, Timestamp: &t, Result: platformv1alpha1.ActionRolledBack, Message: truncate(out.Message, 4000)}
-		if err != nil {
+		switch {
+		case err != nil:
 			allOK = false
 			rr.Result, rr.Message = platformv1alpha1.ActionFailed, truncate("restore failed: "+err.Error(), 4000)
-		} else if ar.Result == platformv1alpha1.ActionSucceeded {
+		case out.NotUndone:
+			// Nothing was written and nothing could be: the action's
+			// result stays, and the rollback says so instead of
+			// claiming it undid it.
+			rr.Result = platformv1alpha1.ActionSkipped
+			notUndone = append(notUndone, fmt.Sprintf("action %d (%s): %s", idx, ar.Type, out.Message))
+		case ar.Result == platformv1alpha1.ActionSucceeded:
 			ar.Result = platformv1alpha1.ActionRolledBack
 		}
 		p.Status.RollbackResults = append(p.Status.RollbackResults, rr)
 		r.record(audit.KindRollback, p, &idx, a, string(rr.Result), rr.Message)
+	}
+	if len(notUndone) > 0 {
+		why += "; what could not be undone stays: " + strings.Join(notUndone, "; ")
 	}
 	// A failed verification keeps its own reason on Verified.
 	verified := p.Status.Verification == nil || p.Status.Verification.Healthy == nil
@@ -251,17 +278,14 @@ func (r *Reconciler) rollback(ctx context.Context, p *platformv1alpha1.Remediati
 
 // startVerifying opens the verification, with its deadline.
 func (r *Reconciler) startVerifying(ctx context.Context, p *platformv1alpha1.RemediationPlan) (ctrl.Result, error) {
-	d, err := r.Executor.Live(ctx, *p.Status.ResolvedTarget)
+	obj, err := r.executors.Live(ctx, *p.Status.ResolvedTarget, p.UID)
 	if done, res, err := r.targetGone(ctx, p, err); done {
 		return res, err
 	}
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	timeout := r.VerifyTimeout
-	if d.Spec.ProgressDeadlineSeconds != nil {
-		timeout = min(timeout, time.Duration(*d.Spec.ProgressDeadlineSeconds)*time.Second)
-	}
+	timeout := verifyTimeout(obj, r.VerifyTimeout)
 	t := r.now()
 	deadline := metav1.NewTime(r.Now().Add(timeout))
 	p.Status.Verification = &platformv1alpha1.VerificationStatus{StartedAt: &t, Deadline: &deadline, Message: "waiting for the rollout"}

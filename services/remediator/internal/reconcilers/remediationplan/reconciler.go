@@ -14,7 +14,9 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -73,12 +75,15 @@ const (
 // Reconciler runs plans. Client must read from the API server, not a
 // cache: every pass acts on the status the previous pass wrote.
 type Reconciler struct {
-	Client   client.Client
+	Client client.Client
+	// Executor runs the Deployment actions.
 	Executor *actions.DeploymentExecutor
-	Policy   *policy.Policy
-	Redis    *redisx.Client
-	Audit    *audit.Logger
-	Now      func() time.Time
+	// JobExecutor runs the Job actions; one on Client when nil.
+	JobExecutor *actions.JobExecutor
+	Policy      *policy.Policy
+	Redis       *redisx.Client
+	Audit       *audit.Logger
+	Now         func() time.Time
 
 	StabilityWindow time.Duration
 	ApprovalTimeout time.Duration
@@ -101,24 +106,29 @@ type Reconciler struct {
 	base  reconcile.Base[*platformv1alpha1.RemediationPlan]
 	locks sync.Map // plan uid -> *redisx.Lock
 	// watched maps a target this process holds the lock on
-	// ("namespace/name") to the plan holding it.
+	// ("kind/namespace/name") to the plan holding it.
 	watched sync.Map
+	// executors dispatches to Executor or JobExecutor by target kind.
+	executors *actions.Executors
 }
 
-func deploymentMetadata() *metav1.PartialObjectMetadata {
+func metadataOf(gvk schema.GroupVersionKind) *metav1.PartialObjectMetadata {
 	m := &metav1.PartialObjectMetadata{}
-	m.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind("Deployment"))
+	m.SetGroupVersionKind(gvk)
 	return m
 }
 
-func targetKey(namespace, name string) string { return namespace + "/" + name }
+func targetKey(kind, namespace, name string) string { return kind + "/" + namespace + "/" + name }
 
-// planOfTarget names the plan that holds the lock on the Deployment here.
-func (r *Reconciler) planOfTarget(_ context.Context, d client.Object) []ctrl.Request {
-	if v, ok := r.watched.Load(targetKey(d.GetNamespace(), d.GetName())); ok {
-		return []ctrl.Request{v.(ctrl.Request)}
+// planOfTarget names the plan that holds the lock on the object of kind
+// here.
+func (r *Reconciler) planOfTarget(kind string) handler.MapFunc {
+	return func(_ context.Context, o client.Object) []ctrl.Request {
+		if v, ok := r.watched.Load(targetKey(kind, o.GetNamespace(), o.GetName())); ok {
+			return []ctrl.Request{v.(ctrl.Request)}
+		}
+		return nil
 	}
-	return nil
 }
 
 // SetupWithManager checks the dependencies and registers the controller.
@@ -144,8 +154,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		}).
 		// A change of a target wakes the plan verifying it, so a plan
 		// waiting for its rollout does not poll the API server. Metadata
-		// only: no Deployment is held in memory whole.
-		Watches(deploymentMetadata(), handler.EnqueueRequestsFromMapFunc(r.planOfTarget)).
+		// only: no Deployment or Job is held in memory whole.
+		Watches(metadataOf(appsv1.SchemeGroupVersion.WithKind(actions.KindDeployment)), handler.EnqueueRequestsFromMapFunc(r.planOfTarget(actions.KindDeployment))).
+		Watches(metadataOf(batchv1.SchemeGroupVersion.WithKind(actions.KindJob)), handler.EnqueueRequestsFromMapFunc(r.planOfTarget(actions.KindJob))).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
 		Named("remediationplan").
 		Complete(r)
@@ -167,6 +178,10 @@ func (r *Reconciler) init() error {
 	if r.PollInterval <= 0 {
 		r.PollInterval = time.Second
 	}
+	if r.JobExecutor == nil {
+		r.JobExecutor = &actions.JobExecutor{Client: r.Client}
+	}
+	r.executors = &actions.Executors{Deployment: r.Executor, Job: r.JobExecutor}
 	r.base = reconcile.Base[*platformv1alpha1.RemediationPlan]{
 		Client:             r.Client,
 		NewObject:          func() *platformv1alpha1.RemediationPlan { return &platformv1alpha1.RemediationPlan{} },
@@ -311,15 +326,27 @@ func (r *Reconciler) pending(ctx context.Context, p *platformv1alpha1.Remediatio
 			r.cond(p, platformv1alpha1.RemediationPlanTargetResolvedCondition, false, platformv1alpha1.RemediationPlanTargetMissingReason, "the Issue was re-created")
 			return r.finish(ctx, p, platformv1alpha1.PlanFailed, "the plan's Issue was re-created")
 		}
-		d, err := r.Executor.Live(ctx, res)
+		kind, err := r.executors.For(res.Kind)
+		if err != nil {
+			// Nothing to resolve: no executor acts on the kind.
+			return r.refused(ctx, p, 0, firstAction(p), policy.Verdict{Rule: policy.RuleTargetKind, Reason: err.Error()})
+		}
+		// The Issue's object by its uid, or the Job an earlier attempt
+		// re-ran from it (actions.StandsFor); the plan acts on what is
+		// live now.
+		d, err := kind.Live(ctx, res, "")
 		if done, res, err := r.targetGone(ctx, p, err); done {
 			return res, err
 		}
 		if err != nil {
 			return ctrl.Result{}, err
 		}
-		p.Status.ResolvedTarget = &platformv1alpha1.ResourceReference{APIVersion: "apps/v1", Kind: res.Kind, Namespace: res.Namespace, Name: res.Name, UID: d.UID}
-		r.cond(p, platformv1alpha1.RemediationPlanTargetResolvedCondition, true, platformv1alpha1.RemediationPlanTargetFoundReason, "resolved "+res.String()+" uid "+string(d.UID))
+		p.Status.ResolvedTarget = &platformv1alpha1.ResourceReference{APIVersion: kind.APIVersion(), Kind: res.Kind, Namespace: res.Namespace, Name: res.Name, UID: d.GetUID()}
+		msg := "resolved " + res.String() + " uid " + string(d.GetUID())
+		if d.GetUID() != res.UID && res.UID != "" {
+			msg += ", a re-run of the Issue's uid " + string(res.UID)
+		}
+		r.cond(p, platformv1alpha1.RemediationPlanTargetResolvedCondition, true, platformv1alpha1.RemediationPlanTargetFoundReason, msg)
 	}
 	if _, unknown := policy.Constraints(p.Spec.SafetyConstraints); len(unknown) > 0 {
 		r.cond(p, SafetyConstraintsCondition, false, ConstraintsNotEnforcedReason, "not enforced (the policy does not know them): "+strings.Join(unknown, "; "))
@@ -361,6 +388,14 @@ func (r *Reconciler) pending(ctx context.Context, p *platformv1alpha1.Remediatio
 	r.cond(p, platformv1alpha1.RemediationPlanApprovedCondition, true, platformv1alpha1.RemediationPlanApprovalNotRequiredReason, "the policy asks for no approval")
 	p.Status.State = platformv1alpha1.PlanExecuting
 	return next, nil
+}
+
+// firstAction is the action a refusal before any action names.
+func firstAction(p *platformv1alpha1.RemediationPlan) platformv1alpha1.RemediationAction {
+	if len(p.Spec.Actions) > 0 {
+		return p.Spec.Actions[0]
+	}
+	return platformv1alpha1.RemediationAction{}
 }
 
 func approvalRequired(p *platformv1alpha1.RemediationPlan) bool {

@@ -7,19 +7,57 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 	"github.com/chatcli/aiops/libs/actions"
 )
 
-// health is the verdict on a Deployment now.
+// health is the verdict on the target now.
 type health struct {
 	healthy  bool
 	restarts int32
 	checks   []platformv1alpha1.VerificationCheck
+	// done means healthy for good (a Job that completed): the stability
+	// window has nothing left to watch. Never set for a Deployment.
+	done bool
+	// failed means broken for good (a Job that failed): waiting for the
+	// deadline would change nothing. Never set for a Deployment.
+	failed bool
+}
+
+// health judges obj, a target Live returned, by its kind.
+func (r *Reconciler) health(ctx context.Context, obj client.Object) (health, error) {
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		return r.deploymentHealth(ctx, o)
+	case *batchv1.Job:
+		return r.jobHealth(ctx, o)
+	}
+	return health{}, fmt.Errorf("no health check for a %T", obj)
+}
+
+// verifyTimeout is how long the target has to become healthy: the
+// kind's own deadline (a Deployment's progressDeadlineSeconds, a Job's
+// activeDeadlineSeconds) capped at limit.
+func verifyTimeout(obj client.Object, limit time.Duration) time.Duration {
+	var seconds *int64
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		if o.Spec.ProgressDeadlineSeconds != nil {
+			seconds = ptr.To(int64(*o.Spec.ProgressDeadlineSeconds))
+		}
+	case *batchv1.Job:
+		seconds = o.Spec.ActiveDeadlineSeconds
+	}
+	if seconds != nil {
+		return min(limit, time.Duration(*seconds)*time.Second)
+	}
+	return limit
 }
 
 func check(name string, ok bool, format string, args ...any) platformv1alpha1.VerificationCheck {
@@ -98,14 +136,14 @@ func (r *Reconciler) verifying(ctx context.Context, p *platformv1alpha1.Remediat
 	if v == nil {
 		return r.startVerifying(ctx, p)
 	}
-	d, err := r.Executor.Live(ctx, *p.Status.ResolvedTarget)
+	obj, err := r.executors.Live(ctx, *p.Status.ResolvedTarget, p.UID)
 	if done, res, err := r.targetGone(ctx, p, err); done {
 		return res, err
 	}
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	h, err := r.deploymentHealth(ctx, d)
+	h, err := r.health(ctx, obj)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -117,6 +155,13 @@ func (r *Reconciler) verifying(ctx context.Context, p *platformv1alpha1.Remediat
 	}
 	v.Checks = append(h.checks, stable)
 	switch {
+	case h.failed:
+		return r.failVerification(ctx, p, platformv1alpha1.RemediationPlanVerificationFailedReason, "the target failed: "+failedChecks(h.checks))
+	case h.done:
+		v.Healthy = ptr.To(true)
+		v.Message = "healthy: " + passedChecks(h.checks)
+		r.cond(p, platformv1alpha1.RemediationPlanVerifiedCondition, true, platformv1alpha1.RemediationPlanHealthyReason, v.Message)
+		return r.finish(ctx, p, platformv1alpha1.PlanCompleted, completedResult(p))
 	case v.HealthySince != nil && (!h.healthy || !*stable.Healthy):
 		return r.failVerification(ctx, p, platformv1alpha1.RemediationPlanVerificationFailedReason, "the target broke again inside the stability window")
 	case !h.healthy && v.Deadline != nil && !now.Before(v.Deadline.Time):
@@ -136,6 +181,26 @@ func (r *Reconciler) verifying(ctx context.Context, p *platformv1alpha1.Remediat
 	v.Message = fmt.Sprintf("healthy and stable for %s", window)
 	r.cond(p, platformv1alpha1.RemediationPlanVerifiedCondition, true, platformv1alpha1.RemediationPlanHealthyReason, v.Message)
 	return r.finish(ctx, p, platformv1alpha1.PlanCompleted, completedResult(p))
+}
+
+func failedChecks(checks []platformv1alpha1.VerificationCheck) string {
+	var out []string
+	for _, c := range checks {
+		if c.Healthy != nil && !*c.Healthy {
+			out = append(out, c.Name+" ("+c.Message+")")
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
+func passedChecks(checks []platformv1alpha1.VerificationCheck) string {
+	var out []string
+	for _, c := range checks {
+		if c.Healthy != nil && *c.Healthy {
+			out = append(out, c.Name+" ("+c.Message+")")
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 func completedResult(p *platformv1alpha1.RemediationPlan) string {
