@@ -319,6 +319,43 @@ func (s *Server) choose(ctx context.Context, issue *platformv1alpha1.Issue, insi
 		return plan, "", nil
 	}
 
+	// Tier 1b: a Runbook promoted from a plan that resolved an earlier
+	// incident of the same signal type and kind (an agentic loop's fix,
+	// through PromoteRunbook): a proven fix comes before a new suggestion
+	// and before another loop, but never where it did not hold.
+	promoted, err := s.promotedRunbooks(ctx, issue)
+	if err != nil {
+		return nil, "", err
+	}
+	for _, rb := range promoted {
+		steps := withoutExcluded(stepActions(rb.Spec.Steps), excluded)
+		if len(steps) == 0 {
+			continue
+		}
+		held, err := s.heldBefore(ctx, issue, rb.Name)
+		if err != nil {
+			return nil, "", err
+		}
+		if !held {
+			continue
+		}
+		approval, rule, err := s.vet(ctx, issue, name, steps)
+		if err != nil {
+			return nil, "", err
+		}
+		if rule != "" {
+			refusal = rule
+			continue
+		}
+		plan := base.DeepCopy()
+		plan.Labels[platformv1alpha1.LabelPlanSource] = platformv1alpha1.PlanSourceRunbook
+		plan.Spec.Actions = steps
+		plan.Spec.RunbookRef = &platformv1alpha1.LocalObjectReference{Name: rb.Name}
+		plan.Spec.Strategy = fmt.Sprintf("Attempt %d via runbook '%s', promoted from plan %s.%s", attempt, rb.Name, rb.Spec.PromotedFrom.Name, analysis)
+		setApproval(plan, approval)
+		return plan, "", nil
+	}
+
 	// Tier 2: a Runbook generated from the analysis' suggested actions.
 	if insightUsable {
 		steps := withoutExcluded(suggestedActions(insight.Status.SuggestedActions), excluded)
@@ -461,6 +498,38 @@ func (s *Server) matchingRunbooks(ctx context.Context, issue *platformv1alpha1.I
 	for _, r := range all {
 		out = append(out, r.rb)
 	}
+	return out, nil
+}
+
+// promotedRunbooks returns the Issue namespace's Runbooks promoted from a
+// successful plan whose trigger names the Issue's signal type and resource
+// kind, those of its severity first, then by name. Left out: Valid=False,
+// and those whose fixes recurred at least as often as they held (the
+// correlator reports recurrences; the remediator counts timesRecurred).
+func (s *Server) promotedRunbooks(ctx context.Context, issue *platformv1alpha1.Issue) ([]platformv1alpha1.Runbook, error) {
+	list := &platformv1alpha1.RunbookList{}
+	if err := s.Reader.List(ctx, list, client.InNamespace(issue.Namespace)); err != nil {
+		return nil, apiError("list runbooks", err)
+	}
+	var out []platformv1alpha1.Runbook
+	for _, rb := range list.Items {
+		tr, st := rb.Spec.Trigger, rb.Status
+		switch {
+		case rb.Spec.PromotedFrom == nil || rb.Spec.Origin != platformv1alpha1.RunbookGenerated:
+		case tr.SignalType != issue.Spec.SignalType || tr.ResourceKind != issue.Spec.Resource.Kind:
+		case meta.IsStatusConditionFalse(st.Conditions, platformv1alpha1.RunbookValidCondition):
+		case st.TimesRecurred > 0 && st.TimesRecurred >= st.TimesSucceeded:
+		default:
+			out = append(out, rb)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		si, sj := out[i].Spec.Trigger.Severity == issue.Spec.Severity, out[j].Spec.Trigger.Severity == issue.Spec.Severity
+		if si != sj {
+			return si
+		}
+		return out[i].Name < out[j].Name
+	})
 	return out, nil
 }
 

@@ -237,6 +237,40 @@ func TestProposePlanTiers(t *testing.T) {
 		g.Expect(resp3.Plan.RunbookName).To(Equal(resp.Plan.RunbookName), "deterministic name")
 	})
 
+	t.Run("a promoted Runbook before the AI's actions and the loop, of any severity, not where it did not hold or recurs", func(t *testing.T) {
+		g := NewWithT(t)
+		in := newIncident(t, g, metav1.ConditionTrue, scale)
+		promoted := func(name string, severity platformv1alpha1.Severity, signal platformv1alpha1.SignalType) *platformv1alpha1.Runbook {
+			rb := runbook(in.ns, name, signal, step(platformv1alpha1.ActionAdjustResources, P{"memory_limit": "256Mi"}))
+			rb.Labels = map[string]string{platformv1alpha1.LabelRunbookGenerated: "true"}
+			rb.Spec.Trigger.Severity, rb.Spec.Origin = severity, platformv1alpha1.RunbookGenerated
+			rb.Spec.PromotedFrom = &platformv1alpha1.LocalObjectReference{Name: "earlier-plan-1"}
+			g.Expect(env.Client.Create(ctx, rb)).To(Succeed())
+			return rb
+		}
+		promoted("a-other-signal", platformv1alpha1.SeverityHigh, platformv1alpha1.SignalCrashLoopBackOff)
+		promoted("b-other-severity", platformv1alpha1.SeverityMedium, platformv1alpha1.SignalOOMKill)
+		recurring := promoted("a-same-severity-recurs", platformv1alpha1.SeverityHigh, platformv1alpha1.SignalOOMKill)
+		recurring.Status.TimesUsed, recurring.Status.TimesSucceeded, recurring.Status.TimesRecurred = 2, 2, 2
+		g.Expect(env.Client.Status().Update(ctx, recurring)).To(Succeed())
+		resp, err := in.propose(f, 1)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(resp.Plan.Source).To(Equal(remediatorv1.PlanSource_PLAN_SOURCE_RUNBOOK), "before the suggested ScaleDeployment")
+		g.Expect(resp.Plan.RunbookName).To(Equal("b-other-severity"), "the signal must match; the severity is a preference; a fix that always recurs is left out")
+		g.Expect(resp.Plan.Actions[0].Type).To(Equal("AdjustResources"))
+		exact := promoted("c-same-severity", platformv1alpha1.SeverityHigh, platformv1alpha1.SignalOOMKill)
+		other := newIncident(t, g, metav1.ConditionTrue)
+		// newIncident makes a fresh namespace: give it the same Runbooks.
+		for _, rb := range []*platformv1alpha1.Runbook{exact} {
+			cp := rb.DeepCopy()
+			cp.ObjectMeta = metav1.ObjectMeta{Namespace: other.ns, Name: rb.Name, Labels: rb.Labels}
+			g.Expect(env.Client.Create(ctx, cp)).To(Succeed())
+		}
+		resp, err = other.propose(f, 1)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(resp.Plan.RunbookName).To(Equal("c-same-severity"))
+	})
+
 	t.Run("agentic when nothing else, also after a failed analysis", func(t *testing.T) {
 		g := NewWithT(t)
 		in := newIncident(t, g, metav1.ConditionFalse, scale)
