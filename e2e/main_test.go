@@ -44,7 +44,10 @@ func run(m *testing.M) int {
 	}
 	defer c.Stop()
 	fmt.Fprintf(os.Stderr, "e2e: cluster ready in %s (%s)\n", c.Timings["total"].Round(time.Millisecond), timings(c.Timings))
-	env, err = platform.Start(ctx, c, platform.Options{})
+	env, err = platform.Start(ctx, c, platform.Options{
+		InstanceNamespaces: []string{agenticNamespace, injectionNamespace, seedWatchNamespace},
+		OperatorNamespaces: []string{agenticNamespace, injectionNamespace},
+	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: start the platform: %v\n", err)
 		c.WriteLogs(os.Stderr, 6000)

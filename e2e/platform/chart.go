@@ -22,6 +22,7 @@ func (p *Platform) installChart(ctx context.Context, kubeconfig, chartDir string
 	if err != nil {
 		return fmt.Errorf("load chart %s: %w", chartDir, err)
 	}
+	p.appVersion = chrt.Metadata.AppVersion
 	flags := genericclioptions.NewConfigFlags(false)
 	flags.KubeConfig = &kubeconfig
 	namespace := p.Namespace

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -62,6 +63,17 @@ type Options struct {
 	// Env is extra environment for every service (CHATCLI_<FLAG> sets a
 	// flag only in the services that define it; others ignore it).
 	Env []string
+	// InstanceNamespaces are created (watched) before the chart is
+	// installed and become its rbac.instanceNamespaces: only there may the
+	// analyzer and the watcher-bridge read an Instance's Secrets, as in a
+	// real install. They must not exist yet.
+	InstanceNamespaces []string
+	// OperatorNamespaces, a subset of InstanceNamespaces, are those whose
+	// Instances the instance-operator reconciles (--instance-namespaces).
+	// In the others a test plays the operator's part and writes the
+	// Instance's status itself: the operator publishes a cluster DNS
+	// endpoint, which nothing resolves on a local control plane.
+	OperatorNamespaces []string
 }
 
 // Platform is the installed chart and the running services.
@@ -84,6 +96,8 @@ type Platform struct {
 	Timings map[string]time.Duration
 
 	dir string
+	// appVersion is the chart's, the instance-operator's server image tag.
+	appVersion string
 	// replicas counts the extra replicas started per service; extra holds
 	// them, for Stop.
 	replicas map[string]int
@@ -141,8 +155,26 @@ func Start(ctx context.Context, c *cluster.Cluster, opts Options) (_ *Platform, 
 	if p.Client, err = client.New(c.Config, client.Options{Scheme: testenv.NewScheme()}); err != nil {
 		return nil, fmt.Errorf("create client: %w", err)
 	}
+	for _, ns := range opts.OperatorNamespaces {
+		if !slices.Contains(opts.InstanceNamespaces, ns) {
+			return nil, fmt.Errorf("operator namespace %s is not one of the instance namespaces %v", ns, opts.InstanceNamespaces)
+		}
+	}
 	begin := time.Now()
+	for _, ns := range opts.InstanceNamespaces {
+		if err := p.NewAppNamespace(ctx, ns); err != nil {
+			return nil, err
+		}
+	}
 	values := map[string]any{"localProcesses": true}
+	if len(opts.InstanceNamespaces) > 0 {
+		// Helm's schema check wants the types a YAML decode gives.
+		namespaces := make([]any, len(opts.InstanceNamespaces))
+		for i, ns := range opts.InstanceNamespaces {
+			namespaces[i] = ns
+		}
+		values["rbac"] = map[string]any{"instanceNamespaces": namespaces}
+	}
 	if err := p.installChart(ctx, c.Kubeconfig, opts.ChartDir, values); err != nil {
 		return nil, err
 	}
@@ -307,6 +339,11 @@ func (p *Platform) prepareServices(ctx context.Context, opts Options) error {
 		if name == "watcher-bridge" {
 			s.args = append(s.args, "--namespace-selector="+WatchLabel+"=watched", "--anomaly-namespace="+p.Namespace,
 				"--webhook-token-file="+p.AlertmanagerTokenFile)
+		}
+		if name == "instance-operator" && len(opts.OperatorNamespaces) > 0 {
+			// The chart's own flags for it (templates/_services.tpl).
+			s.args = append(s.args, "--instance-namespaces="+strings.Join(opts.OperatorNamespaces, ","),
+				"--watcher-cluster-role="+p.Release+"-instance-watcher", "--server-image-tag="+p.appVersion)
 		}
 		s.args = append(s.args, opts.Args[name]...)
 		// Redis only reaches the services that have --redis-url. Every

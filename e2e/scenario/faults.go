@@ -60,8 +60,11 @@ type Fault struct {
 // OOM deploys "checkout" with a memory limit too small for it: its pods are
 // OOMKilled in a loop, and there is no earlier revision to roll back to,
 // so only AdjustResources (a higher limit) heals it.
-func OOM() Fault {
-	const app = "checkout"
+func OOM() Fault { return OOMOf("checkout") }
+
+// OOMOf is the OOM fault on a Deployment named app, for a second identical
+// fault beside the first.
+func OOMOf(app string) Fault {
 	return Fault{
 		Name: "oom", Title: "checkout is OOMKilled (memory limit too small)", App: app,
 		WantAction: platformv1alpha1.ActionAdjustResources,

@@ -16,7 +16,9 @@ import (
 // step (the harness's clock, to the millisecond; CR timestamps have whole
 // seconds).
 type Incident struct {
-	App        string
+	App string
+	// Kind of the App's workload: Deployment unless TrackKind said.
+	Kind       string
 	InjectedAt time.Time
 	// AnomalyAt is when the first Anomaly of the App was seen.
 	AnomalyAt time.Time
@@ -77,11 +79,15 @@ func NewTracker(c client.WithWatch, namespace string) *Tracker {
 	return &Tracker{c: c, namespace: namespace, incidents: map[string]*Incident{}, issueApp: map[string]string{}}
 }
 
-// Track starts tracking app, whose fault is injected now.
-func (t *Tracker) Track(app string) {
+// Track starts tracking the Deployment app, whose fault is injected now.
+func (t *Tracker) Track(app string) { t.TrackKind(app, "Deployment") }
+
+// TrackKind starts tracking the workload app of kind, whose fault is
+// injected now.
+func (t *Tracker) TrackKind(app, kind string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.incidents[app] = &Incident{App: app, InjectedAt: time.Now(), Plans: map[string]*platformv1alpha1.RemediationPlan{}}
+	t.incidents[app] = &Incident{App: app, Kind: kind, InjectedAt: time.Now(), Plans: map[string]*platformv1alpha1.RemediationPlan{}}
 }
 
 // Run watches until ctx ends.
@@ -136,7 +142,7 @@ func (t *Tracker) observe(obj any) {
 		t.emit(inc, now, fmt.Sprintf("Anomaly %s (%s)", o.Spec.SignalType, o.Name))
 	case *platformv1alpha1.Issue:
 		inc := t.incidents[o.Spec.Resource.Name]
-		if inc == nil || o.Spec.Resource.Kind != "Deployment" || o.CreationTimestamp.Time.Before(inc.InjectedAt.Truncate(time.Second)) {
+		if inc == nil || o.Spec.Resource.Kind != inc.Kind || o.CreationTimestamp.Time.Before(inc.InjectedAt.Truncate(time.Second)) {
 			return
 		}
 		if inc.Issue != nil && inc.Issue.Name != o.Name {
