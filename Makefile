@@ -116,7 +116,7 @@ e2e: redis e2e-bins build ## Run the end-to-end scenarios on a local cluster (E2
 	cd e2e && E2E_REQUIRE_FULL_LOOP=$(E2E_REQUIRE_FULL_LOOP) TESTENV_BIN_DIR=$(BIN) $(GO) test $(E2E_TEST_FLAGS) -v ./...
 
 .PHONY: bench
-bench: redis testenv-bins build ## Run the benchmarks against a real API server and Redis and print a report.
+bench: redis testenv-bins e2e-bins build ## Run the benchmarks against a real API server and Redis, and the pipeline on the e2e cluster, and print a report.
 	TESTENV_BIN_DIR=$(BIN) $(GO) run ./services/watcher-bridge/bench --watcher-bridge=$(BIN)/watcher-bridge
 	TESTENV_BIN_DIR=$(BIN) $(GO) test -run '^$$' -bench 'Scrub|Overhead|InsightReady' -benchtime 100x -cpu 1 ./libs/scrub ./services/analyzer/internal/reconcilers/aiinsight
 	TESTENV_BIN_DIR=$(BIN) $(GO) test -run '^$$' -bench ConcurrentAnalyses -benchtime 1x ./services/analyzer/internal/reconcilers/aiinsight
@@ -125,6 +125,8 @@ bench: redis testenv-bins build ## Run the benchmarks against a real API server 
 	TESTENV_BIN_DIR=$(BIN) $(GO) test -run '^$$' -bench PlanToFirstAction -benchtime 1x ./services/remediator/internal/reconcilers/remediationplan
 	TESTENV_BIN_DIR=$(BIN) $(GO) test -run '^$$' -bench AnomalyToIssue -benchtime 1x ./services/correlator/internal/reconcilers/issue
 	TESTENV_BIN_DIR=$(BIN) $(GO) test -run '^$$' -bench InstanceToDeploymentAndService -benchtime 1x ./services/instance-operator/internal/reconcilers/instance
+	cd e2e && $(if $(BUILD_LOCK),flock $(BUILD_LOCK)) env GOWORK=off $(GO) build -o $(BIN)/pipelinebench ./cmd/pipelinebench
+	$(BIN)/pipelinebench
 
 ##@ Run
 

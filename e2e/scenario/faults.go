@@ -87,8 +87,10 @@ func OOMOf(app string) Fault {
 
 // BadRollout rolls "frontend", healthy at its first revision, out to an
 // image that crash-loops: RollbackDeployment to the previous revision heals it.
-func BadRollout() Fault {
-	const app = "frontend"
+func BadRollout() Fault { return BadRolloutOf("frontend") }
+
+// BadRolloutOf is the bad-rollout fault on a Deployment named app.
+func BadRolloutOf(app string) Fault {
 	return Fault{
 		Name: "bad-rollout", Title: "frontend rolled out to a crash-looping image", App: app,
 		WantAction: platformv1alpha1.ActionRollbackDeployment,

@@ -4,8 +4,12 @@
 // generatedAt, a plan's first action), so a stage's latency includes the
 // queueing and the API round trips between services, not only the work of
 // one function. Each stage is one histogram,
-// chatcli_<service>_<stage>_seconds, on the service's /metrics; `make
-// bench` reads them to print the pipeline report.
+// chatcli_<service>_<stage>_seconds, on the service's /metrics.
+//
+// CR timestamps are whole seconds (metav1.Time), so a stage that starts at
+// one reads to within a second; the end is the service's own clock. Use
+// the histograms for where time goes across many incidents, and a
+// harness's clock for a single incident's end-to-end latency.
 package pipeline
 
 import (

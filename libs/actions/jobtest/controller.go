@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -101,6 +102,15 @@ func Complete(ctx context.Context, c client.Client, key client.ObjectKey) error 
 		j.Status.Conditions = append(j.Status.Conditions,
 			condition(batchv1.JobSuccessCriteriaMet, "CompletionsReached", now),
 			condition(batchv1.JobComplete, "CompletionsReached", now))
+	})
+}
+
+// Finishing is the moment between the Job's last pod succeeding and the
+// Job controller writing Complete: pods Succeeded and counted, no pod
+// active, no condition yet.
+func Finishing(ctx context.Context, c client.Client, key client.ObjectKey) error {
+	return finish(ctx, c, key, corev1.PodSucceeded, func(j *batchv1.Job, _ metav1.Time) {
+		j.Status.Succeeded = ptr.Deref(j.Spec.Completions, 1)
 	})
 }
 

@@ -9,9 +9,11 @@ import (
 	. "github.com/onsi/gomega"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 	"github.com/chatcli/aiops/libs/grpcx"
+	"github.com/chatcli/aiops/libs/pipeline"
 	"github.com/chatcli/aiops/libs/testenv"
 	analyzerv1 "github.com/chatcli/aiops/proto/chatcli/platform/analyzer/v1"
 	chatcliv1 "github.com/chatcli/aiops/proto/chatcli/v1"
@@ -87,6 +89,7 @@ func TestAnAgenticLoopResolvesInThreeSteps(t *testing.T) {
 	}}
 	client := serveAnalyzer(t, ai)
 	start(t, func(r *Reconciler) { r.Analyzer = client })
+	toAction, toHealthy := stageCount(t, "plan_to_first_action"), stageCount(t, "action_to_healthy")
 	s := newScenario(t, g, 2)
 	s.playController(t, nil)
 	// The incident was analysed with Claude: every step must ask Claude.
@@ -129,6 +132,26 @@ func TestAnAgenticLoopResolvesInThreeSteps(t *testing.T) {
 		g.Expect(req.GetStep().GetModel()).To(Equal("claude-local"))
 	}
 	g.Expect(asked[2].GetStep().GetHistory()[0].GetObservation()).To(HavePrefix("SUCCESS"))
+	// The remediator's pipeline stages were measured (other tests may add
+	// to the same histograms).
+	g.Expect(stageCount(t, "plan_to_first_action")).To(BeNumerically(">", toAction))
+	g.Expect(stageCount(t, "action_to_healthy")).To(BeNumerically(">", toHealthy))
+}
+
+// stageCount is the number of observations of a remediator stage.
+func stageCount(t *testing.T, stage string) uint64 {
+	t.Helper()
+	families, err := metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == pipeline.Name("remediator", stage) {
+			return f.GetMetric()[0].GetHistogram().GetSampleCount()
+		}
+	}
+	t.Fatalf("stage %s is not registered", stage)
+	return 0
 }
 
 func TestAnAgenticLoopSpendsItsBudgetAndRollsBack(t *testing.T) {

@@ -179,6 +179,9 @@ func (r *Reconciler) apply(ctx context.Context, p *platformv1alpha1.RemediationP
 	}
 	t := r.now()
 	idx := pa.Index
+	if len(p.Status.ActionResults) == 0 {
+		planToFirstAction.Observe(p.CreationTimestamp.Time, r.Now())
+	}
 	p.Status.ActionResults = append(p.Status.ActionResults, platformv1alpha1.ActionResult{
 		Index: &idx, Type: a.Type, Params: a.Params, Result: platformv1alpha1.ActionSucceeded,
 		Message: truncate(out.Message, 4000), StartedAt: pa.StartedAt, Timestamp: &t, Snapshot: pa.Snapshot,

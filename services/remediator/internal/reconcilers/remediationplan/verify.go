@@ -158,6 +158,11 @@ func (r *Reconciler) verifying(ctx context.Context, p *platformv1alpha1.Remediat
 	case h.failed:
 		return r.failVerification(ctx, p, platformv1alpha1.RemediationPlanVerificationFailedReason, "the target failed: "+failedChecks(h.checks))
 	case h.done:
+		if v.HealthySince == nil {
+			t := metav1.NewTime(now)
+			v.HealthySince = &t
+			actionToHealthy.Observe(lastActionAt(p), now)
+		}
 		v.Healthy = ptr.To(true)
 		v.Message = "healthy: " + passedChecks(h.checks)
 		r.cond(p, platformv1alpha1.RemediationPlanVerifiedCondition, true, platformv1alpha1.RemediationPlanHealthyReason, v.Message)
@@ -172,6 +177,7 @@ func (r *Reconciler) verifying(ctx context.Context, p *platformv1alpha1.Remediat
 	case v.HealthySince == nil:
 		t := metav1.NewTime(now)
 		v.HealthySince, v.RestartBaseline = &t, ptr.To(h.restarts)
+		actionToHealthy.Observe(lastActionAt(p), now)
 		v.Message = fmt.Sprintf("healthy; watching for %s", window)
 		return ctrl.Result{RequeueAfter: min(r.PollInterval, window), Priority: verifyPriority}, nil
 	case now.Sub(v.HealthySince.Time) < window:

@@ -28,7 +28,9 @@ import (
 //     while the backoff limit still allows retries. The window passes on
 //     a Job still running and healthy at its end.
 //
-// Until the Job controller has started the pods (no active pod yet) the
+// A Job with no active pod whose pods succeeded is finishing (the Job
+// controller writes Complete a moment later): healthy. Until the Job
+// controller has started the pods (no active pod yet) the
 // Job is not healthy and the plan waits, up to the verification deadline
 // (activeDeadlineSeconds capped at --verify-timeout).
 func (r *Reconciler) jobHealth(ctx context.Context, j *batchv1.Job) (health, error) {
@@ -53,6 +55,13 @@ func (r *Reconciler) jobHealth(ctx context.Context, j *batchv1.Job) (health, err
 	active := j.Status.Active > 0
 	h.checks = append(h.checks, check("job-active", active, "%d pods active, %d succeeded", j.Status.Active, j.Status.Succeeded))
 	h.restarts = j.Status.Failed
+	if !active && j.Status.Succeeded > 0 {
+		// Its last pod succeeded and the Job controller has not written
+		// Complete yet: finishing, not broken.
+		h.checks = append(h.checks, check("pods-running", true, "no pod active, %d succeeded: the Job is finishing", j.Status.Succeeded))
+		h.healthy = true
+		return h, nil
+	}
 	if !active {
 		h.checks = append(h.checks, check("pods-running", false, "not looked at until the Job has active pods"))
 		return h, nil
