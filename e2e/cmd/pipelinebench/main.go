@@ -98,7 +98,9 @@ func run(ctx context.Context, out io.Writer) error {
 	defer c.Stop()
 	args := map[string][]string{}
 	for _, s := range platform.Services {
-		args[s] = []string{"--metrics-secure=false"}
+		// One replica each, without leader election: its Lease renewals
+		// would count as writes of every incident.
+		args[s] = []string{"--metrics-secure=false", "--leader-elect=false"}
 	}
 	p, err := platform.Start(ctx, c, platform.Options{Args: args})
 	if err != nil {
@@ -171,18 +173,17 @@ func (b *bench) follow(ctx context.Context, tracker *scenario.Tracker, ns string
 	var wg sync.WaitGroup
 	start := time.Now()
 	for i, f := range faults {
-		gen := int64(0)
-		if d := (&appsv1.Deployment{}); b.p.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: f.App}, d) == nil {
-			gen = d.Generation
-		}
 		tracker.Track(f.App)
 		injected := time.Now()
 		if err := f.Inject(ctx, b.p.Client, ns); err != nil {
 			fmt.Fprintf(b.out, "inject %s: %v\n", f.App, err)
 			continue
 		}
-		if gen == 0 {
-			gen = 1 // a fault that is the first deployment
+		// The fault's own write is the generation the first action
+		// moves on from.
+		gen := int64(1)
+		if d := (&appsv1.Deployment{}); b.p.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: f.App}, d) == nil {
+			gen = d.Generation
 		}
 		wg.Go(func() {
 			t := &out[i]
