@@ -69,6 +69,9 @@ type Finding struct {
 	// Container names the container of a pod finding; it is empty for other
 	// kinds and for pod-wide findings that no container explains.
 	Container string
+	// Evidence are the symptoms FoldSymptoms moved into this finding, their
+	// cause.
+	Evidence []platformv1alpha1.AnomalyEvidence
 }
 
 // Result is what an evaluation returns.

@@ -65,6 +65,7 @@ type Detector struct {
 	restarts  *detect.RestartHistory
 	unhealthy *detect.UnhealthySince
 	findings  *prometheus.CounterVec
+	folded    *prometheus.CounterVec
 }
 
 // NewDetector checks cfg and returns a Detector with an empty scope.
@@ -96,10 +97,17 @@ func NewDetector(cfg Config) (*Detector, error) {
 			Name: "chatcli_watcher_bridge_findings_total",
 			Help: "Faults the native detectors found in scope, before dedup, by signal type.",
 		}, []string{"signal_type"}),
+		folded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chatcli_watcher_bridge_symptoms_folded_total",
+			Help: "Findings reported as evidence of their cause's Anomaly instead of one of their own, by signal type.",
+		}, []string{"signal_type"}),
 	}
 	if cfg.Registerer != nil {
 		var err error
 		if d.findings, err = collectors.Register(cfg.Registerer, d.findings); err != nil {
+			return nil, err
+		}
+		if d.folded, err = collectors.Register(cfg.Registerer, d.folded); err != nil {
 			return nil, err
 		}
 		// A second Detector in one process (tests) keeps the first's gauge.

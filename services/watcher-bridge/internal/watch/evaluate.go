@@ -152,13 +152,20 @@ func (d *Detector) evaluate(ctx context.Context, key objectKey) (int, time.Durat
 	if !scope.Covers(subject) {
 		return 0, result.RecheckAfter, nil
 	}
-	batch := make([]signals.Signal, 0, len(result.Findings))
 	for _, f := range result.Findings {
 		d.findings.WithLabelValues(string(f.Type)).Inc()
+	}
+	// One fault, one Anomaly: the symptoms travel as the cause's evidence.
+	findings := detect.FoldSymptoms(result.Findings)
+	batch := make([]signals.Signal, 0, len(findings))
+	for _, f := range findings {
+		for _, e := range f.Evidence {
+			d.folded.WithLabelValues(string(e.SignalType)).Inc()
+		}
 		s := signals.Signal{
 			Type: f.Type, Source: platformv1alpha1.SourceWatcher, Severity: f.Severity,
 			Resource: subject, Description: f.Description, DetectedAt: now,
-			Value: f.Value, Threshold: f.Threshold,
+			Value: f.Value, Threshold: f.Threshold, Evidence: f.Evidence,
 		}
 		if f.Container != "" {
 			s.Labels = map[string]string{"container": f.Container}
