@@ -79,6 +79,7 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.restartThreshold, "restart-threshold", o.restartThreshold, "Restarts within --restart-window that make a pod_restart signal.")
 	fs.DurationVar(&o.Detect.RestartWindow, "restart-window", o.Detect.RestartWindow, "Window over which restarts are counted; also how recent an OOM kill must be.")
 	fs.DurationVar(&o.Detect.NotReadyGrace, "not-ready-grace", o.Detect.NotReadyGrace, "How long a running pod may be unready before pod_not_ready.")
+	fs.DurationVar(&o.Detect.IngressGrace, "ingress-grace", o.Detect.IngressGrace, "How long a Service an Ingress routes to may have no ready endpoint before ingress_error.")
 	fs.DurationVar(&o.Detect.DeployGrace, "deploy-grace", o.Detect.DeployGrace, "How long a workload may lack available replicas before deploy_failing.")
 	fs.DurationVar(&o.Detect.PVCPendingGrace, "pvc-pending-grace", o.Detect.PVCPendingGrace, "How long a PVC may stay Pending before pvc_pending.")
 	fs.StringVar(&o.WebhookBindAddress, "webhook-bind-address", o.WebhookBindAddress, "HTTPS address of the Alertmanager webhook (/alertmanager), for example :9443; empty disables it. Needs --webhook-token-file.")

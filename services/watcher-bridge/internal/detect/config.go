@@ -59,6 +59,10 @@ type Config struct {
 	// by to count as above it. Default 0.1, the HPA controller's own
 	// default tolerance: below it the HPA would not scale up either.
 	HPATolerance float64
+	// IngressGrace is how long a Service an Ingress routes to may have no
+	// ready endpoint. Default 2m, as NotReadyGrace: a rollout's pod
+	// hand-over or a slow start-up probe leaves a Service empty for less.
+	IngressGrace time.Duration
 }
 
 // DefaultConfig returns the documented defaults.
@@ -76,6 +80,7 @@ func DefaultConfig() Config {
 		PodCapacityRatio:  0.9,
 		PVCPendingGrace:   5 * time.Minute,
 		HPATolerance:      0.1,
+		IngressGrace:      2 * time.Minute,
 	}
 }
 
@@ -95,7 +100,7 @@ func (c Config) Validate() error {
 		{"not-ready grace", c.NotReadyGrace}, {"deploy grace", c.DeployGrace},
 		{"status lag recheck", c.StatusLagRecheck}, {"failed job max age", c.FailedJobMaxAge},
 		{"cronjob tolerance", c.CronJobTolerance}, {"node not-ready grace", c.NodeNotReadyGrace},
-		{"PVC pending grace", c.PVCPendingGrace},
+		{"PVC pending grace", c.PVCPendingGrace}, {"ingress grace", c.IngressGrace},
 	} {
 		if d.d < 0 {
 			errs = append(errs, fmt.Errorf("%s must not be negative", d.name))

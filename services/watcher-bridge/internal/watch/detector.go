@@ -209,7 +209,7 @@ func (d *Detector) SetScope(s Scope) {
 // return to scope starts from fresh baselines rather than counting what
 // happened while nobody watched.
 func (d *Detector) forget(inf *namespaceInformers) {
-	for _, kind := range []string{kindPod, kindStatefulSet, kindDaemonSet, kindPVC} {
+	for _, kind := range []string{kindPod, kindStatefulSet, kindDaemonSet, kindPVC, kindIngress} {
 		for _, obj := range inf.byKind[kind].GetStore().List() {
 			if m, ok := metaOf(obj); ok {
 				d.restarts.Forget(m.uid)
@@ -222,7 +222,7 @@ func (d *Detector) forget(inf *namespaceInformers) {
 // requeue evaluates every cached object of a namespace again.
 func (d *Detector) requeue(inf *namespaceInformers) {
 	for kind, informer := range inf.byKind {
-		if kind == kindReplicaSet {
+		if notEvaluated(kind) {
 			continue
 		}
 		for _, key := range informer.GetStore().ListKeys() {

@@ -10,6 +10,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -125,6 +126,9 @@ func (d *Detector) evaluate(ctx context.Context, key objectKey) (int, time.Durat
 				return 0, syncRecheck, nil
 			}
 			result = d.evaluateClaim(o, now)
+		case *networkingv1.Ingress:
+			result = detect.EvaluateIngress(o, inf.backends(key.namespace), d.unhealthy, now, d.cfg.Detect)
+			owners = o.OwnerReferences
 		case *autoscalingv2.HorizontalPodAutoscaler:
 			result = detect.EvaluateHPA(o, now, d.cfg.Detect)
 			// An HPA at its maximum is a fault of the workload it scales.
