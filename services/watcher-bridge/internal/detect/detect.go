@@ -33,7 +33,8 @@
 //	pod_restart          medium    restarts that still recover; often the first sign of the above
 //	pod_not_ready        medium    one replica out of rotation
 //	disk_pressure        medium    the kubelet is evicting pods, but the node still runs
-//	memory_high          medium    (node MemoryPressure) as disk_pressure
+//	memory_high          medium    (node MemoryPressure) as disk_pressure; (a container near its limit) an OOM kill may follow
+//	cpu_high             medium    a container throttled at its limit: slow, not down
 //	pid_pressure         medium    as disk_pressure
 //	network_unavailable  medium    usually a CNI start-up problem on one node
 //	pod_capacity_high    medium    new pods will soon not schedule on the node
@@ -126,6 +127,7 @@ var severities = map[platformv1alpha1.SignalType]platformv1alpha1.SignalSeverity
 	platformv1alpha1.SignalHPAMaxed:           medium,
 	platformv1alpha1.SignalCronJobMissed:      medium,
 	platformv1alpha1.SignalIngressError:       high,
+	platformv1alpha1.SignalCPUHigh:            medium,
 }
 
 const (

@@ -106,7 +106,11 @@ func (d *Detector) evaluate(ctx context.Context, key objectKey) (int, time.Durat
 		}
 		switch o := obj.(type) {
 		case *podRecord:
-			result = detect.EvaluatePod(o.pod(), d.restarts, now, d.cfg.Detect)
+			pod := o.pod()
+			result = detect.EvaluatePod(pod, d.restarts, now, d.cfg.Detect)
+			if usage, ok := d.usage.get(key.namespace, key.name); ok {
+				result.Merge(detect.EvaluateUsage(pod, usage, d.unhealthy, now, d.cfg.Detect))
+			}
 			owners = o.OwnerReferences
 		case *appsv1.Deployment:
 			result = detect.EvaluateDeployment(o, now, d.cfg.Detect)

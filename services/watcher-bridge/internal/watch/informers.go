@@ -6,6 +6,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/chatcli/aiops/libs/k8sctx"
+	"github.com/chatcli/aiops/services/watcher-bridge/internal/detect"
 )
 
 // The kinds the detectors evaluate, as queue keys name them.
@@ -128,6 +129,9 @@ func (d *Detector) handle(informer cache.SharedIndexInformer, kind string) {
 			if meta, ok := metaOf(obj); ok {
 				d.restarts.Forget(meta.uid)
 				d.unhealthy.Forget(meta.uid)
+			}
+			if rec, ok := obj.(*podRecord); ok {
+				detect.ForgetUsage(d.unhealthy, rec.pod())
 			}
 		},
 	})
