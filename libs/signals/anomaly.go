@@ -42,6 +42,26 @@ func (s Signal) Anomaly(name, fallbackNamespace string, generation int) *platfor
 			DetectedAt:  metav1.NewTime(s.DetectedAt),
 			Value:       CleanText(s.Value),
 			Threshold:   CleanText(s.Threshold),
+			Evidence:    cleanEvidence(s.Evidence),
 		},
 	}
+}
+
+// cleanEvidence bounds the evidence to what the Anomaly schema takes.
+func cleanEvidence(in []platformv1alpha1.AnomalyEvidence) []platformv1alpha1.AnomalyEvidence {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]platformv1alpha1.AnomalyEvidence, 0, min(len(in), platformv1alpha1.MaxEvidence))
+	for _, e := range in {
+		if len(out) == platformv1alpha1.MaxEvidence {
+			break
+		}
+		out = append(out, platformv1alpha1.AnomalyEvidence{
+			SignalType: e.SignalType,
+			Value:      CleanText(Truncate(e.Value, maxValue)),
+			Message:    CleanText(Truncate(e.Message, platformv1alpha1.MaxEvidenceMessageLength)),
+		})
+	}
+	return out
 }

@@ -36,6 +36,10 @@ type Signal struct {
 	// Labels carry source details (alertname, container) for people; they
 	// are not part of the dedup key.
 	Labels map[string]string
+	// Evidence are symptoms a detector folded into this signal, their
+	// cause; they are not part of the dedup key. Anomaly keeps the first
+	// MaxEvidence.
+	Evidence []platformv1alpha1.AnomalyEvidence
 }
 
 // Limits on free text, matching the Anomaly schema.

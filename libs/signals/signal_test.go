@@ -197,3 +197,35 @@ func FuzzCleanText(f *testing.F) {
 		}
 	})
 }
+
+// TestAnomalyBoundsItsEvidence: the evidence a detector folded in fits the
+// schema (at most MaxEvidence entries, each message within its limit and
+// clean), and is not part of the dedup key.
+func TestAnomalyBoundsItsEvidence(t *testing.T) {
+	s := valid()
+	plain := s.DedupKey()
+	for i := range platformv1alpha1.MaxEvidence + 2 {
+		s.Evidence = append(s.Evidence, platformv1alpha1.AnomalyEvidence{
+			SignalType: platformv1alpha1.SignalPodRestart, Value: strings.Repeat("9", 100),
+			Message: strings.Repeat("é", platformv1alpha1.MaxEvidenceMessageLength) + "\u202e" + string(rune('a'+i)),
+		})
+	}
+	if s.DedupKey() != plain {
+		t.Error("evidence changed the dedup key")
+	}
+	got := s.Anomaly(s.AnomalyName(0), "fallback", 0).Spec.Evidence
+	if len(got) != platformv1alpha1.MaxEvidence {
+		t.Fatalf("%d evidence entries, want %d", len(got), platformv1alpha1.MaxEvidence)
+	}
+	for _, e := range got {
+		if len(e.Message) > platformv1alpha1.MaxEvidenceMessageLength || !utf8.ValidString(e.Message) || strings.ContainsRune(e.Message, '\u202e') {
+			t.Errorf("message of %d bytes, valid UTF-8 %v, not cut and cleaned", len(e.Message), utf8.ValidString(e.Message))
+		}
+		if len(e.Value) > platformv1alpha1.MaxMeasurementLength {
+			t.Errorf("value of %d bytes", len(e.Value))
+		}
+	}
+	if s.Evidence = nil; s.Anomaly(s.AnomalyName(0), "fallback", 0).Spec.Evidence != nil {
+		t.Error("a signal without evidence gives an Anomaly with some")
+	}
+}

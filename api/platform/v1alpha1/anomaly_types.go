@@ -74,6 +74,35 @@ type AnomalySpec struct {
 	// +kubebuilder:validation:MaxLength=64
 	// +optional
 	Threshold string `json:"threshold,omitempty"`
+
+	// evidence are the symptoms the watcher-bridge saw with this signal,
+	// its cause, on the same container in the same look at a pod (a crash
+	// loop and a burst of restarts after an OOM kill), and folded into
+	// this Anomaly instead of raising one each. Like the rest of the spec
+	// it is written once: a symptom that first shows after the Anomaly
+	// exists is a duplicate of the open incident. Signals from
+	// Alertmanager and IngestSignals carry none.
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=8
+	// +optional
+	Evidence []AnomalyEvidence `json:"evidence,omitempty"`
+}
+
+// AnomalyEvidence is one symptom folded into the Anomaly of its cause.
+type AnomalyEvidence struct {
+	// signalType of the symptom.
+	// +required
+	SignalType SignalType `json:"signalType"`
+
+	// value measured, where known, for example "4" restarts.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	Value string `json:"value,omitempty"`
+
+	// message is the symptom's description, shortened.
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Message string `json:"message,omitempty"`
 }
 
 // AnomalyStatus is written by the correlator.

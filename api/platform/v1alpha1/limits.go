@@ -10,4 +10,8 @@ const (
 	MaxDescriptionLength = 4096
 	// MaxMeasurementLength bounds spec.value and spec.threshold.
 	MaxMeasurementLength = 64
+	// MaxEvidence bounds spec.evidence, and MaxEvidenceMessageLength the
+	// message of each entry.
+	MaxEvidence              = 8
+	MaxEvidenceMessageLength = 1024
 )

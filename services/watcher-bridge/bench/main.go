@@ -11,6 +11,9 @@ import (
 	"os"
 	"runtime"
 	"time"
+
+	"github.com/go-logr/logr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 type options struct {
@@ -23,6 +26,7 @@ type options struct {
 	clients    int
 	distinct   int
 	skipMemory bool
+	faults     int
 }
 
 func main() {
@@ -36,7 +40,10 @@ func main() {
 	flag.IntVar(&o.clients, "clients", 4, "concurrent IngestSignals callers")
 	flag.IntVar(&o.distinct, "distinct", 500, "distinct faults among the signals (each becomes one Anomaly)")
 	flag.BoolVar(&o.skipMemory, "skip-memory", false, "skip the memory run")
+	flag.IntVar(&o.faults, "faults", 20, "Deployments broken each way in the fault-cost run (0 skips it)")
 	flag.Parse()
+	// The bench's own API clients have nothing to log.
+	ctrllog.SetLogger(logr.Discard())
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
@@ -88,10 +95,24 @@ func run(ctx context.Context, o options) error {
 			fmt.Printf("  %-32s RSS %.1f MiB = %.1f anon + %.1f file (peak %.1f)   target < 150 MiB: %s\n",
 				row.name+":", mib(row.res.total), mib(row.res.anon), mib(row.res.file), mib(row.res.peak), verdict(mib(row.res.total) < 150))
 		}
+		fmt.Println()
 		if hold := os.Getenv("BENCH_HOLD"); hold != "" {
 			// Keep the rig up for a profile (BENCH_PPROF_ADDRESS).
 			d, _ := time.ParseDuration(hold)
 			time.Sleep(d)
+		}
+	}
+
+	// After the memory run, so that its cluster is the one it always measured.
+	if o.faults > 0 {
+		costs, err := measureFaults(ctx, rig, o.faults)
+		if err != nil {
+			return fmt.Errorf("faults: %w", err)
+		}
+		fmt.Printf("Cost of one fault, %d Deployments of 2 pods broken each way, %d restarts each (pod status as the kubelet writes it):\n", o.faults, faultRounds)
+		for _, c := range costs {
+			fmt.Printf("  %-22s %.2f Anomalies and %.2f API writes per fault (%s; %d evidence entries)   target 1 Anomaly: %s\n",
+				c.name+":", c.perFault(c.anomalies), c.perFault(c.writes), c.signals(), c.evidence, verdict(c.anomalies == c.faults))
 		}
 	}
 	return nil

@@ -33,6 +33,8 @@ type Options struct {
 	DedupTTL          time.Duration
 	WatchNodes        bool
 	DetectionWorkers  int
+	// UsagePollInterval is how often PodMetrics are read, when served.
+	UsagePollInterval time.Duration
 	Detect            detect.Config
 	restartThreshold  int
 
@@ -56,6 +58,7 @@ func NewOptions() *Options {
 		DedupTTL:            ingest.DefaultDedupTTL,
 		WatchNodes:          true,
 		DetectionWorkers:    4,
+		UsagePollInterval:   30 * time.Second,
 		Detect:              detect.DefaultConfig(),
 		restartThreshold:    int(detect.DefaultConfig().RestartThreshold),
 		WebhookMaxBodyBytes: 1 << 20,
@@ -76,9 +79,13 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.DedupTTL, "dedup-ttl", o.DedupTTL, "How long a seen signal stays deduplicated, unless its Instance sets aiops.dedupTTLMinutes.")
 	fs.BoolVar(&o.WatchNodes, "watch-nodes", o.WatchNodes, "Detect node conditions and full nodes (cluster-wide watches of Nodes, and of bound pods to count each node's pods).")
 	fs.IntVar(&o.DetectionWorkers, "detection-workers", o.DetectionWorkers, "Objects evaluated in parallel.")
+	fs.DurationVar(&o.UsagePollInterval, "usage-poll-interval", o.UsagePollInterval, "How often metrics.k8s.io PodMetrics are read for cpu_high and memory_high, when the API server serves them; 0 turns it off.")
+	fs.Float64Var(&o.Detect.UsageRatio, "usage-ratio", o.Detect.UsageRatio, "Share of a container's CPU or memory limit that counts as high.")
+	fs.DurationVar(&o.Detect.UsageGrace, "usage-grace", o.Detect.UsageGrace, "How long a container's usage must stay at --usage-ratio before cpu_high or memory_high.")
 	fs.IntVar(&o.restartThreshold, "restart-threshold", o.restartThreshold, "Restarts within --restart-window that make a pod_restart signal.")
 	fs.DurationVar(&o.Detect.RestartWindow, "restart-window", o.Detect.RestartWindow, "Window over which restarts are counted; also how recent an OOM kill must be.")
 	fs.DurationVar(&o.Detect.NotReadyGrace, "not-ready-grace", o.Detect.NotReadyGrace, "How long a running pod may be unready before pod_not_ready.")
+	fs.DurationVar(&o.Detect.IngressGrace, "ingress-grace", o.Detect.IngressGrace, "How long a Service an Ingress routes to may have no ready endpoint before ingress_error.")
 	fs.DurationVar(&o.Detect.DeployGrace, "deploy-grace", o.Detect.DeployGrace, "How long a workload may lack available replicas before deploy_failing.")
 	fs.DurationVar(&o.Detect.PVCPendingGrace, "pvc-pending-grace", o.Detect.PVCPendingGrace, "How long a PVC may stay Pending before pvc_pending.")
 	fs.StringVar(&o.WebhookBindAddress, "webhook-bind-address", o.WebhookBindAddress, "HTTPS address of the Alertmanager webhook (/alertmanager), for example :9443; empty disables it. Needs --webhook-token-file.")
@@ -106,6 +113,10 @@ func (o *Options) Validate() error {
 	}
 	if o.WebhookRateRPS <= 0 || o.WebhookRateBurst <= 0 {
 		problems = append(problems, errors.New("--webhook-rate-limit-rps and --webhook-rate-limit-burst must be positive"))
+	}
+	if o.UsagePollInterval < 0 || (o.UsagePollInterval > 0 && o.UsagePollInterval < 5*time.Second) {
+		// metrics-server scrapes every 15 s by default: faster reads the same numbers.
+		problems = append(problems, fmt.Errorf("--usage-poll-interval must be 0 (off) or at least 5s, got %s", o.UsagePollInterval))
 	}
 	if o.WebhookBindAddress != "" && o.WebhookTokenFile == "" {
 		problems = append(problems, errors.New("--webhook-token-file is required with --webhook-bind-address: Alertmanager must not hold the gRPC token"))

@@ -73,7 +73,7 @@ func (o *Options) Setup(ctx context.Context, rt *bootstrap.Runtime) error {
 
 	detector, err := watch.NewDetector(watch.Config{
 		Kube: kube, Sink: creator, Detect: o.Detect, Workers: o.DetectionWorkers,
-		WatchNodes: o.WatchNodes, Logger: rt.Log.WithName("detect"), Registerer: metrics.Registry,
+		WatchNodes: o.WatchNodes, UsagePollInterval: o.UsagePollInterval, Logger: rt.Log.WithName("detect"), Registerer: metrics.Registry,
 		OwnerFallback: k8sctx.ReaderLookup(mgr.GetAPIReader()),
 	})
 	if err != nil {

@@ -59,6 +59,17 @@ type Config struct {
 	// by to count as above it. Default 0.1, the HPA controller's own
 	// default tolerance: below it the HPA would not scale up either.
 	HPATolerance float64
+	// IngressGrace is how long a Service an Ingress routes to may have no
+	// ready endpoint. Default 2m, as NotReadyGrace: a rollout's pod
+	// hand-over or a slow start-up probe leaves a Service empty for less.
+	IngressGrace time.Duration
+	// UsageRatio is the share of a container's CPU or memory limit, as
+	// metrics.k8s.io measures it, that counts as high. Default 0.9.
+	UsageRatio float64
+	// UsageGrace is how long a container's usage must stay at UsageRatio or
+	// above before cpu_high or memory_high. Default 5m: a burst of CPU at
+	// start-up or a garbage collector's peak is not a fault.
+	UsageGrace time.Duration
 }
 
 // DefaultConfig returns the documented defaults.
@@ -76,6 +87,9 @@ func DefaultConfig() Config {
 		PodCapacityRatio:  0.9,
 		PVCPendingGrace:   5 * time.Minute,
 		HPATolerance:      0.1,
+		IngressGrace:      2 * time.Minute,
+		UsageRatio:        0.9,
+		UsageGrace:        5 * time.Minute,
 	}
 }
 
@@ -95,7 +109,8 @@ func (c Config) Validate() error {
 		{"not-ready grace", c.NotReadyGrace}, {"deploy grace", c.DeployGrace},
 		{"status lag recheck", c.StatusLagRecheck}, {"failed job max age", c.FailedJobMaxAge},
 		{"cronjob tolerance", c.CronJobTolerance}, {"node not-ready grace", c.NodeNotReadyGrace},
-		{"PVC pending grace", c.PVCPendingGrace},
+		{"PVC pending grace", c.PVCPendingGrace}, {"ingress grace", c.IngressGrace},
+		{"usage grace", c.UsageGrace},
 	} {
 		if d.d < 0 {
 			errs = append(errs, fmt.Errorf("%s must not be negative", d.name))
@@ -106,6 +121,9 @@ func (c Config) Validate() error {
 	}
 	if c.PodCapacityRatio <= 0 || c.PodCapacityRatio > 1 {
 		errs = append(errs, fmt.Errorf("pod capacity ratio %v is outside (0, 1]", c.PodCapacityRatio))
+	}
+	if c.UsageRatio <= 0 || c.UsageRatio > 1 {
+		errs = append(errs, fmt.Errorf("usage ratio %v is outside (0, 1]", c.UsageRatio))
 	}
 	if c.HPATolerance < 0 {
 		errs = append(errs, errors.New("HPA tolerance must not be negative"))

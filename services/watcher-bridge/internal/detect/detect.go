@@ -17,6 +17,8 @@
 // of a kind on every add and update of an object (and on resyncs), and again
 // after RecheckAfter when it is positive (a workqueue's AddAfter); on delete
 // call RestartHistory.Forget or UnhealthySince.Forget with the object's UID.
+// Pass an evaluation's findings through FoldSymptoms before reporting them,
+// so that one fault is one Anomaly.
 //
 // Severities, one per signal type:
 //
@@ -27,10 +29,12 @@
 //	image_pull_error     high      the pod can never start until the image is fixed
 //	deploy_failing       high      the workload is below the capacity its owner asked for
 //	job_failed           high      the batch work did not happen and will not retry
+//	ingress_error        high      users get 502/503 on the routes of an empty backend
 //	pod_restart          medium    restarts that still recover; often the first sign of the above
 //	pod_not_ready        medium    one replica out of rotation
 //	disk_pressure        medium    the kubelet is evicting pods, but the node still runs
-//	memory_high          medium    (node MemoryPressure) as disk_pressure
+//	memory_high          medium    (node MemoryPressure) as disk_pressure; (a container near its limit) an OOM kill may follow
+//	cpu_high             medium    a container throttled at its limit: slow, not down
 //	pid_pressure         medium    as disk_pressure
 //	network_unavailable  medium    usually a CNI start-up problem on one node
 //	pod_capacity_high    medium    new pods will soon not schedule on the node
@@ -69,6 +73,9 @@ type Finding struct {
 	// Container names the container of a pod finding; it is empty for other
 	// kinds and for pod-wide findings that no container explains.
 	Container string
+	// Evidence are the symptoms FoldSymptoms moved into this finding, their
+	// cause.
+	Evidence []platformv1alpha1.AnomalyEvidence
 }
 
 // Result is what an evaluation returns.
@@ -119,6 +126,8 @@ var severities = map[platformv1alpha1.SignalType]platformv1alpha1.SignalSeverity
 	platformv1alpha1.SignalPVCPending:         medium,
 	platformv1alpha1.SignalHPAMaxed:           medium,
 	platformv1alpha1.SignalCronJobMissed:      medium,
+	platformv1alpha1.SignalIngressError:       high,
+	platformv1alpha1.SignalCPUHigh:            medium,
 }
 
 const (

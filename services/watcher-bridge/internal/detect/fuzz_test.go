@@ -73,6 +73,7 @@ func FuzzEvaluatePod(f *testing.F) {
 				}
 				seen[key] = true
 			}
+			checkFolded(t, r.Findings, FoldSymptoms(r.Findings))
 			if r.RecheckAfter > cfg.NotReadyGrace {
 				t.Errorf("RecheckAfter %v beyond the only grace a pod has", r.RecheckAfter)
 			}

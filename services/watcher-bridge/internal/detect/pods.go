@@ -50,7 +50,8 @@ const (
 //     time left.
 //
 // One container can show several of these at once (an OOM kill that led
-// to a crash loop and a burst of restarts); all are returned.
+// to a crash loop and a burst of restarts); all are returned, and
+// FoldSymptoms makes them one finding of their cause.
 func EvaluatePod(pod *corev1.Pod, history *RestartHistory, now time.Time, cfg Config) Result {
 	var r Result
 	if pod == nil {

@@ -41,6 +41,9 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Now is the clock; tests may fix it.
 	Now func() time.Time
+	// UsagePollInterval is how often PodMetrics are read for cpu_high and
+	// memory_high, when the metrics API is served; zero turns it off.
+	UsagePollInterval time.Duration
 	// OwnerFallback looks up an owner the informers do not hold (an
 	// owner of another kind, or one created a moment ago); nil stops the
 	// attribution at the last owner found.
@@ -64,7 +67,11 @@ type Detector struct {
 
 	restarts  *detect.RestartHistory
 	unhealthy *detect.UnhealthySince
+	usage     podUsage
 	findings  *prometheus.CounterVec
+	folded    *prometheus.CounterVec
+	// sourceServed says whether an optional source's API is served.
+	sourceServed *prometheus.GaugeVec
 }
 
 // NewDetector checks cfg and returns a Detector with an empty scope.
@@ -96,10 +103,24 @@ func NewDetector(cfg Config) (*Detector, error) {
 			Name: "chatcli_watcher_bridge_findings_total",
 			Help: "Faults the native detectors found in scope, before dedup, by signal type.",
 		}, []string{"signal_type"}),
+		folded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chatcli_watcher_bridge_symptoms_folded_total",
+			Help: "Findings reported as evidence of their cause's Anomaly instead of one of their own, by signal type.",
+		}, []string{"signal_type"}),
+		sourceServed: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "chatcli_watcher_bridge_source_served",
+			Help: "1 when the API an optional detection source reads is served and polled, 0 when it is not (podmetrics: metrics.k8s.io PodMetrics).",
+		}, []string{"source"}),
 	}
 	if cfg.Registerer != nil {
 		var err error
 		if d.findings, err = collectors.Register(cfg.Registerer, d.findings); err != nil {
+			return nil, err
+		}
+		if d.folded, err = collectors.Register(cfg.Registerer, d.folded); err != nil {
+			return nil, err
+		}
+		if d.sourceServed, err = collectors.Register(cfg.Registerer, d.sourceServed); err != nil {
 			return nil, err
 		}
 		// A second Detector in one process (tests) keeps the first's gauge.
@@ -133,6 +154,9 @@ func (d *Detector) Start(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for range d.cfg.Workers {
 		wg.Go(func() { wait.UntilWithContext(ctx, d.work, time.Second) })
+	}
+	if d.cfg.UsagePollInterval > 0 {
+		wg.Go(func() { d.pollUsage(ctx) })
 	}
 	<-ctx.Done()
 	d.queue.ShutDown()
@@ -169,6 +193,7 @@ func (d *Detector) SetScope(s Scope) {
 	for ns, inf := range d.namespaces {
 		if !want[ns] {
 			d.forget(inf)
+			d.usage.dropNamespace(ns)
 			leaving = append(leaving, inf)
 			delete(d.namespaces, ns)
 			d.cfg.Logger.Info("Stopped watching namespace", "namespace", ns)
@@ -201,11 +226,14 @@ func (d *Detector) SetScope(s Scope) {
 // return to scope starts from fresh baselines rather than counting what
 // happened while nobody watched.
 func (d *Detector) forget(inf *namespaceInformers) {
-	for _, kind := range []string{kindPod, kindStatefulSet, kindDaemonSet, kindPVC} {
+	for _, kind := range []string{kindPod, kindStatefulSet, kindDaemonSet, kindPVC, kindIngress} {
 		for _, obj := range inf.byKind[kind].GetStore().List() {
 			if m, ok := metaOf(obj); ok {
 				d.restarts.Forget(m.uid)
 				d.unhealthy.Forget(m.uid)
+			}
+			if rec, ok := obj.(*podRecord); ok {
+				detect.ForgetUsage(d.unhealthy, rec.pod())
 			}
 		}
 	}
@@ -214,7 +242,7 @@ func (d *Detector) forget(inf *namespaceInformers) {
 // requeue evaluates every cached object of a namespace again.
 func (d *Detector) requeue(inf *namespaceInformers) {
 	for kind, informer := range inf.byKind {
-		if kind == kindReplicaSet {
+		if notEvaluated(kind) {
 			continue
 		}
 		for _, key := range informer.GetStore().ListKeys() {

@@ -10,6 +10,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -105,7 +106,11 @@ func (d *Detector) evaluate(ctx context.Context, key objectKey) (int, time.Durat
 		}
 		switch o := obj.(type) {
 		case *podRecord:
-			result = detect.EvaluatePod(o.pod(), d.restarts, now, d.cfg.Detect)
+			pod := o.pod()
+			result = detect.EvaluatePod(pod, d.restarts, now, d.cfg.Detect)
+			if usage, ok := d.usage.get(key.namespace, key.name); ok {
+				result.Merge(detect.EvaluateUsage(pod, usage, d.unhealthy, now, d.cfg.Detect))
+			}
 			owners = o.OwnerReferences
 		case *appsv1.Deployment:
 			result = detect.EvaluateDeployment(o, now, d.cfg.Detect)
@@ -125,6 +130,9 @@ func (d *Detector) evaluate(ctx context.Context, key objectKey) (int, time.Durat
 				return 0, syncRecheck, nil
 			}
 			result = d.evaluateClaim(o, now)
+		case *networkingv1.Ingress:
+			result = detect.EvaluateIngress(o, inf.backends(key.namespace), d.unhealthy, now, d.cfg.Detect)
+			owners = o.OwnerReferences
 		case *autoscalingv2.HorizontalPodAutoscaler:
 			result = detect.EvaluateHPA(o, now, d.cfg.Detect)
 			// An HPA at its maximum is a fault of the workload it scales.
@@ -152,13 +160,20 @@ func (d *Detector) evaluate(ctx context.Context, key objectKey) (int, time.Durat
 	if !scope.Covers(subject) {
 		return 0, result.RecheckAfter, nil
 	}
-	batch := make([]signals.Signal, 0, len(result.Findings))
 	for _, f := range result.Findings {
 		d.findings.WithLabelValues(string(f.Type)).Inc()
+	}
+	// One fault, one Anomaly: the symptoms travel as the cause's evidence.
+	findings := detect.FoldSymptoms(result.Findings)
+	batch := make([]signals.Signal, 0, len(findings))
+	for _, f := range findings {
+		for _, e := range f.Evidence {
+			d.folded.WithLabelValues(string(e.SignalType)).Inc()
+		}
 		s := signals.Signal{
 			Type: f.Type, Source: platformv1alpha1.SourceWatcher, Severity: f.Severity,
 			Resource: subject, Description: f.Description, DetectedAt: now,
-			Value: f.Value, Threshold: f.Threshold,
+			Value: f.Value, Threshold: f.Threshold, Evidence: f.Evidence,
 		}
 		if f.Container != "" {
 			s.Labels = map[string]string{"container": f.Container}

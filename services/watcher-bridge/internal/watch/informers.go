@@ -6,6 +6,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/chatcli/aiops/libs/k8sctx"
+	"github.com/chatcli/aiops/services/watcher-bridge/internal/detect"
 )
 
 // The kinds the detectors evaluate, as queue keys name them.
@@ -20,7 +21,17 @@ const (
 	kindPVC         = k8sctx.KindPersistentVolumeClaim
 	kindHPA         = k8sctx.KindHorizontalPodAutoscaler
 	kindNode        = k8sctx.KindNode
+	kindIngress     = k8sctx.KindIngress
+	// Read only to judge an Ingress's backends; never evaluated.
+	kindService       = k8sctx.KindService
+	kindEndpointSlice = "EndpointSlice"
 )
+
+// backendKinds are cached for ingress detection and not evaluated
+// themselves, like ReplicaSets for attribution.
+func notEvaluated(kind string) bool {
+	return kind == kindReplicaSet || kind == kindService || kind == kindEndpointSlice
+}
 
 // objectKey names one object to evaluate.
 type objectKey struct {
@@ -44,22 +55,28 @@ func (d *Detector) newNamespaceInformers(ns string) *namespaceInformers {
 	factory := informers.NewSharedInformerFactoryWithOptions(d.cfg.Kube, 0,
 		informers.WithNamespace(ns), informers.WithTransform(slim))
 	inf := &namespaceInformers{factory: factory, byKind: map[string]cache.SharedIndexInformer{
-		kindPod:         factory.Core().V1().Pods().Informer(),
-		kindDeployment:  factory.Apps().V1().Deployments().Informer(),
-		kindStatefulSet: factory.Apps().V1().StatefulSets().Informer(),
-		kindDaemonSet:   factory.Apps().V1().DaemonSets().Informer(),
-		kindReplicaSet:  factory.Apps().V1().ReplicaSets().Informer(),
-		kindJob:         factory.Batch().V1().Jobs().Informer(),
-		kindCronJob:     factory.Batch().V1().CronJobs().Informer(),
-		kindPVC:         factory.Core().V1().PersistentVolumeClaims().Informer(),
-		kindHPA:         factory.Autoscaling().V2().HorizontalPodAutoscalers().Informer(),
+		kindPod:           factory.Core().V1().Pods().Informer(),
+		kindDeployment:    factory.Apps().V1().Deployments().Informer(),
+		kindStatefulSet:   factory.Apps().V1().StatefulSets().Informer(),
+		kindDaemonSet:     factory.Apps().V1().DaemonSets().Informer(),
+		kindReplicaSet:    factory.Apps().V1().ReplicaSets().Informer(),
+		kindJob:           factory.Batch().V1().Jobs().Informer(),
+		kindCronJob:       factory.Batch().V1().CronJobs().Informer(),
+		kindPVC:           factory.Core().V1().PersistentVolumeClaims().Informer(),
+		kindHPA:           factory.Autoscaling().V2().HorizontalPodAutoscalers().Informer(),
+		kindIngress:       factory.Networking().V1().Ingresses().Informer(),
+		kindService:       factory.Core().V1().Services().Informer(),
+		kindEndpointSlice: factory.Discovery().V1().EndpointSlices().Informer(),
 	}}
+	_ = inf.byKind[kindEndpointSlice].AddIndexers(cache.Indexers{serviceNameIndex: indexByService})
 	for kind, informer := range inf.byKind {
 		inf.hasSynced = append(inf.hasSynced, informer.HasSynced)
-		if kind != kindReplicaSet {
+		if !notEvaluated(kind) {
 			d.handle(informer, kind)
 		}
 	}
+	d.handleBackends(inf, inf.byKind[kindService])
+	d.handleBackends(inf, inf.byKind[kindEndpointSlice])
 	return inf
 }
 
@@ -112,6 +129,9 @@ func (d *Detector) handle(informer cache.SharedIndexInformer, kind string) {
 			if meta, ok := metaOf(obj); ok {
 				d.restarts.Forget(meta.uid)
 				d.unhealthy.Forget(meta.uid)
+			}
+			if rec, ok := obj.(*podRecord); ok {
+				detect.ForgetUsage(d.unhealthy, rec.pod())
 			}
 		},
 	})

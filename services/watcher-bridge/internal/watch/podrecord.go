@@ -24,11 +24,11 @@ type podRecord struct {
 }
 
 // containerRecord is what pod findings quote of a container's spec: its
-// image when the status lacks it, and the memory limit an OOM is measured
-// against.
+// image when the status lacks it, the memory limit an OOM is measured
+// against, and the CPU limit usage is.
 type containerRecord struct {
-	name, image string
-	memoryLimit *resource.Quantity
+	name, image           string
+	memoryLimit, cpuLimit *resource.Quantity
 }
 
 func newPodRecord(p *corev1.Pod) *podRecord {
@@ -80,8 +80,14 @@ func (r *podRecord) containerSpecs(records []containerRecord) []corev1.Container
 	out := make([]corev1.Container, len(records))
 	for i, c := range records {
 		out[i] = corev1.Container{Name: c.name, Image: c.image}
+		if c.memoryLimit != nil || c.cpuLimit != nil {
+			out[i].Resources.Limits = corev1.ResourceList{}
+		}
 		if c.memoryLimit != nil {
-			out[i].Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: *c.memoryLimit}
+			out[i].Resources.Limits[corev1.ResourceMemory] = *c.memoryLimit
+		}
+		if c.cpuLimit != nil {
+			out[i].Resources.Limits[corev1.ResourceCPU] = *c.cpuLimit
 		}
 	}
 	return out
@@ -96,6 +102,9 @@ func containerRecords(cs []corev1.Container) []containerRecord {
 		out[i] = containerRecord{name: c.Name, image: c.Image}
 		if limit, ok := c.Resources.Limits[corev1.ResourceMemory]; ok {
 			out[i].memoryLimit = &limit
+		}
+		if limit, ok := c.Resources.Limits[corev1.ResourceCPU]; ok {
+			out[i].cpuLimit = &limit
 		}
 	}
 	return out

@@ -69,3 +69,31 @@ func TestPodRecordKeepsWhatDetectionReads(t *testing.T) {
 		})
 	}
 }
+
+// TestPodRecordKeepsTheLimitsUsageIsJudgedBy: cpu_high and memory_high
+// come out the same from the rebuilt pod as from the full one.
+func TestPodRecordKeepsTheLimitsUsageIsJudgedBy(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	cfg := detect.DefaultConfig()
+	full := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "api-7d9c-abcde", Namespace: "prod", UID: "pod-uid"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{
+			Name: "app", Image: "api:1.0",
+			Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{
+				corev1.ResourceMemory: resource.MustParse("64Mi"), corev1.ResourceCPU: resource.MustParse("1")}},
+		}}},
+	}
+	usage := []detect.ContainerUsage{{Name: "app", CPU: resource.MustParse("950m"), Memory: resource.MustParse("62Mi")}}
+	evaluate := func(p *corev1.Pod) detect.Result {
+		tracker := detect.NewUnhealthySince(0)
+		detect.EvaluateUsage(p, usage, tracker, now.Add(-10*time.Minute), cfg)
+		return detect.EvaluateUsage(p, usage, tracker, now, cfg)
+	}
+	want := evaluate(full)
+	if len(want.Findings) != 2 {
+		t.Fatalf("the full pod shows %d usage findings, want 2; the case proves nothing", len(want.Findings))
+	}
+	if diff := cmp.Diff(want, evaluate(newPodRecord(full.DeepCopy()).pod())); diff != "" {
+		t.Errorf("findings differ (-full +record):\n%s", diff)
+	}
+}

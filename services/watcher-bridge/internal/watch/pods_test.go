@@ -184,3 +184,42 @@ func notReadyStatus(since time.Time) corev1.PodStatus {
 	s.ContainerStatuses[0].Ready = false
 	return s
 }
+
+// TestAnOOMKilledCrashLoopIsOneAnomalyWithItsSymptomsAsEvidence is the
+// OOM triple: one look at the pod shows the OOM kill, the crash loop it
+// caused and a burst of restarts. That is one fault, so one Anomaly, the
+// cause, with the other two as its evidence; the next looks at the pod
+// (more restarts of the same loop) are duplicates of it.
+func TestAnOOMKilledCrashLoopIsOneAnomalyWithItsSymptomsAsEvidence(t *testing.T) {
+	g := NewWithT(t)
+	h := startParallelHarness(t, detect.DefaultConfig(), platformv1alpha1.WatchTarget{Name: "checkout", Kind: platformv1alpha1.KindDeployment})
+	_, pod := h.deploymentWithPod("checkout")
+	h.setStatus(pod, func() { pod.Status = runningPodStatus(0) })
+	g.Consistently(h.anomalies).WithTimeout(defaultQuiet).Should(BeEmpty())
+
+	h.setStatus(pod, func() { pod.Status = oomCrashLoopStatus(4) })
+	a := h.eventuallyAnomaly(g, platformv1alpha1.SignalOOMKill)
+	g.Expect(a.Spec.Evidence).To(HaveLen(2))
+	g.Expect(a.Spec.Evidence[0].SignalType).To(Equal(platformv1alpha1.SignalPodRestart))
+	g.Expect(a.Spec.Evidence[0].Value).To(Equal("4"))
+	g.Expect(a.Spec.Evidence[0].Message).To(ContainSubstring("restarted 4 times"))
+	g.Expect(a.Spec.Evidence[1].SignalType).To(Equal(platformv1alpha1.SignalCrashLoopBackOff))
+	g.Expect(a.Spec.Evidence[1].Message).To(ContainSubstring("keeps crashing"))
+	g.Expect(a.Spec.Description).To(ContainSubstring("symptoms folded in: pod_restart, crashloop_backoff"))
+	for _, restarts := range []int32{5, 6, 7} {
+		h.setStatus(pod, func() { pod.Status = oomCrashLoopStatus(restarts) })
+	}
+	g.Consistently(func() int { return len(h.anomalies()) }).WithTimeout(defaultQuiet).Should(Equal(1))
+}
+
+// oomCrashLoopStatus is what the kubelet writes for a container OOM-killed
+// in a loop, between two restarts: waiting out its back-off, the last
+// termination an OOM kill.
+func oomCrashLoopStatus(restarts int32) corev1.PodStatus {
+	s := crashLoopStatus()
+	cs := &s.ContainerStatuses[0]
+	cs.RestartCount = restarts
+	cs.LastTerminationState.Terminated.ExitCode = 137
+	cs.LastTerminationState.Terminated.Reason = "OOMKilled"
+	return s
+}

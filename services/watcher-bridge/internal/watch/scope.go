@@ -96,9 +96,10 @@ func (s Scope) Covers(r platformv1alpha1.ResourceReference) bool {
 	if s.wholeNamespaces[r.Namespace] {
 		return true
 	}
-	if r.Kind == "PersistentVolumeClaim" {
-		// A claim has no owner to attribute it to; its pods wait for it,
-		// so it matters wherever a target lives.
+	if r.Kind == "PersistentVolumeClaim" || r.Kind == "Ingress" {
+		// A claim or an Ingress has no owner to attribute it to; a
+		// target's pods wait for the claim, its users come through the
+		// Ingress, so either matters wherever a target lives.
 		return s.hasTargetIn(r.Namespace)
 	}
 	_, ok := s.targets[target{kind: r.Kind, namespace: r.Namespace, name: r.Name}]

@@ -39,6 +39,10 @@ func TestScope(t *testing.T) {
 				{Kind: "Deployment", Namespace: "prod", Name: "db"}:    false,
 				{Kind: "Deployment", Namespace: "prod", Name: "other"}: false,
 				{Kind: "Node", Name: "worker-1"}:                       true,
+				// An Ingress, like a claim, has no owner to be a target:
+				// it counts wherever a target lives.
+				{Kind: "Ingress", Namespace: "prod", Name: "shop"}:    true,
+				{Kind: "Ingress", Namespace: "staging", Name: "shop"}: false,
 			},
 		},
 		"DisabledWatcher": {

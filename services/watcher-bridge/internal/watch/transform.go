@@ -5,6 +5,8 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -53,6 +55,20 @@ func slim(obj any) (any, error) {
 		}
 	case *autoscalingv2.HorizontalPodAutoscaler:
 		slimMeta(&o.ObjectMeta)
+	case *networkingv1.Ingress:
+		// Its spec, the routes, is what is judged; its status is the
+		// load balancer's address.
+		slimMeta(&o.ObjectMeta)
+		o.Spec.TLS = nil
+		o.Status = networkingv1.IngressStatus{}
+	case *corev1.Service:
+		// Only whether it exists and whether it is an ExternalName.
+		return &corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Name: o.Name, Namespace: o.Namespace, UID: o.UID, ResourceVersion: o.ResourceVersion},
+			Spec:       corev1.ServiceSpec{Type: o.Spec.Type},
+		}, nil
+	case *discoveryv1.EndpointSlice:
+		return newEndpointSliceRecord(o), nil
 	case *corev1.Node:
 		slimMeta(&o.ObjectMeta)
 		o.Status.Images = nil
