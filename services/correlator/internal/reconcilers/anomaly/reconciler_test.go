@@ -14,12 +14,14 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
+	"github.com/chatcli/aiops/libs/pipeline"
 	"github.com/chatcli/aiops/libs/redisx"
 	"github.com/chatcli/aiops/libs/testenv"
 )
@@ -115,6 +117,7 @@ func TestABurstMakesOneIssuePerResource(t *testing.T) {
 			for range tc.replicas {
 				startCorrelator(t, redis)
 			}
+			measured := anomalyStageCount(t)
 
 			var group errgroup.Group
 			group.SetLimit(16)
@@ -152,8 +155,27 @@ func TestABurstMakesOneIssuePerResource(t *testing.T) {
 				g.Expect(issue.Spec.Resource).To(Equal(a.Spec.Resource))
 				g.Expect(a.Labels[platformv1alpha1.LabelIssue]).To(Equal(issue.Name))
 			}
+			// Every Anomaly's first correlation is one observation of
+			// the anomaly_to_issue stage (a pass whose status patch
+			// conflicted may observe again, so at least).
+			g.Expect(anomalyStageCount(t) - measured).To(BeNumerically(">=", 3*resources))
 		})
 	}
+}
+
+func anomalyStageCount(t *testing.T) uint64 {
+	t.Helper()
+	families, err := metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == pipeline.Name("correlator", "anomaly_to_issue") {
+			return f.GetMetric()[0].GetHistogram().GetSampleCount()
+		}
+	}
+	t.Fatal("anomaly_to_issue is not registered")
+	return 0
 }
 
 // TestAResolvedIssueIsNotReopened checks that a fault after its Issue was
