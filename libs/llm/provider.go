@@ -39,6 +39,11 @@ type Request struct {
 	Model     string
 	// MaxAnswerBytes bounds the answer; 0 means MaxAnswerBytes.
 	MaxAnswerBytes int
+	// MaxTokens and Temperature are the incident's Instance's choice
+	// (spec.maxTokens, spec.temperature); zero and nil leave the
+	// provider's settings (the analyzer's flags) in force.
+	MaxTokens   int
+	Temperature *float64
 }
 
 // Response is a provider's raw answer, to be parsed by the task's parser.
