@@ -60,6 +60,7 @@ const (
 	maxRecommendations = 32
 	maxRecommendation  = 4096
 	maxModel           = 256
+	maxServer          = 253
 )
 
 // Reconciler analyses AIInsights. Client, Context, Scrubber, Analyzer and
@@ -221,7 +222,7 @@ func (r *Reconciler) analyze(ctx context.Context, insight *platformv1alpha1.AIIn
 		return res, ferr
 	}
 	log.V(1).Info("Analysed Issue", "issue", issue.Name, "provider", resp.GetAnalysis().GetProvider(), "duration", elapsed)
-	r.succeed(ctx, insight, target, resp.GetAnalysis())
+	r.succeed(ctx, insight, target, resp)
 	reason := meta.FindStatusCondition(insight.Status.Conditions, platformv1alpha1.AIInsightReadyCondition).Reason
 	analysisDuration.WithLabelValues(string(insight.Status.Provider), reason).Observe(elapsed.Seconds())
 	return ctrl.Result{}, nil
@@ -250,7 +251,10 @@ func (r *Reconciler) callFailed(ctx context.Context, insight *platformv1alpha1.A
 	msg := status.Convert(err).Message()
 	switch grpcx.Reason(err) {
 	case grpcx.ReasonInvalidResponse:
-		r.fail(insight, platformv1alpha1.AIInsightInvalidResponseReason, "The provider's answer was not valid JSON, even after a repair request: "+msg)
+		if grpcx.ErrorMetadata(err)["server"] == "" {
+			msg = "The provider's answer was not valid JSON, even after a repair request: " + msg
+		}
+		r.fail(insight, platformv1alpha1.AIInsightInvalidResponseReason, msg)
 		return ctrl.Result{}, nil
 	case grpcx.ReasonBudgetExhausted:
 		r.fail(insight, platformv1alpha1.AIInsightBudgetExhaustedReason, msg)
@@ -275,8 +279,10 @@ func (r *Reconciler) fail(insight *platformv1alpha1.AIInsight, reason, message s
 	reconcile.SetCondition(insight, &insight.Status.Conditions, platformv1alpha1.AIInsightReadyCondition, metav1.ConditionFalse, reason, message)
 }
 
-// succeed stores the analysis and its validated actions.
-func (r *Reconciler) succeed(ctx context.Context, insight *platformv1alpha1.AIInsight, target platformv1alpha1.ResourceReference, a *chatcliv1.AnalyzeIssueResponse) {
+// succeed stores the analysis, its validated actions, who answered and
+// what it cost.
+func (r *Reconciler) succeed(ctx context.Context, insight *platformv1alpha1.AIInsight, target platformv1alpha1.ResourceReference, resp *analyzerv1.AnalyzeIssueResponse) {
+	a := resp.GetAnalysis()
 	raw := make([]llm.Action, 0, len(a.GetSuggestedActions()))
 	for _, s := range a.GetSuggestedActions() {
 		raw = append(raw, llm.Action{Name: s.GetName(), Action: s.GetAction(), Description: s.GetDescription(), Params: s.GetParams()})
@@ -289,6 +295,13 @@ func (r *Reconciler) succeed(ctx context.Context, insight *platformv1alpha1.AIIn
 		st.Provider = ""
 	}
 	st.Model = truncate(a.GetModel(), maxModel)
+	st.Server, st.Usage = "", nil
+	if srv := resp.GetServer(); srv != nil && srv.GetNamespace() == insight.Namespace {
+		st.Server = truncate(srv.GetName(), maxServer)
+	}
+	if u := resp.GetUsage(); u != nil && st.Server == "" {
+		st.Usage = usageOf(u)
+	}
 	st.Analysis = truncate(a.GetAnalysis(), maxAnalysis)
 	conf := math.Round(float64(min(max(a.GetConfidence(), 0), 1))*100) / 100
 	st.Confidence = &conf
@@ -303,7 +316,11 @@ func (r *Reconciler) succeed(ctx context.Context, insight *platformv1alpha1.AIIn
 	now := metav1.NewTime(r.Now())
 	st.GeneratedAt = &now
 
-	reason, message := platformv1alpha1.AIInsightAnalysisCompletedReason, fmt.Sprintf("Analysis by %s with %d suggested actions", st.Provider, len(res.Accepted))
+	by := string(st.Provider)
+	if st.Server != "" {
+		by += " through the ChatCLI server of Instance " + st.Server
+	}
+	reason, message := platformv1alpha1.AIInsightAnalysisCompletedReason, fmt.Sprintf("Analysis by %s with %d suggested actions", by, len(res.Accepted))
 	requested := insight.Spec.Provider
 	switch {
 	case len(raw) > 0 && len(res.Accepted) == 0:
@@ -312,6 +329,18 @@ func (r *Reconciler) succeed(ctx context.Context, insight *platformv1alpha1.AIIn
 		reason, message = platformv1alpha1.AIInsightBuiltinFallbackReason, fmt.Sprintf("BUILTIN answered instead of %s, with %d suggested actions", requested, len(res.Accepted))
 	}
 	reconcile.SetCondition(insight, &st.Conditions, platformv1alpha1.AIInsightReadyCondition, metav1.ConditionTrue, reason, message)
+}
+
+// usageOf is the status form of the pool's usage: negative counts (a
+// broken pool) read as zero, and the cost is a decimal of six places.
+func usageOf(u *analyzerv1.LLMUsage) *platformv1alpha1.LLMUsage {
+	out := &platformv1alpha1.LLMUsage{InputTokens: max(u.GetInputTokens(), 0), OutputTokens: max(u.GetOutputTokens(), 0)}
+	if u.EstimatedCostUsd != nil {
+		if c := u.GetEstimatedCostUsd(); c >= 0 && c < 1e12 {
+			out.EstimatedCostUSD = strconv.FormatFloat(c, 'f', 6, 64)
+		}
+	}
+	return out
 }
 
 var knownProviders = []platformv1alpha1.Provider{
