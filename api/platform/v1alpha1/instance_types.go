@@ -36,6 +36,17 @@ type InstanceSpec struct {
 	// +optional
 	Temperature *float64 `json:"temperature,omitempty"`
 
+	// providerTimeout bounds each call the platform's analyzer makes to
+	// the provider, as maxTokens, as a Go duration from 1s to 10m. Unset,
+	// the analyzer's --provider-timeout (60s) applies; its
+	// --analysis-timeout still bounds a whole analysis.
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('10m')",message="providerTimeout must be between 1s and 10m"
+	// +kubebuilder:validation:Type=string
+	// +optional
+	ProviderTimeout *metav1.Duration `json:"providerTimeout,omitempty"`
+
 	// replicas of the server. More than one makes the Service headless, so
 	// that gRPC clients balance across pods.
 	// +kubebuilder:default=1

@@ -199,6 +199,16 @@ func TestInvalidObjectsAreRefused(t *testing.T) {
 			base:   validInstance, patch: `spec: {temperature: 2.5}`,
 			wantField: "spec.temperature", wantMessage: "should be less than or equal to 2",
 		},
+		"ProviderTimeoutTooLong": {
+			reason: "a provider call is bounded by minutes, not hours",
+			base:   validInstance, patch: `spec: {providerTimeout: 2h}`,
+			wantField: "spec.providerTimeout", wantMessage: "providerTimeout must be between 1s and 10m",
+		},
+		"ProviderTimeoutNotADuration": {
+			reason: "timeouts are Go durations",
+			base:   validInstance, patch: `spec: {providerTimeout: soon}`,
+			wantField: "spec.providerTimeout", wantMessage: "should match",
+		},
 		"CostNotADecimal": {
 			reason: "the estimated cost is a decimal of six places",
 			base:   validInsight, status: `status: {usage: {inputTokens: 1, outputTokens: 1, estimatedCostUSD: "1e-3"}}`,
@@ -329,7 +339,7 @@ func TestLegitimateObjectsAreAccepted(t *testing.T) {
 		"ZeroRiskAndConfidence": {reason: "zero is a value, not an absence", base: validIssue, patch: `spec: {riskScore: 0}`},
 		"AnalysisThroughServerOverTLS": {
 			reason: "an Instance may send its incidents' analyses to its own ChatCLI server",
-			base:   validInstance, patch: `spec: {maxTokens: 2048, temperature: 0.2, aiops: {analysisMode: server}, server: {tls: {enabled: true, secretName: chatcli-tls}}}`,
+			base:   validInstance, patch: `spec: {maxTokens: 2048, temperature: 0.2, providerTimeout: 90s, aiops: {analysisMode: server}, server: {tls: {enabled: true, secretName: chatcli-tls}}}`,
 		},
 		"InsightUsageAndServer": {
 			reason: "the analyzer records who answered and what it cost",

@@ -504,6 +504,11 @@ func (in *InstanceSpec) DeepCopyInto(out *InstanceSpec) {
 		*out = new(float64)
 		**out = **in
 	}
+	if in.ProviderTimeout != nil {
+		in, out := &in.ProviderTimeout, &out.ProviderTimeout
+		*out = new(v1.Duration)
+		**out = **in
+	}
 	if in.Replicas != nil {
 		in, out := &in.Replicas, &out.Replicas
 		*out = new(int32)

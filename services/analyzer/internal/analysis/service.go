@@ -71,10 +71,11 @@ type Service struct {
 	// name; nil and "" when none does. It is asked for analyses only, and
 	// a server that fails is followed by the chain like a provider.
 	Servers func(ctx context.Context, namespace string, name platformv1alpha1.Provider) (llm.Provider, string, error)
-	// Tune, when set, gives the namespace's own max tokens and
-	// temperature for a provider (its Instance's spec.maxTokens and
-	// spec.temperature); zero values leave the flags' in force.
-	Tune func(ctx context.Context, namespace string, name platformv1alpha1.Provider) Tuning
+	// Tune, when set, gives the namespace's own max tokens, temperature
+	// and call timeout for a provider (its Instance's spec.maxTokens,
+	// spec.temperature and spec.providerTimeout); zero values leave the
+	// flags' in force.
+	Tune func(ctx context.Context, namespace string, name platformv1alpha1.Provider) llm.Tuning
 	// Budget, when set, caps the tokens of the network providers; a spent
 	// budget lets BUILTIN answer, and the analysis says so.
 	Budget *TokenBudget
@@ -90,12 +91,6 @@ type Service struct {
 
 	inFlight     chan struct{}
 	inFlightOnce sync.Once
-}
-
-// Tuning is what an Instance chooses for its provider's answers.
-type Tuning struct {
-	MaxTokens   int
-	Temperature *float64
 }
 
 // answered is who answered a request and what the calls spent.
@@ -428,9 +423,12 @@ func (s *Service) ask(ctx context.Context, namespace, scope string, p llm.Provid
 		return "", err
 	}
 	defer release()
-	var tuning Tuning
+	var tuning llm.Tuning
 	if s.Tune != nil && p.Name() != platformv1alpha1.ProviderBuiltin {
 		tuning = s.Tune(ctx, namespace, p.Name())
+	}
+	if tuning.Timeout > 0 {
+		timeout = tuning.Timeout
 	}
 	for try := 0; try < 2; try++ {
 		metered := p.Name() != platformv1alpha1.ProviderBuiltin

@@ -4,10 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
+	"time"
 
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 	"github.com/chatcli/aiops/libs/llm"
-	"github.com/chatcli/aiops/services/analyzer/internal/analysis"
 )
 
 // TestAnalyzeReportsUsageAndCostAndSendsTheTuning: every call behind an
@@ -36,9 +36,9 @@ func TestAnalyzeReportsUsageAndCostAndSendsTheTuning(t *testing.T) {
 			svc := service(provider(t, platformv1alpha1.ProviderClaudeAI, srv, map[string]string{"ANTHROPIC_API_KEY": "k"}))
 			temp := 0.4
 			var asked []string
-			svc.Tune = func(_ context.Context, ns string, p platformv1alpha1.Provider) analysis.Tuning {
+			svc.Tune = func(_ context.Context, ns string, p platformv1alpha1.Provider) llm.Tuning {
 				asked = append(asked, ns+"/"+string(p))
-				return analysis.Tuning{MaxTokens: 1234, Temperature: &temp}
+				return llm.Tuning{MaxTokens: 1234, Temperature: &temp}
 			}
 			resp, err := svc.Analyze(ctxT(t), analyzeRequest(platformv1alpha1.ProviderClaudeAI))
 			if err != nil {
@@ -82,4 +82,46 @@ func diff(a, b float64) float64 {
 		return a - b
 	}
 	return b - a
+}
+
+// deadlineProbe is a provider that reports the deadline of its call.
+type deadlineProbe struct{ left time.Duration }
+
+func (d *deadlineProbe) Name() platformv1alpha1.Provider { return platformv1alpha1.ProviderOpenAI }
+func (d *deadlineProbe) Complete(ctx context.Context, _ llm.Request) (llm.Response, error) {
+	if dl, ok := ctx.Deadline(); ok {
+		d.left = time.Until(dl)
+	}
+	return llm.Response{Text: `{"analysis":"ok","confidence":0.5}`, Model: "probe"}, nil
+}
+
+// TestTheInstancesTimeoutBoundsTheCall: an Instance's providerTimeout
+// replaces --provider-timeout for its provider's calls.
+func TestTheInstancesTimeoutBoundsTheCall(t *testing.T) {
+	tests := map[string]struct {
+		tuned   time.Duration
+		atMost  time.Duration
+		atLeast time.Duration
+	}{
+		"Instance": {tuned: 2 * time.Second, atLeast: time.Second, atMost: 2 * time.Second},
+		"Flag":     {atLeast: 20 * time.Second, atMost: 30 * time.Second},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			probe := &deadlineProbe{}
+			svc := service(probe)
+			svc.Timeout = 30 * time.Second
+			svc.Tune = func(context.Context, string, platformv1alpha1.Provider) llm.Tuning {
+				return llm.Tuning{Timeout: tt.tuned}
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if _, err := svc.Analyze(ctx, analyzeRequest(platformv1alpha1.ProviderOpenAI)); err != nil {
+				t.Fatal(err)
+			}
+			if probe.left < tt.atLeast || probe.left > tt.atMost {
+				t.Errorf("the call had %v left, want between %v and %v", probe.left, tt.atLeast, tt.atMost)
+			}
+		})
+	}
 }

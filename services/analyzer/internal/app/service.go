@@ -177,10 +177,7 @@ func (o *options) setup(_ context.Context, rt *bootstrap.Runtime) error {
 		Settings: o.providerSettings(), Policy: o.policy(),
 	}
 	svc.Resolve = resolver.Provider
-	svc.Tune = func(ctx context.Context, namespace string, name platformv1alpha1.Provider) analysis.Tuning {
-		maxTokens, temperature := resolver.Tuning(ctx, namespace, name)
-		return analysis.Tuning{MaxTokens: maxTokens, Temperature: temperature}
-	}
+	svc.Tune = resolver.Tuning
 	// Instances with spec.aiops.analysisMode server have their incidents
 	// analysed by their own ChatCLI server.
 	servers := &chatcliserver.Router{Instances: mgr.GetClient(), Secrets: mgr.GetAPIReader(), Policy: o.policy()}

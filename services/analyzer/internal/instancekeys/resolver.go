@@ -92,30 +92,33 @@ func (r *Resolver) build(namespace string, secret *corev1.Secret, name platformv
 	return wrapped, nil
 }
 
-// Tuning returns the max tokens and temperature that the first Instance
-// (by name) of namespace whose spec.provider is name sets for its
-// answers, whoever's keys the call uses; 0 and nil when it sets none, or
-// when no Instance names the provider, so that the flags apply. A failed
-// list also leaves the flags in force: tuning is never a reason to fail an
-// analysis.
-func (r *Resolver) Tuning(ctx context.Context, namespace string, name platformv1alpha1.Provider) (int, *float64) {
+// Tuning returns what the first Instance (by name) of namespace whose
+// spec.provider is name sets for the calls to it (max tokens, temperature,
+// timeout), whoever's keys the call uses; zero values when it sets none,
+// or when no Instance names the provider, so that the flags apply. A
+// failed list also leaves the flags in force: tuning is never a reason to
+// fail an analysis.
+func (r *Resolver) Tuning(ctx context.Context, namespace string, name platformv1alpha1.Provider) llm.Tuning {
 	if namespace == "" {
-		return 0, nil
+		return llm.Tuning{}
 	}
 	list := &platformv1alpha1.InstanceList{}
 	if err := r.Instances.List(ctx, list, client.InNamespace(namespace)); err != nil {
-		return 0, nil
+		return llm.Tuning{}
 	}
 	slices.SortFunc(list.Items, func(a, b platformv1alpha1.Instance) int { return strings.Compare(a.Name, b.Name) })
 	for _, inst := range list.Items {
 		if inst.Spec.Provider != name {
 			continue
 		}
-		maxTokens := 0
+		t := llm.Tuning{Temperature: inst.Spec.Temperature}
 		if inst.Spec.MaxTokens != nil {
-			maxTokens = int(*inst.Spec.MaxTokens)
+			t.MaxTokens = int(*inst.Spec.MaxTokens)
 		}
-		return maxTokens, inst.Spec.Temperature
+		if inst.Spec.ProviderTimeout != nil {
+			t.Timeout = inst.Spec.ProviderTimeout.Duration
+		}
+		return t
 	}
-	return 0, nil
+	return llm.Tuning{}
 }

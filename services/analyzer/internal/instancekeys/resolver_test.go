@@ -107,7 +107,9 @@ func TestTuningComesFromTheProvidersInstance(t *testing.T) {
 	id := env.AsService(t, "analyzer", platform, ns)
 	temp := 0.3
 	for _, inst := range []*platformv1alpha1.Instance{
-		{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "a-claude"}, Spec: platformv1alpha1.InstanceSpec{Provider: platformv1alpha1.ProviderClaudeAI, MaxTokens: ptr(int32(1500)), Temperature: &temp}},
+		{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "a-claude"}, Spec: platformv1alpha1.InstanceSpec{
+			Provider: platformv1alpha1.ProviderClaudeAI, MaxTokens: ptr(int32(1500)), Temperature: &temp, ProviderTimeout: &metav1.Duration{Duration: 45 * time.Second},
+		}},
 		{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "b-claude"}, Spec: platformv1alpha1.InstanceSpec{Provider: platformv1alpha1.ProviderClaudeAI, MaxTokens: ptr(int32(9))}},
 		{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "c-openai"}, Spec: platformv1alpha1.InstanceSpec{Provider: platformv1alpha1.ProviderOpenAI}},
 	} {
@@ -121,8 +123,9 @@ func TestTuningComesFromTheProvidersInstance(t *testing.T) {
 		provider  platformv1alpha1.Provider
 		maxTokens int
 		temp      *float64
+		timeout   time.Duration
 	}{
-		"TheFirstInstanceOfTheProvider": {ns: ns, provider: platformv1alpha1.ProviderClaudeAI, maxTokens: 1500, temp: &temp},
+		"TheFirstInstanceOfTheProvider": {ns: ns, provider: platformv1alpha1.ProviderClaudeAI, maxTokens: 1500, temp: &temp, timeout: 45 * time.Second},
 		"AnInstanceThatSetsNothing":     {ns: ns, provider: platformv1alpha1.ProviderOpenAI},
 		"NoInstanceOfTheProvider":       {ns: ns, provider: platformv1alpha1.ProviderBedrock},
 		"ANamespaceWithoutInstances":    {ns: platform, provider: platformv1alpha1.ProviderClaudeAI},
@@ -130,9 +133,9 @@ func TestTuningComesFromTheProvidersInstance(t *testing.T) {
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
-			maxTokens, gotTemp := r.Tuning(ctx, tt.ns, tt.provider)
-			if maxTokens != tt.maxTokens || (gotTemp == nil) != (tt.temp == nil) || gotTemp != nil && *gotTemp != *tt.temp {
-				t.Errorf("Tuning = %d, %v; want %d, %v", maxTokens, gotTemp, tt.maxTokens, tt.temp)
+			got := r.Tuning(ctx, tt.ns, tt.provider)
+			if got.MaxTokens != tt.maxTokens || got.Timeout != tt.timeout || (got.Temperature == nil) != (tt.temp == nil) || got.Temperature != nil && *got.Temperature != *tt.temp {
+				t.Errorf("Tuning = %+v, want %d, %v, %v", got, tt.maxTokens, tt.temp, tt.timeout)
 			}
 		})
 	}
