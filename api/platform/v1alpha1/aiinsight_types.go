@@ -118,9 +118,9 @@ type AIInsightStatus struct {
 	Server string `json:"server,omitempty"`
 
 	// usage is what the provider calls behind the analysis spent, the
-	// repair request and failed calls of the fallback chain included.
-	// Absent when a ChatCLI server answered (chatcli.v1 reports no
-	// tokens).
+	// repair request and failed calls of the fallback chain included; a
+	// failed analysis records it too when its calls spent tokens. Absent
+	// when a ChatCLI server answered (chatcli.v1 reports no tokens).
 	// +optional
 	Usage *LLMUsage `json:"usage,omitempty"`
 

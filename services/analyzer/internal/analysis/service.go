@@ -10,7 +10,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -189,7 +191,7 @@ func (s *Service) Analyze(ctx context.Context, req *chatcliv1.AnalyzeIssueReques
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, withUsage(err, who.usage)
 	}
 	if who.model == BudgetFallbackModel {
 		answer.Analysis = "The LLM token budget is spent, so the built-in analyzer answered. " + answer.Analysis
@@ -357,7 +359,7 @@ func (s *Service) complete(ctx context.Context, namespace, scope, name, model st
 					truncate("The ChatCLI server of Instance "+server+" answered twice outside the analysis schema: "+status.Convert(aerr).Message(), 1024),
 					map[string]string{"provider": string(p.Name()), "server": server})
 			}
-			return answered{}, aerr // a model that answers badly is not replaced silently
+			return answered{usage: usage}, aerr // a model that answers badly is not replaced silently
 		}
 		if i == 0 {
 			err = aerr
@@ -365,15 +367,15 @@ func (s *Service) complete(ctx context.Context, namespace, scope, name, model st
 		budgetSpent = budgetSpent || errors.Is(aerr, llm.ErrBudgetExhausted)
 	}
 	if !s.Fallback || requested == platformv1alpha1.ProviderBuiltin {
-		return answered{}, providerError(requested, server, err)
+		return answered{usage: usage}, providerError(requested, server, err)
 	}
 	b, berr := s.Providers.Get(platformv1alpha1.ProviderBuiltin)
 	if berr != nil {
-		return answered{}, providerError(requested, server, err)
+		return answered{usage: usage}, providerError(requested, server, err)
 	}
 	m, berr := s.ask(ctx, namespace, scope, b, "", task, system, text, parse, &usage)
 	if berr != nil {
-		return answered{}, berr
+		return answered{usage: usage}, berr
 	}
 	if budgetSpent {
 		m = BudgetFallbackModel
@@ -460,6 +462,32 @@ func (s *Service) ask(ctx context.Context, namespace, scope string, p llm.Provid
 		system += llm.RepairNote(perr)
 	}
 	return "", nil // unreachable
+}
+
+// Metadata keys of a failed analysis's ErrorInfo: what its calls spent,
+// so that a failed AIInsight records its cost too.
+const (
+	MetaInputTokens      = "input_tokens"
+	MetaOutputTokens     = "output_tokens"
+	MetaEstimatedCostUSD = "estimated_cost_usd"
+)
+
+// withUsage adds what the calls spent to the ErrorInfo of a failed
+// request; an error without one, or calls that spent nothing, are left
+// alone.
+func withUsage(err error, u llm.Usage) error {
+	info := grpcx.ErrorInfo(err)
+	if info == nil || u.InputTokens+u.OutputTokens == 0 {
+		return err
+	}
+	meta := map[string]string{}
+	maps.Copy(meta, info.GetMetadata())
+	meta[MetaInputTokens] = strconv.Itoa(u.InputTokens)
+	meta[MetaOutputTokens] = strconv.Itoa(u.OutputTokens)
+	if !u.Unpriced {
+		meta[MetaEstimatedCostUSD] = strconv.FormatFloat(u.CostUSD, 'f', 6, 64)
+	}
+	return grpcx.Error(status.Code(err), info.GetReason(), status.Convert(err).Message(), meta)
 }
 
 // providerError turns a provider failure into the status the callers act

@@ -45,6 +45,7 @@ import (
 	"github.com/chatcli/aiops/libs/scrub"
 	analyzerv1 "github.com/chatcli/aiops/proto/chatcli/platform/analyzer/v1"
 	chatcliv1 "github.com/chatcli/aiops/proto/chatcli/v1"
+	"github.com/chatcli/aiops/services/analyzer/internal/analysis"
 	"github.com/chatcli/aiops/services/analyzer/internal/validate"
 )
 
@@ -249,6 +250,9 @@ func superseded(insight *platformv1alpha1.AIInsight, issue *platformv1alpha1.Iss
 // GiveUpAfter.
 func (r *Reconciler) callFailed(ctx context.Context, insight *platformv1alpha1.AIInsight, err error) (ctrl.Result, error) {
 	msg := status.Convert(err).Message()
+	// A failed analysis may still have cost something (an answer that
+	// never parsed); the pool says what in the error's metadata.
+	insight.Status.Usage = usageOfMetadata(grpcx.ErrorMetadata(err))
 	switch grpcx.Reason(err) {
 	case grpcx.ReasonInvalidResponse:
 		if grpcx.ErrorMetadata(err)["server"] == "" {
@@ -341,6 +345,21 @@ func usageOf(u *analyzerv1.LLMUsage) *platformv1alpha1.LLMUsage {
 		}
 	}
 	return out
+}
+
+// usageOfMetadata reads the usage of a failed analysis from its error's
+// metadata; nil when there is none or it does not parse.
+func usageOfMetadata(meta map[string]string) *platformv1alpha1.LLMUsage {
+	in, ierr := strconv.ParseInt(meta[analysis.MetaInputTokens], 10, 64)
+	out, oerr := strconv.ParseInt(meta[analysis.MetaOutputTokens], 10, 64)
+	if ierr != nil || oerr != nil {
+		return nil
+	}
+	u := &analyzerv1.LLMUsage{InputTokens: in, OutputTokens: out}
+	if c, err := strconv.ParseFloat(meta[analysis.MetaEstimatedCostUSD], 64); err == nil {
+		u.EstimatedCostUsd = &c
+	}
+	return usageOf(u)
 }
 
 var knownProviders = []platformv1alpha1.Provider{

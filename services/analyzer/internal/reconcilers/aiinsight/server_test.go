@@ -281,7 +281,8 @@ func TestOnlyAnInstanceInServerModeRoutesToItsServer(t *testing.T) {
 }
 
 // TestInsightRecordsUsageAndCost: a provider's tokens and their price
-// reach the AIInsight's status; BUILTIN costs nothing.
+// reach the AIInsight's status, a failed analysis's too; BUILTIN costs
+// nothing.
 func TestInsightRecordsUsageAndCost(t *testing.T) {
 	saved := llm.Prices
 	llm.Prices = map[string]llm.Price{"scripted-1": {InputPerMTok: 3, OutputPerMTok: 15}}
@@ -289,17 +290,26 @@ func TestInsightRecordsUsageAndCost(t *testing.T) {
 	openai := &scripted{name: platformv1alpha1.ProviderOpenAI, inputTokens: 1000, outputTokens: 200, answer: func(int, llm.Request) string {
 		return `{"analysis":"OOM.","confidence":0.6,"suggestedActions":[]}`
 	}}
+	prose := &scripted{name: platformv1alpha1.ProviderXAI, inputTokens: 500, outputTokens: 100, answer: func(int, llm.Request) string {
+		return "It is probably memory."
+	}}
 	tests := map[string]struct {
-		provider platformv1alpha1.Provider
-		want     platformv1alpha1.LLMUsage
+		provider   platformv1alpha1.Provider
+		want       platformv1alpha1.LLMUsage
+		wantStatus metav1.ConditionStatus
 	}{
-		"Priced":  {provider: platformv1alpha1.ProviderOpenAI, want: platformv1alpha1.LLMUsage{InputTokens: 1000, OutputTokens: 200, EstimatedCostUSD: "0.006000"}},
-		"Builtin": {provider: platformv1alpha1.ProviderBuiltin, want: platformv1alpha1.LLMUsage{EstimatedCostUSD: "0.000000"}},
+		"Priced":  {provider: platformv1alpha1.ProviderOpenAI, wantStatus: metav1.ConditionTrue, want: platformv1alpha1.LLMUsage{InputTokens: 1000, OutputTokens: 200, EstimatedCostUSD: "0.006000"}},
+		"Builtin": {provider: platformv1alpha1.ProviderBuiltin, wantStatus: metav1.ConditionTrue, want: platformv1alpha1.LLMUsage{EstimatedCostUSD: "0.000000"}},
+		// The answer and its repair were paid for, though neither parsed.
+		"FailedAnswerStillCosts": {provider: platformv1alpha1.ProviderXAI, wantStatus: metav1.ConditionFalse, want: platformv1alpha1.LLMUsage{InputTokens: 1000, OutputTokens: 200, EstimatedCostUSD: "0.006000"}},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
 			f := newFixture(t, platformv1alpha1.SignalOOMKill, "OOMKilled", "")
-			got := pass(t, f.reconciler(t, servePool(t, openai)), f.insight(t, 1, tt.provider, ""))
+			got := pass(t, f.reconciler(t, servePool(t, openai, prose)), f.insight(t, 1, tt.provider, ""))
+			if c := meta.FindStatusCondition(got.Status.Conditions, platformv1alpha1.AIInsightReadyCondition); c == nil || c.Status != tt.wantStatus {
+				t.Fatalf("Ready = %+v, want %s", c, tt.wantStatus)
+			}
 			if u := got.Status.Usage; u == nil || *u != tt.want {
 				t.Errorf("usage = %+v, want %+v", u, tt.want)
 			}
