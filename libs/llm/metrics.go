@@ -29,6 +29,30 @@ func Cost(r Response) float64 {
 	return (float64(r.InputTokens)*p.InputPerMTok + float64(r.OutputTokens)*p.OutputPerMTok) / 1e6
 }
 
+// Usage is what the calls behind one answer spent: every call counts,
+// repairs and failed calls included.
+type Usage struct {
+	InputTokens, OutputTokens int
+	// CostUSD is the estimated cost by Prices.
+	CostUSD float64
+	// Unpriced is true when a call that spent tokens used a model without
+	// a price, so that CostUSD is a lower bound.
+	Unpriced bool
+}
+
+// Add counts the tokens and the cost of one call.
+func (u *Usage) Add(r Response) {
+	u.InputTokens += r.InputTokens
+	u.OutputTokens += r.OutputTokens
+	if r.InputTokens+r.OutputTokens == 0 {
+		return
+	}
+	if _, ok := Prices[r.Model]; !ok {
+		u.Unpriced = true
+	}
+	u.CostUSD += Cost(r)
+}
+
 var (
 	providerDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "chatcli_llm_request_duration_seconds",

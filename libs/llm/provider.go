@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 	"github.com/chatcli/aiops/libs/scrub"
@@ -39,6 +40,20 @@ type Request struct {
 	Model     string
 	// MaxAnswerBytes bounds the answer; 0 means MaxAnswerBytes.
 	MaxAnswerBytes int
+	// MaxTokens and Temperature are the incident's Instance's choice
+	// (spec.maxTokens, spec.temperature); zero and nil leave the
+	// provider's settings (the analyzer's flags) in force.
+	MaxTokens   int
+	Temperature *float64
+}
+
+// Tuning is what an Instance chooses for the calls to its provider
+// (spec.maxTokens, spec.temperature, spec.providerTimeout). Zero values
+// leave the analyzer's flags in force.
+type Tuning struct {
+	MaxTokens   int
+	Temperature *float64
+	Timeout     time.Duration
 }
 
 // Response is a provider's raw answer, to be parsed by the task's parser.

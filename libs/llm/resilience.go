@@ -28,6 +28,11 @@ type Policy struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Now is the clock of the breaker.
 	Now func() time.Time
+	// MetricsLabel is the provider label of the wrapped provider's
+	// metrics; its name when empty. A stand-in for a provider (a ChatCLI
+	// server) sets its own, so its breaker and errors are not counted as
+	// the provider's.
+	MetricsLabel string
 }
 
 func (p Policy) withDefaults() Policy {
@@ -87,17 +92,24 @@ func NewResilient(p Provider, policy Policy) *Resilient {
 // Name is the wrapped provider's.
 func (r *Resilient) Name() platformv1alpha1.Provider { return r.next.Name() }
 
+func (r *Resilient) label() platformv1alpha1.Provider {
+	if r.policy.MetricsLabel != "" {
+		return platformv1alpha1.Provider(r.policy.MetricsLabel)
+	}
+	return r.next.Name()
+}
+
 // Complete calls the provider, retrying what may succeed later.
 func (r *Resilient) Complete(ctx context.Context, req Request) (Response, error) {
 	if err := r.admit(); err != nil {
-		providerErrors.WithLabelValues(string(r.Name()), modelLabel(req.Model), string(KindOf(err))).Inc()
+		providerErrors.WithLabelValues(string(r.label()), modelLabel(req.Model), string(KindOf(err))).Inc()
 		return Response{}, err
 	}
 	var lastErr error
 	for attempt := 1; ; attempt++ {
 		start := r.policy.Now()
 		resp, err := r.next.Complete(ctx, req)
-		observeCall(r.Name(), req.Model, resp, err, r.policy.Now().Sub(start))
+		observeCall(r.label(), req.Model, resp, err, r.policy.Now().Sub(start))
 		if err == nil {
 			r.record(true)
 			return resp, nil
@@ -171,13 +183,13 @@ func (r *Resilient) record(ok bool) {
 	r.probing = false
 	if ok {
 		r.failures, r.openUntil = 0, time.Time{}
-		breakerOpen.WithLabelValues(string(r.Name())).Set(0)
+		breakerOpen.WithLabelValues(string(r.label())).Set(0)
 		return
 	}
 	r.failures++
 	if wasProbe || r.failures >= r.policy.BreakerThreshold {
 		r.openUntil = r.policy.Now().Add(r.policy.BreakerCooldown)
-		breakerOpen.WithLabelValues(string(r.Name())).Set(1)
+		breakerOpen.WithLabelValues(string(r.label())).Set(1)
 	}
 }
 

@@ -61,6 +61,28 @@ type RejectedAction struct {
 	Reason string `json:"reason"`
 }
 
+// LLMUsage is the tokens and the estimated cost of an analysis.
+type LLMUsage struct {
+	// inputTokens the providers reported.
+	// +kubebuilder:validation:Minimum=0
+	// +required
+	InputTokens int64 `json:"inputTokens"`
+
+	// outputTokens the providers reported.
+	// +kubebuilder:validation:Minimum=0
+	// +required
+	OutputTokens int64 `json:"outputTokens"`
+
+	// estimatedCostUSD is the cost in US dollars by the analyzer's price
+	// table (--llm-prices, per million tokens), as a decimal with six
+	// places. Absent when a call that spent tokens used a model the table
+	// does not price.
+	// +kubebuilder:validation:Pattern=`^[0-9]{1,12}\.[0-9]{6}$`
+	// +kubebuilder:validation:MaxLength=19
+	// +optional
+	EstimatedCostUSD string `json:"estimatedCostUSD,omitempty"`
+}
+
 // AIInsightStatus is written by the analyzer.
 type AIInsightStatus struct {
 	// conditions of the AIInsight; Ready means the analysis is usable.
@@ -85,6 +107,22 @@ type AIInsightStatus struct {
 	// +kubebuilder:validation:MaxLength=256
 	// +optional
 	Model string `json:"model,omitempty"`
+
+	// server names the Instance (of this namespace) whose ChatCLI server
+	// produced the analysis through chatcli.v1 AnalyzeIssue, because its
+	// spec.aiops.analysisMode is server; provider and model are then what
+	// the server reported. Empty when the analyzer asked the provider
+	// itself.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	Server string `json:"server,omitempty"`
+
+	// usage is what the provider calls behind the analysis spent, the
+	// repair request and failed calls of the fallback chain included; a
+	// failed analysis records it too when its calls spent tokens. Absent
+	// when a ChatCLI server answered (chatcli.v1 reports no tokens).
+	// +optional
+	Usage *LLMUsage `json:"usage,omitempty"`
 
 	// analysis is the root-cause analysis.
 	// +kubebuilder:validation:MaxLength=32768

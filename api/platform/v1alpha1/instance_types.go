@@ -7,6 +7,7 @@ import (
 )
 
 // InstanceSpec is the desired ChatCLI server deployment and its watcher.
+// +kubebuilder:validation:XValidation:rule="!has(self.aiops) || !has(self.aiops.analysisMode) || self.aiops.analysisMode != 'server' || (has(self.server) && has(self.server.tls) && has(self.server.tls.enabled) && self.server.tls.enabled)",message="aiops.analysisMode server needs server.tls.enabled: the analyzer never sends incident data or the server token in clear text"
 type InstanceSpec struct {
 	// provider is the LLM provider the server talks to.
 	// +required
@@ -16,6 +17,35 @@ type InstanceSpec struct {
 	// +kubebuilder:validation:MaxLength=256
 	// +optional
 	Model string `json:"model,omitempty"`
+
+	// maxTokens bounds each answer the platform's analyzer asks of the
+	// provider for incidents of this Instance's namespace (analyses,
+	// agentic steps, summaries). Unset, the analyzer's --llm-max-tokens
+	// (4096) applies. The analyzer reads it from the first Instance of the
+	// namespace (by name) whose provider is the one it calls.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000000
+	// +optional
+	MaxTokens *int32 `json:"maxTokens,omitempty"`
+
+	// temperature is the sampling temperature the platform's analyzer
+	// sends the provider, as maxTokens. Unset, the analyzer's
+	// --llm-temperature applies, and without it the provider's default.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=2
+	// +optional
+	Temperature *float64 `json:"temperature,omitempty"`
+
+	// providerTimeout bounds each call the platform's analyzer makes to
+	// the provider, as maxTokens, as a Go duration from 1s to 10m. Unset,
+	// the analyzer's --provider-timeout (60s) applies; its
+	// --analysis-timeout still bounds a whole analysis.
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1s') && duration(self) <= duration('10m')",message="providerTimeout must be between 1s and 10m"
+	// +kubebuilder:validation:Type=string
+	// +optional
+	ProviderTimeout *metav1.Duration `json:"providerTimeout,omitempty"`
 
 	// replicas of the server. More than one makes the Service headless, so
 	// that gRPC clients balance across pods.
@@ -263,7 +293,32 @@ type AIOpsSpec struct {
 	// person's approval before anything changes.
 	// +optional
 	RemediationMode RemediationMode `json:"remediationMode,omitempty"`
+
+	// analysisMode is who analyses the incidents of this Instance's
+	// namespace when the correlator picked this Instance for them (the
+	// first Ready Instance of the namespace, by name): analyzer (the
+	// default), where the platform's analyzer asks spec.provider itself,
+	// or server, where it calls this Instance's ChatCLI server's
+	// chatcli.v1 AnalyzeIssue, as the seed's operator does, over TLS (so
+	// server.tls.enabled is required) with the server token. The analyzer
+	// still builds and scrubs the context, and still parses and checks
+	// the answer; a server that fails or answers badly is treated as a
+	// failing provider.
+	// +optional
+	AnalysisMode AnalysisMode `json:"analysisMode,omitempty"`
 }
+
+// AnalysisMode is who analyses an Instance's incidents.
+// +kubebuilder:validation:Enum=analyzer;server
+type AnalysisMode string
+
+const (
+	// AnalysisModeAnalyzer: the platform's analyzer calls the provider.
+	AnalysisModeAnalyzer AnalysisMode = "analyzer"
+	// AnalysisModeServer: the analyzer calls the Instance's ChatCLI
+	// server's chatcli.v1 AnalyzeIssue.
+	AnalysisModeServer AnalysisMode = "server"
+)
 
 // RemediationMode is how plans run.
 // +kubebuilder:validation:Enum=live;dry-run

@@ -179,6 +179,41 @@ func TestInvalidObjectsAreRefused(t *testing.T) {
 			base:   validInstance, patch: `spec: {aiops: {dedupTTLMinutes: 1}}`,
 			wantField: "spec.aiops.dedupTTLMinutes", wantMessage: "should be greater than or equal to 5",
 		},
+		"AnalysisThroughServerWithoutTLS": {
+			reason: "the analyzer sends incident data and the server token to the server only over TLS",
+			base:   validInstance, patch: `spec: {aiops: {analysisMode: server}, server: {tls: {secretName: chatcli-tls}}}`,
+			wantField: "spec", wantMessage: "aiops.analysisMode server needs server.tls.enabled",
+		},
+		"UnknownAnalysisMode": {
+			reason: "analysis modes are analyzer and server",
+			base:   validInstance, patch: `spec: {aiops: {analysisMode: both}}`,
+			wantField: "spec.aiops.analysisMode", wantMessage: `Unsupported value: "both"`,
+		},
+		"ZeroMaxTokens": {
+			reason: "an answer of no tokens is no answer",
+			base:   validInstance, patch: `spec: {maxTokens: 0}`,
+			wantField: "spec.maxTokens", wantMessage: "should be greater than or equal to 1",
+		},
+		"TemperatureAboveTwo": {
+			reason: "providers take temperatures in [0, 2]",
+			base:   validInstance, patch: `spec: {temperature: 2.5}`,
+			wantField: "spec.temperature", wantMessage: "should be less than or equal to 2",
+		},
+		"ProviderTimeoutTooLong": {
+			reason: "a provider call is bounded by minutes, not hours",
+			base:   validInstance, patch: `spec: {providerTimeout: 2h}`,
+			wantField: "spec.providerTimeout", wantMessage: "providerTimeout must be between 1s and 10m",
+		},
+		"ProviderTimeoutNotADuration": {
+			reason: "timeouts are Go durations",
+			base:   validInstance, patch: `spec: {providerTimeout: soon}`,
+			wantField: "spec.providerTimeout", wantMessage: "should match",
+		},
+		"CostNotADecimal": {
+			reason: "the estimated cost is a decimal of six places",
+			base:   validInsight, status: `status: {usage: {inputTokens: 1, outputTokens: 1, estimatedCostUSD: "1e-3"}}`,
+			wantField: "status.usage.estimatedCostUSD", wantMessage: "should match",
+		},
 		"LatestImageTag": {
 			reason: "images are pinned",
 			base:   validInstance, patch: `spec: {image: {repository: ghcr.io/chatcli/server, tag: latest}}`,
@@ -302,6 +337,14 @@ func TestLegitimateObjectsAreAccepted(t *testing.T) {
 			then: `status: {state: Escalated, remediationAttempts: 3, maxRemediationAttempts: 2}`,
 		},
 		"ZeroRiskAndConfidence": {reason: "zero is a value, not an absence", base: validIssue, patch: `spec: {riskScore: 0}`},
+		"AnalysisThroughServerOverTLS": {
+			reason: "an Instance may send its incidents' analyses to its own ChatCLI server",
+			base:   validInstance, patch: `spec: {maxTokens: 2048, temperature: 0.2, providerTimeout: 90s, aiops: {analysisMode: server}, server: {tls: {enabled: true, secretName: chatcli-tls}}}`,
+		},
+		"InsightUsageAndServer": {
+			reason: "the analyzer records who answered and what it cost",
+			base:   validInsight, status: `status: {server: chatcli-prod, usage: {inputTokens: 1200, outputTokens: 80, estimatedCostUSD: "0.004800"}}`,
+		},
 	})
 }
 

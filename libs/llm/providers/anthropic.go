@@ -56,7 +56,7 @@ func (p *anthropicProvider) Complete(ctx context.Context, req llm.Request) (llm.
 	name, schema := schemaOf(req.Task)
 	params := anthropic.MessageNewParams{
 		Model:     m,
-		MaxTokens: int64(p.settings.maxTokens()),
+		MaxTokens: int64(p.settings.maxTokens(req)),
 		System:    []anthropic.TextBlockParam{{Text: req.System}},
 		Messages:  []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock(userPrompt(req)))},
 		Tools: []anthropic.ToolUnionParam{{OfTool: &anthropic.ToolParam{
@@ -67,7 +67,7 @@ func (p *anthropicProvider) Complete(ctx context.Context, req llm.Request) (llm.
 		ToolChoice: anthropic.ToolChoiceParamOfTool(answerTool),
 	}
 	var opts []option.RequestOption
-	if t := p.settings.Temperature; t != nil {
+	if t := p.settings.temperature(req); t != nil {
 		opts = append(opts, option.WithJSONSet("temperature", *t))
 	}
 	msg, err := p.client.Messages.New(ctx, params, opts...)

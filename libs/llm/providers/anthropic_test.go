@@ -87,7 +87,7 @@ func TestAnthropicErrors(t *testing.T) {
 		name    string
 		respond func(w http.ResponseWriter)
 		// hang answers nothing until the client gives up.
-		hang bool
+		hang    bool
 		kind    llm.ErrorKind
 		retry   time.Duration
 		text    string

@@ -108,8 +108,8 @@ func (p *bedrockProvider) Name() platformv1alpha1.Provider { return platformv1al
 func (p *bedrockProvider) Complete(ctx context.Context, req llm.Request) (llm.Response, error) {
 	m := model(req, p.settings, p.model, bedrockDefaultModel)
 	name, schema := schemaOf(req.Task)
-	inference := &types.InferenceConfiguration{MaxTokens: aws.Int32(int32(p.settings.maxTokens()))}
-	if t := p.settings.Temperature; t != nil {
+	inference := &types.InferenceConfiguration{MaxTokens: aws.Int32(int32(p.settings.maxTokens(req)))}
+	if t := p.settings.temperature(req); t != nil {
 		inference.Temperature = aws.Float32(float32(*t))
 	}
 	out, err := p.client.Converse(ctx, &bedrockruntime.ConverseInput{

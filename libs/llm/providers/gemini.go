@@ -70,8 +70,8 @@ func (p *geminiProvider) Complete(ctx context.Context, req llm.Request) (llm.Res
 		Contents:          []geminiContent{{Role: "user", Parts: []geminiPart{{Text: userPrompt(req)}}}},
 	}
 	_, schema := schemaOf(req.Task)
-	body.GenerationConfig.MaxOutputTokens = p.settings.maxTokens()
-	body.GenerationConfig.Temperature = p.settings.Temperature
+	body.GenerationConfig.MaxOutputTokens = p.settings.maxTokens(req)
+	body.GenerationConfig.Temperature = p.settings.temperature(req)
 	body.GenerationConfig.ResponseMimeType = "application/json"
 	body.GenerationConfig.ResponseJSONSchema = schema
 	data, err := json.Marshal(body)

@@ -108,11 +108,11 @@ func (p *openAIProvider) Complete(ctx context.Context, req llm.Request) (llm.Res
 		},
 	}
 	if p.name == platformv1alpha1.ProviderOpenAI {
-		params.MaxCompletionTokens = openai.Int(int64(p.settings.maxTokens()))
+		params.MaxCompletionTokens = openai.Int(int64(p.settings.maxTokens(req)))
 	} else {
-		params.MaxTokens = openai.Int(int64(p.settings.maxTokens()))
+		params.MaxTokens = openai.Int(int64(p.settings.maxTokens(req)))
 	}
-	if t := p.settings.Temperature; t != nil {
+	if t := p.settings.temperature(req); t != nil {
 		params.Temperature = openai.Float(*t)
 	}
 	if p.spec.jsonSchema {

@@ -112,7 +112,7 @@ func TestOpenAIErrors(t *testing.T) {
 		name    string
 		respond func(w http.ResponseWriter)
 		// hang answers nothing until the client gives up.
-		hang bool
+		hang    bool
 		kind    llm.ErrorKind
 		retry   time.Duration
 		timeout time.Duration

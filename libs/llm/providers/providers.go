@@ -95,11 +95,25 @@ func notConfigured(name platformv1alpha1.Provider, missing string) error {
 	return fmt.Errorf("%s: %s is not set: %w", name, missing, llm.ErrNotConfigured)
 }
 
-func (s Settings) maxTokens() int {
-	if s.MaxTokens > 0 {
+// maxTokens is the request's bound (its Instance's), else the settings'
+// (the flag's), else DefaultMaxTokens.
+func (s Settings) maxTokens(req llm.Request) int {
+	switch {
+	case req.MaxTokens > 0:
+		return req.MaxTokens
+	case s.MaxTokens > 0:
 		return s.MaxTokens
 	}
 	return DefaultMaxTokens
+}
+
+// temperature is the request's (its Instance's), else the settings' (the
+// flag's); nil keeps the provider's default.
+func (s Settings) temperature(req llm.Request) *float64 {
+	if req.Temperature != nil {
+		return req.Temperature
+	}
+	return s.Temperature
 }
 
 // model picks the request's model, else the Instance's, else the Secret's,

@@ -10,17 +10,21 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 	"github.com/chatcli/aiops/libs/grpcx"
 	"github.com/chatcli/aiops/libs/llm"
 	"github.com/chatcli/aiops/libs/scrub"
 	analyzerv1 "github.com/chatcli/aiops/proto/chatcli/platform/analyzer/v1"
+	commonv1 "github.com/chatcli/aiops/proto/chatcli/platform/common/v1"
 	chatcliv1 "github.com/chatcli/aiops/proto/chatcli/v1"
 	"github.com/chatcli/aiops/services/analyzer/internal/builtin"
 	"github.com/chatcli/aiops/services/analyzer/internal/validate"
@@ -63,6 +67,17 @@ type Service struct {
 	// providers of the analyzer's own Secret, and ErrNotConfigured from it
 	// means "use those".
 	Resolve func(ctx context.Context, namespace string, name platformv1alpha1.Provider) (llm.Provider, error)
+	// Servers, when set, finds the ChatCLI server that analyses the
+	// namespace's incidents in place of the requested provider (its
+	// Instance's spec.aiops.analysisMode is server), with the Instance's
+	// name; nil and "" when none does. It is asked for analyses only, and
+	// a server that fails is followed by the chain like a provider.
+	Servers func(ctx context.Context, namespace string, name platformv1alpha1.Provider) (llm.Provider, string, error)
+	// Tune, when set, gives the namespace's own max tokens, temperature
+	// and call timeout for a provider (its Instance's spec.maxTokens,
+	// spec.temperature and spec.providerTimeout); zero values leave the
+	// flags' in force.
+	Tune func(ctx context.Context, namespace string, name platformv1alpha1.Provider) llm.Tuning
 	// Budget, when set, caps the tokens of the network providers; a spent
 	// budget lets BUILTIN answer, and the analysis says so.
 	Budget *TokenBudget
@@ -78,6 +93,15 @@ type Service struct {
 
 	inFlight     chan struct{}
 	inFlightOnce sync.Once
+}
+
+// answered is who answered a request and what the calls spent.
+type answered struct {
+	provider platformv1alpha1.Provider
+	model    string
+	// server is the Instance whose ChatCLI server answered, or "".
+	server string
+	usage  llm.Usage
 }
 
 // acquire takes a provider slot, or fails when ctx ends first.
@@ -138,6 +162,13 @@ func checkIssue(name, kind, resource, signal, kubeContext string) error {
 // provider wrote them (bounded, not validated): the caller validates them
 // against the incident's target and records the refusals.
 func (s *Service) AnalyzeIssue(ctx context.Context, req *chatcliv1.AnalyzeIssueRequest) (*chatcliv1.AnalyzeIssueResponse, error) {
+	resp, err := s.Analyze(ctx, req)
+	return resp.GetAnalysis(), err
+}
+
+// Analyze is AnalyzeIssue with what the answer cost and, when a ChatCLI
+// server answered, which Instance's it was.
+func (s *Service) Analyze(ctx context.Context, req *chatcliv1.AnalyzeIssueRequest) (*analyzerv1.AnalyzeIssueResponse, error) {
 	if err := checkIssue(req.GetIssueName(), req.GetResourceKind(), req.GetResourceName(), req.GetSignalType(), req.GetKubernetesContext()); err != nil {
 		return nil, err
 	}
@@ -154,25 +185,35 @@ func (s *Service) AnalyzeIssue(ctx context.Context, req *chatcliv1.AnalyzeIssueR
 		return nil, grpcx.Error(codes.Internal, "", err.Error(), nil)
 	}
 	var answer *llm.Analysis
-	provider, model, err := s.complete(ctx, req.GetNamespace(), req.GetNamespace()+"/"+req.GetIssueName(), req.GetProvider(), req.GetModel(), llm.TaskAnalyze, llm.AnalyzeSystemPrompt, text, func(raw string) error {
+	who, err := s.complete(ctx, req.GetNamespace(), req.GetNamespace()+"/"+req.GetIssueName(), req.GetProvider(), req.GetModel(), llm.TaskAnalyze, llm.AnalyzeSystemPrompt, text, func(raw string) error {
 		a, err := llm.ParseAnalysis(raw)
 		answer = a
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, withUsage(err, who.usage)
 	}
-	if model == BudgetFallbackModel {
+	if who.model == BudgetFallbackModel {
 		answer.Analysis = "The LLM token budget is spent, so the built-in analyzer answered. " + answer.Analysis
 	}
 	resp := &chatcliv1.AnalyzeIssueResponse{
 		Analysis: answer.Analysis, Confidence: float32(*answer.Confidence), Recommendations: answer.Recommendations,
-		Model: model, Provider: string(provider),
+		Model: who.model, Provider: string(who.provider),
 	}
 	for _, a := range answer.SuggestedActions {
 		resp.SuggestedActions = append(resp.SuggestedActions, &chatcliv1.SuggestedAction{Name: a.Name, Action: a.Action, Description: a.Description, Params: a.Params})
 	}
-	return resp, nil
+	out := &analyzerv1.AnalyzeIssueResponse{Analysis: resp}
+	if who.server != "" {
+		// chatcli.v1 reports no tokens: the usage is unknown, not zero.
+		out.Server = &commonv1.ObjectRef{Namespace: req.GetNamespace(), Name: who.server}
+	} else {
+		out.Usage = &analyzerv1.LLMUsage{InputTokens: int64(who.usage.InputTokens), OutputTokens: int64(who.usage.OutputTokens)}
+		if !who.usage.Unpriced {
+			out.Usage.EstimatedCostUsd = &who.usage.CostUSD
+		}
+	}
+	return out, nil
 }
 
 // AgenticStep decides one step. Its next action is validated against the
@@ -205,7 +246,7 @@ func (s *Service) AgenticStep(ctx context.Context, req *chatcliv1.AgenticStepReq
 		return nil, grpcx.Error(codes.Internal, "", err.Error(), nil)
 	}
 	var d *llm.AgenticDecision
-	if _, _, err := s.complete(ctx, req.GetNamespace(), req.GetNamespace()+"/"+req.GetIssueName(), req.GetProvider(), req.GetModel(), llm.TaskAgenticStep, llm.AgenticSystemPrompt, text, func(raw string) error {
+	if _, err := s.complete(ctx, req.GetNamespace(), req.GetNamespace()+"/"+req.GetIssueName(), req.GetProvider(), req.GetModel(), llm.TaskAgenticStep, llm.AgenticSystemPrompt, text, func(raw string) error {
 		var err error
 		d, err = llm.ParseAgenticDecision(raw)
 		return err
@@ -251,7 +292,7 @@ func (s *Service) SummarizeIncident(ctx context.Context, req *analyzerv1.Summari
 		return nil, grpcx.Error(codes.Internal, "", err.Error(), nil)
 	}
 	var sum *llm.Summary
-	if _, _, err := s.complete(ctx, req.GetIssue().GetNamespace(), req.GetIssue().GetNamespace()+"/"+req.GetIssue().GetName(), req.GetProvider(), req.GetModel(), llm.TaskSummarize, llm.SummarizeSystemPrompt, text, func(raw string) error {
+	if _, err := s.complete(ctx, req.GetIssue().GetNamespace(), req.GetIssue().GetNamespace()+"/"+req.GetIssue().GetName(), req.GetProvider(), req.GetModel(), llm.TaskSummarize, llm.SummarizeSystemPrompt, text, func(raw string) error {
 		var err error
 		sum, err = llm.ParseSummary(raw)
 		return err
@@ -264,10 +305,11 @@ func (s *Service) SummarizeIncident(ctx context.Context, req *analyzerv1.Summari
 	}, nil
 }
 
-// complete asks the provider, falling back to BUILTIN when allowed, and
-// parses the answer with one repair retry. It returns the provider that
-// answered and its model.
-func (s *Service) complete(ctx context.Context, namespace, scope, name, model string, task llm.Task, system string, text scrub.Text, parse func(string) error) (platformv1alpha1.Provider, string, error) {
+// complete asks the provider (or, for an analysis, the ChatCLI server
+// that stands in for it), then the chain, falling back to BUILTIN when
+// allowed, and parses the answer with one repair retry. It returns who
+// answered and what every call spent.
+func (s *Service) complete(ctx context.Context, namespace, scope, name, model string, task llm.Task, system string, text scrub.Text, parse func(string) error) (answered, error) {
 	requested := platformv1alpha1.Provider(name)
 	if requested == "" {
 		requested = s.DefaultProvider
@@ -276,12 +318,23 @@ func (s *Service) complete(ctx context.Context, namespace, scope, name, model st
 		requested = platformv1alpha1.ProviderBuiltin
 	}
 	if !slices.Contains(knownProviders, requested) {
-		return "", "", grpcx.Error(codes.InvalidArgument, "", fmt.Sprintf("provider %q is unknown", truncate(name, 64)), nil)
+		return answered{}, grpcx.Error(codes.InvalidArgument, "", fmt.Sprintf("provider %q is unknown", truncate(name, 64)), nil)
 	}
-	var err error
-	budgetSpent := false
+	var (
+		err         error
+		server      string // the Instance whose server stood in for requested
+		usage       llm.Usage
+		budgetSpent bool
+	)
 	for i, name := range s.order(requested) {
-		p, gerr := s.provider(ctx, namespace, name)
+		var p llm.Provider
+		var gerr error
+		if i == 0 && task == llm.TaskAnalyze && s.Servers != nil {
+			p, server, gerr = s.Servers(ctx, namespace, name)
+		}
+		if p == nil && gerr == nil {
+			p, gerr = s.provider(ctx, namespace, name)
+		}
 		if gerr != nil {
 			if i == 0 {
 				err = gerr
@@ -292,12 +345,21 @@ func (s *Service) complete(ctx context.Context, namespace, scope, name, model st
 		if i > 0 {
 			m = "" // the requested model belongs to the requested provider
 		}
-		answered, aerr := s.ask(ctx, scope, p, m, task, system, text, parse)
+		answeredModel, aerr := s.ask(ctx, namespace, scope, p, m, task, system, text, parse, &usage)
 		if aerr == nil {
-			return p.Name(), answered, nil
+			who := answered{provider: p.Name(), model: answeredModel, usage: usage}
+			if i == 0 {
+				who.server = server
+			}
+			return who, nil
 		}
 		if grpcx.Reason(aerr) == grpcx.ReasonInvalidResponse {
-			return "", "", aerr // a model that answers badly is not replaced silently
+			if i == 0 && server != "" {
+				aerr = grpcx.Error(codes.Internal, grpcx.ReasonInvalidResponse,
+					truncate("The ChatCLI server of Instance "+server+" answered twice outside the analysis schema: "+status.Convert(aerr).Message(), 1024),
+					map[string]string{"provider": string(p.Name()), "server": server})
+			}
+			return answered{usage: usage}, aerr // a model that answers badly is not replaced silently
 		}
 		if i == 0 {
 			err = aerr
@@ -305,20 +367,20 @@ func (s *Service) complete(ctx context.Context, namespace, scope, name, model st
 		budgetSpent = budgetSpent || errors.Is(aerr, llm.ErrBudgetExhausted)
 	}
 	if !s.Fallback || requested == platformv1alpha1.ProviderBuiltin {
-		return "", "", providerError(requested, err)
+		return answered{usage: usage}, providerError(requested, server, err)
 	}
 	b, berr := s.Providers.Get(platformv1alpha1.ProviderBuiltin)
 	if berr != nil {
-		return "", "", providerError(requested, err)
+		return answered{usage: usage}, providerError(requested, server, err)
 	}
-	m, berr := s.ask(ctx, scope, b, "", task, system, text, parse)
+	m, berr := s.ask(ctx, namespace, scope, b, "", task, system, text, parse, &usage)
 	if berr != nil {
-		return "", "", berr
+		return answered{usage: usage}, berr
 	}
 	if budgetSpent {
 		m = BudgetFallbackModel
 	}
-	return platformv1alpha1.ProviderBuiltin, m, nil
+	return answered{provider: platformv1alpha1.ProviderBuiltin, model: m, usage: usage}, nil
 }
 
 // provider is the namespace's own configuration of name, else the
@@ -351,8 +413,9 @@ func (s *Service) order(requested platformv1alpha1.Provider) []platformv1alpha1.
 	return out
 }
 
-// ask makes one call and, when the answer does not parse, one repair call.
-func (s *Service) ask(ctx context.Context, scope string, p llm.Provider, model string, task llm.Task, system string, text scrub.Text, parse func(string) error) (string, error) {
+// ask makes one call and, when the answer does not parse, one repair call,
+// adding what each call spent to usage.
+func (s *Service) ask(ctx context.Context, namespace, scope string, p llm.Provider, model string, task llm.Task, system string, text scrub.Text, parse func(string) error, usage *llm.Usage) (string, error) {
 	timeout := s.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
@@ -362,6 +425,13 @@ func (s *Service) ask(ctx context.Context, scope string, p llm.Provider, model s
 		return "", err
 	}
 	defer release()
+	var tuning llm.Tuning
+	if s.Tune != nil && p.Name() != platformv1alpha1.ProviderBuiltin {
+		tuning = s.Tune(ctx, namespace, p.Name())
+	}
+	if tuning.Timeout > 0 {
+		timeout = tuning.Timeout
+	}
 	for try := 0; try < 2; try++ {
 		metered := p.Name() != platformv1alpha1.ProviderBuiltin
 		if metered {
@@ -370,8 +440,12 @@ func (s *Service) ask(ctx context.Context, scope string, p llm.Provider, model s
 			}
 		}
 		callCtx, cancel := context.WithTimeout(ctx, timeout)
-		resp, err := p.Complete(callCtx, llm.Request{Task: task, System: system, Untrusted: text, Model: model, MaxAnswerBytes: llm.MaxAnswerBytes})
+		resp, err := p.Complete(callCtx, llm.Request{
+			Task: task, System: system, Untrusted: text, Model: model, MaxAnswerBytes: llm.MaxAnswerBytes,
+			MaxTokens: tuning.MaxTokens, Temperature: tuning.Temperature,
+		})
 		cancel()
+		usage.Add(resp)
 		if metered {
 			s.Budget.Spend(ctx, scope, resp.InputTokens+resp.OutputTokens)
 		}
@@ -390,9 +464,47 @@ func (s *Service) ask(ctx context.Context, scope string, p llm.Provider, model s
 	return "", nil // unreachable
 }
 
-// providerError turns a provider failure into the status the callers act on.
-func providerError(p platformv1alpha1.Provider, err error) error {
+// Metadata keys of a failed analysis's ErrorInfo: what its calls spent,
+// so that a failed AIInsight records its cost too.
+const (
+	MetaInputTokens      = "input_tokens"
+	MetaOutputTokens     = "output_tokens"
+	MetaEstimatedCostUSD = "estimated_cost_usd"
+)
+
+// withUsage adds what the calls spent to the ErrorInfo of a failed
+// request; an error without one, or calls that spent nothing, are left
+// alone.
+func withUsage(err error, u llm.Usage) error {
+	info := grpcx.ErrorInfo(err)
+	if info == nil || u.InputTokens+u.OutputTokens == 0 {
+		return err
+	}
+	meta := map[string]string{}
+	maps.Copy(meta, info.GetMetadata())
+	meta[MetaInputTokens] = strconv.Itoa(u.InputTokens)
+	meta[MetaOutputTokens] = strconv.Itoa(u.OutputTokens)
+	if !u.Unpriced {
+		meta[MetaEstimatedCostUSD] = strconv.FormatFloat(u.CostUSD, 'f', 6, 64)
+	}
+	return grpcx.Error(status.Code(err), info.GetReason(), status.Convert(err).Message(), meta)
+}
+
+// providerError turns a provider failure into the status the callers act
+// on. server is the Instance whose ChatCLI server stood in for p, if one
+// did.
+func providerError(p platformv1alpha1.Provider, server string, err error) error {
 	meta := map[string]string{"provider": string(p)}
+	if server != "" && !errors.Is(err, llm.ErrBudgetExhausted) {
+		meta["server"] = server
+		code := codes.Unavailable
+		if errors.Is(err, context.DeadlineExceeded) || llm.KindOf(err) == llm.KindTimeout {
+			code = codes.DeadlineExceeded
+		}
+		// The error names the Instance, the Secret or the gRPC code, never
+		// a Secret's value or the server's own text.
+		return grpcx.Error(code, grpcx.ReasonProviderUnavailable, truncate(fmt.Sprintf("The ChatCLI server of Instance %s failed: %v", server, err), 1024), meta)
+	}
 	switch {
 	case errors.Is(err, llm.ErrNotConfigured):
 		return grpcx.Error(codes.FailedPrecondition, grpcx.ReasonProviderNotConfigured, fmt.Sprintf("provider %s is not configured", p), meta)

@@ -26,6 +26,7 @@ import (
 	"github.com/chatcli/aiops/libs/scrub"
 	analyzerv1 "github.com/chatcli/aiops/proto/chatcli/platform/analyzer/v1"
 	"github.com/chatcli/aiops/services/analyzer/internal/analysis"
+	"github.com/chatcli/aiops/services/analyzer/internal/chatcliserver"
 	"github.com/chatcli/aiops/services/analyzer/internal/grpcserver"
 	"github.com/chatcli/aiops/services/analyzer/internal/instancekeys"
 	"github.com/chatcli/aiops/services/analyzer/internal/reconcilers/aiinsight"
@@ -176,6 +177,11 @@ func (o *options) setup(_ context.Context, rt *bootstrap.Runtime) error {
 		Settings: o.providerSettings(), Policy: o.policy(),
 	}
 	svc.Resolve = resolver.Provider
+	svc.Tune = resolver.Tuning
+	// Instances with spec.aiops.analysisMode server have their incidents
+	// analysed by their own ChatCLI server.
+	servers := &chatcliserver.Router{Instances: mgr.GetClient(), Secrets: mgr.GetAPIReader(), Policy: o.policy()}
+	svc.Servers = servers.Provider
 	rt.Log.Info("LLM providers", "configured", svc.Providers.Names(), "chain", o.chain, "builtinFallback", o.fallback)
 	svc.Timeout = o.providerTimeout
 	svc.MaxInFlight = o.maxInFlight

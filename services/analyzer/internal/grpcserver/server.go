@@ -53,11 +53,7 @@ func (s *AnalyzerServer) AnalyzeIssue(ctx context.Context, req *analyzerv1.Analy
 	if req.GetIssue() == nil {
 		return nil, grpcx.Error(codes.InvalidArgument, "", "issue is required", nil)
 	}
-	resp, err := s.Service.AnalyzeIssue(ctx, req.GetIssue())
-	if err != nil {
-		return nil, err
-	}
-	return &analyzerv1.AnalyzeIssueResponse{Analysis: resp}, nil
+	return s.Service.Analyze(ctx, req.GetIssue())
 }
 
 // AgenticStep implements AnalyzerService. Answers are cached by key

@@ -91,3 +91,34 @@ func (r *Resolver) build(namespace string, secret *corev1.Secret, name platformv
 	r.built[key] = built{resourceVersion: secret.ResourceVersion, provider: wrapped}
 	return wrapped, nil
 }
+
+// Tuning returns what the first Instance (by name) of namespace whose
+// spec.provider is name sets for the calls to it (max tokens, temperature,
+// timeout), whoever's keys the call uses; zero values when it sets none,
+// or when no Instance names the provider, so that the flags apply. A
+// failed list also leaves the flags in force: tuning is never a reason to
+// fail an analysis.
+func (r *Resolver) Tuning(ctx context.Context, namespace string, name platformv1alpha1.Provider) llm.Tuning {
+	if namespace == "" {
+		return llm.Tuning{}
+	}
+	list := &platformv1alpha1.InstanceList{}
+	if err := r.Instances.List(ctx, list, client.InNamespace(namespace)); err != nil {
+		return llm.Tuning{}
+	}
+	slices.SortFunc(list.Items, func(a, b platformv1alpha1.Instance) int { return strings.Compare(a.Name, b.Name) })
+	for _, inst := range list.Items {
+		if inst.Spec.Provider != name {
+			continue
+		}
+		t := llm.Tuning{Temperature: inst.Spec.Temperature}
+		if inst.Spec.MaxTokens != nil {
+			t.MaxTokens = int(*inst.Spec.MaxTokens)
+		}
+		if inst.Spec.ProviderTimeout != nil {
+			t.Timeout = inst.Spec.ProviderTimeout.Duration
+		}
+		return t
+	}
+	return llm.Tuning{}
+}

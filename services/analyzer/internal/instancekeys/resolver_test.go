@@ -95,3 +95,50 @@ func TestResolverReadsTheInstanceSecret(t *testing.T) {
 		}
 	}
 }
+
+// TestTuningComesFromTheProvidersInstance: the first Instance (by name)
+// naming the provider sets the max tokens and temperature, with or without
+// an apiKeys Secret; another provider's Instance, or none, leaves the flags.
+func TestTuningComesFromTheProvidersInstance(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ns := env.NewNamespace(t, "tuned", nil)
+	platform := env.NewNamespace(t, "platform", nil)
+	id := env.AsService(t, "analyzer", platform, ns)
+	temp := 0.3
+	for _, inst := range []*platformv1alpha1.Instance{
+		{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "a-claude"}, Spec: platformv1alpha1.InstanceSpec{
+			Provider: platformv1alpha1.ProviderClaudeAI, MaxTokens: ptr(int32(1500)), Temperature: &temp, ProviderTimeout: &metav1.Duration{Duration: 45 * time.Second},
+		}},
+		{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "b-claude"}, Spec: platformv1alpha1.InstanceSpec{Provider: platformv1alpha1.ProviderClaudeAI, MaxTokens: ptr(int32(9))}},
+		{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "c-openai"}, Spec: platformv1alpha1.InstanceSpec{Provider: platformv1alpha1.ProviderOpenAI}},
+	} {
+		if err := env.Client.Create(ctx, inst); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := &instancekeys.Resolver{Instances: id.Client, Secrets: id.Client}
+	tests := map[string]struct {
+		ns        string
+		provider  platformv1alpha1.Provider
+		maxTokens int
+		temp      *float64
+		timeout   time.Duration
+	}{
+		"TheFirstInstanceOfTheProvider": {ns: ns, provider: platformv1alpha1.ProviderClaudeAI, maxTokens: 1500, temp: &temp, timeout: 45 * time.Second},
+		"AnInstanceThatSetsNothing":     {ns: ns, provider: platformv1alpha1.ProviderOpenAI},
+		"NoInstanceOfTheProvider":       {ns: ns, provider: platformv1alpha1.ProviderBedrock},
+		"ANamespaceWithoutInstances":    {ns: platform, provider: platformv1alpha1.ProviderClaudeAI},
+		"NoNamespace":                   {ns: "", provider: platformv1alpha1.ProviderClaudeAI},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			got := r.Tuning(ctx, tt.ns, tt.provider)
+			if got.MaxTokens != tt.maxTokens || got.Timeout != tt.timeout || (got.Temperature == nil) != (tt.temp == nil) || got.Temperature != nil && *got.Temperature != *tt.temp {
+				t.Errorf("Tuning = %+v, want %d, %v, %v", got, tt.maxTokens, tt.temp, tt.timeout)
+			}
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -74,8 +74,15 @@ func (x *AnalyzeIssueRequest) GetIssue() *v1.AnalyzeIssueRequest {
 
 // AnalyzeIssueResponse wraps the compatible response.
 type AnalyzeIssueResponse struct {
-	state         protoimpl.MessageState   `protogen:"open.v1"`
-	Analysis      *v1.AnalyzeIssueResponse `protobuf:"bytes,1,opt,name=analysis,proto3" json:"analysis,omitempty"`
+	state    protoimpl.MessageState   `protogen:"open.v1"`
+	Analysis *v1.AnalyzeIssueResponse `protobuf:"bytes,1,opt,name=analysis,proto3" json:"analysis,omitempty"`
+	// usage is what the provider calls behind the analysis spent; unset when
+	// a ChatCLI server answered, since chatcli.v1 reports no tokens.
+	Usage *LLMUsage `protobuf:"bytes,2,opt,name=usage,proto3" json:"usage,omitempty"`
+	// server is the Instance whose ChatCLI server answered through
+	// chatcli.v1 AnalyzeIssue (its spec.aiops.analysisMode is server);
+	// unset when the analyzer asked the provider itself.
+	Server        *v11.ObjectRef `protobuf:"bytes,3,opt,name=server,proto3" json:"server,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -117,6 +124,86 @@ func (x *AnalyzeIssueResponse) GetAnalysis() *v1.AnalyzeIssueResponse {
 	return nil
 }
 
+func (x *AnalyzeIssueResponse) GetUsage() *LLMUsage {
+	if x != nil {
+		return x.Usage
+	}
+	return nil
+}
+
+func (x *AnalyzeIssueResponse) GetServer() *v11.ObjectRef {
+	if x != nil {
+		return x.Server
+	}
+	return nil
+}
+
+// LLMUsage is the tokens and the estimated cost of the calls behind one
+// answer, the repair request and failed calls of the fallback chain
+// included.
+type LLMUsage struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	InputTokens  int64                  `protobuf:"varint,1,opt,name=input_tokens,json=inputTokens,proto3" json:"input_tokens,omitempty"`
+	OutputTokens int64                  `protobuf:"varint,2,opt,name=output_tokens,json=outputTokens,proto3" json:"output_tokens,omitempty"`
+	// estimated_cost_usd is the cost in US dollars by the analyzer's price
+	// table (--llm-prices); unset when a call that spent tokens used a model
+	// the table does not price.
+	EstimatedCostUsd *float64 `protobuf:"fixed64,3,opt,name=estimated_cost_usd,json=estimatedCostUsd,proto3,oneof" json:"estimated_cost_usd,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *LLMUsage) Reset() {
+	*x = LLMUsage{}
+	mi := &file_chatcli_platform_analyzer_v1_analyzer_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LLMUsage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LLMUsage) ProtoMessage() {}
+
+func (x *LLMUsage) ProtoReflect() protoreflect.Message {
+	mi := &file_chatcli_platform_analyzer_v1_analyzer_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LLMUsage.ProtoReflect.Descriptor instead.
+func (*LLMUsage) Descriptor() ([]byte, []int) {
+	return file_chatcli_platform_analyzer_v1_analyzer_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *LLMUsage) GetInputTokens() int64 {
+	if x != nil {
+		return x.InputTokens
+	}
+	return 0
+}
+
+func (x *LLMUsage) GetOutputTokens() int64 {
+	if x != nil {
+		return x.OutputTokens
+	}
+	return 0
+}
+
+func (x *LLMUsage) GetEstimatedCostUsd() float64 {
+	if x != nil && x.EstimatedCostUsd != nil {
+		return *x.EstimatedCostUsd
+	}
+	return 0
+}
+
 // AgenticStepRequest wraps the compatible request, with its idempotency
 // key.
 type AgenticStepRequest struct {
@@ -130,7 +217,7 @@ type AgenticStepRequest struct {
 
 func (x *AgenticStepRequest) Reset() {
 	*x = AgenticStepRequest{}
-	mi := &file_chatcli_platform_analyzer_v1_analyzer_proto_msgTypes[2]
+	mi := &file_chatcli_platform_analyzer_v1_analyzer_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -142,7 +229,7 @@ func (x *AgenticStepRequest) String() string {
 func (*AgenticStepRequest) ProtoMessage() {}
 
 func (x *AgenticStepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chatcli_platform_analyzer_v1_analyzer_proto_msgTypes[2]
+	mi := &file_chatcli_platform_analyzer_v1_analyzer_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -155,7 +242,7 @@ func (x *AgenticStepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgenticStepRequest.ProtoReflect.Descriptor instead.
 func (*AgenticStepRequest) Descriptor() ([]byte, []int) {
-	return file_chatcli_platform_analyzer_v1_analyzer_proto_rawDescGZIP(), []int{2}
+	return file_chatcli_platform_analyzer_v1_analyzer_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *AgenticStepRequest) GetStep() *v1.AgenticStepRequest {
@@ -188,7 +275,7 @@ type AgenticStepKey struct {
 
 func (x *AgenticStepKey) Reset() {
 	*x = AgenticStepKey{}
-	mi := &file_chatcli_platform_analyzer_v1_analyzer_proto_msgTypes[3]
+	mi := &file_chatcli_platform_analyzer_v1_analyzer_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -200,7 +287,7 @@ func (x *AgenticStepKey) String() string {
 func (*AgenticStepKey) ProtoMessage() {}
 
 func (x *AgenticStepKey) ProtoReflect() protoreflect.Message {
-	mi := &file_chatcli_platform_analyzer_v1_analyzer_proto_msgTypes[3]
+	mi := &file_chatcli_platform_analyzer_v1_analyzer_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -213,7 +300,7 @@ func (x *AgenticStepKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgenticStepKey.ProtoReflect.Descriptor instead.
 func (*AgenticStepKey) Descriptor() ([]byte, []int) {
-	return file_chatcli_platform_analyzer_v1_analyzer_proto_rawDescGZIP(), []int{3}
+	return file_chatcli_platform_analyzer_v1_analyzer_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *AgenticStepKey) GetPlan() *v11.ObjectRef {
@@ -250,7 +337,7 @@ type AgenticStepResponse struct {
 
 func (x *AgenticStepResponse) Reset() {
 	*x = AgenticStepResponse{}
-	mi := &file_chatcli_platform_analyzer_v1_analyzer_proto_msgTypes[4]
+	mi := &file_chatcli_platform_analyzer_v1_analyzer_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -262,7 +349,7 @@ func (x *AgenticStepResponse) String() string {
 func (*AgenticStepResponse) ProtoMessage() {}
 
 func (x *AgenticStepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_chatcli_platform_analyzer_v1_analyzer_proto_msgTypes[4]
+	mi := &file_chatcli_platform_analyzer_v1_analyzer_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -275,7 +362,7 @@ func (x *AgenticStepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgenticStepResponse.ProtoReflect.Descriptor instead.
 func (*AgenticStepResponse) Descriptor() ([]byte, []int) {
-	return file_chatcli_platform_analyzer_v1_analyzer_proto_rawDescGZIP(), []int{4}
+	return file_chatcli_platform_analyzer_v1_analyzer_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *AgenticStepResponse) GetStep() *v1.AgenticStepResponse {
@@ -316,7 +403,7 @@ type SummarizeIncidentRequest struct {
 
 func (x *SummarizeIncidentRequest) Reset() {
 	*x = SummarizeIncidentRequest{}
-	mi := &file_chatcli_platform_analyzer_v1_analyzer_proto_msgTypes[5]
+	mi := &file_chatcli_platform_analyzer_v1_analyzer_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -328,7 +415,7 @@ func (x *SummarizeIncidentRequest) String() string {
 func (*SummarizeIncidentRequest) ProtoMessage() {}
 
 func (x *SummarizeIncidentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chatcli_platform_analyzer_v1_analyzer_proto_msgTypes[5]
+	mi := &file_chatcli_platform_analyzer_v1_analyzer_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -341,7 +428,7 @@ func (x *SummarizeIncidentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SummarizeIncidentRequest.ProtoReflect.Descriptor instead.
 func (*SummarizeIncidentRequest) Descriptor() ([]byte, []int) {
-	return file_chatcli_platform_analyzer_v1_analyzer_proto_rawDescGZIP(), []int{5}
+	return file_chatcli_platform_analyzer_v1_analyzer_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *SummarizeIncidentRequest) GetIssue() *v11.ObjectRef {
@@ -428,7 +515,7 @@ type SummarizeIncidentResponse struct {
 
 func (x *SummarizeIncidentResponse) Reset() {
 	*x = SummarizeIncidentResponse{}
-	mi := &file_chatcli_platform_analyzer_v1_analyzer_proto_msgTypes[6]
+	mi := &file_chatcli_platform_analyzer_v1_analyzer_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -440,7 +527,7 @@ func (x *SummarizeIncidentResponse) String() string {
 func (*SummarizeIncidentResponse) ProtoMessage() {}
 
 func (x *SummarizeIncidentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_chatcli_platform_analyzer_v1_analyzer_proto_msgTypes[6]
+	mi := &file_chatcli_platform_analyzer_v1_analyzer_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -453,7 +540,7 @@ func (x *SummarizeIncidentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SummarizeIncidentResponse.ProtoReflect.Descriptor instead.
 func (*SummarizeIncidentResponse) Descriptor() ([]byte, []int) {
-	return file_chatcli_platform_analyzer_v1_analyzer_proto_rawDescGZIP(), []int{6}
+	return file_chatcli_platform_analyzer_v1_analyzer_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SummarizeIncidentResponse) GetSummary() string {
@@ -497,9 +584,16 @@ const file_chatcli_platform_analyzer_v1_analyzer_proto_rawDesc = "" +
 	"\n" +
 	"+chatcli/platform/analyzer/v1/analyzer.proto\x12\x1cchatcli.platform.analyzer.v1\x1a'chatcli/platform/common/v1/common.proto\x1a\x18chatcli/v1/chatcli.proto\"L\n" +
 	"\x13AnalyzeIssueRequest\x125\n" +
-	"\x05issue\x18\x01 \x01(\v2\x1f.chatcli.v1.AnalyzeIssueRequestR\x05issue\"T\n" +
+	"\x05issue\x18\x01 \x01(\v2\x1f.chatcli.v1.AnalyzeIssueRequestR\x05issue\"\xd1\x01\n" +
 	"\x14AnalyzeIssueResponse\x12<\n" +
-	"\banalysis\x18\x01 \x01(\v2 .chatcli.v1.AnalyzeIssueResponseR\banalysis\"\x88\x01\n" +
+	"\banalysis\x18\x01 \x01(\v2 .chatcli.v1.AnalyzeIssueResponseR\banalysis\x12<\n" +
+	"\x05usage\x18\x02 \x01(\v2&.chatcli.platform.analyzer.v1.LLMUsageR\x05usage\x12=\n" +
+	"\x06server\x18\x03 \x01(\v2%.chatcli.platform.common.v1.ObjectRefR\x06server\"\x9c\x01\n" +
+	"\bLLMUsage\x12!\n" +
+	"\finput_tokens\x18\x01 \x01(\x03R\vinputTokens\x12#\n" +
+	"\routput_tokens\x18\x02 \x01(\x03R\foutputTokens\x121\n" +
+	"\x12estimated_cost_usd\x18\x03 \x01(\x01H\x00R\x10estimatedCostUsd\x88\x01\x01B\x15\n" +
+	"\x13_estimated_cost_usd\"\x88\x01\n" +
 	"\x12AgenticStepRequest\x122\n" +
 	"\x04step\x18\x01 \x01(\v2\x1e.chatcli.v1.AgenticStepRequestR\x04step\x12>\n" +
 	"\x03key\x18\x02 \x01(\v2,.chatcli.platform.analyzer.v1.AgenticStepKeyR\x03key\"\x87\x01\n" +
@@ -550,46 +644,49 @@ func file_chatcli_platform_analyzer_v1_analyzer_proto_rawDescGZIP() []byte {
 	return file_chatcli_platform_analyzer_v1_analyzer_proto_rawDescData
 }
 
-var file_chatcli_platform_analyzer_v1_analyzer_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_chatcli_platform_analyzer_v1_analyzer_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_chatcli_platform_analyzer_v1_analyzer_proto_goTypes = []any{
 	(*AnalyzeIssueRequest)(nil),       // 0: chatcli.platform.analyzer.v1.AnalyzeIssueRequest
 	(*AnalyzeIssueResponse)(nil),      // 1: chatcli.platform.analyzer.v1.AnalyzeIssueResponse
-	(*AgenticStepRequest)(nil),        // 2: chatcli.platform.analyzer.v1.AgenticStepRequest
-	(*AgenticStepKey)(nil),            // 3: chatcli.platform.analyzer.v1.AgenticStepKey
-	(*AgenticStepResponse)(nil),       // 4: chatcli.platform.analyzer.v1.AgenticStepResponse
-	(*SummarizeIncidentRequest)(nil),  // 5: chatcli.platform.analyzer.v1.SummarizeIncidentRequest
-	(*SummarizeIncidentResponse)(nil), // 6: chatcli.platform.analyzer.v1.SummarizeIncidentResponse
-	(*v1.AnalyzeIssueRequest)(nil),    // 7: chatcli.v1.AnalyzeIssueRequest
-	(*v1.AnalyzeIssueResponse)(nil),   // 8: chatcli.v1.AnalyzeIssueResponse
-	(*v1.AgenticStepRequest)(nil),     // 9: chatcli.v1.AgenticStepRequest
+	(*LLMUsage)(nil),                  // 2: chatcli.platform.analyzer.v1.LLMUsage
+	(*AgenticStepRequest)(nil),        // 3: chatcli.platform.analyzer.v1.AgenticStepRequest
+	(*AgenticStepKey)(nil),            // 4: chatcli.platform.analyzer.v1.AgenticStepKey
+	(*AgenticStepResponse)(nil),       // 5: chatcli.platform.analyzer.v1.AgenticStepResponse
+	(*SummarizeIncidentRequest)(nil),  // 6: chatcli.platform.analyzer.v1.SummarizeIncidentRequest
+	(*SummarizeIncidentResponse)(nil), // 7: chatcli.platform.analyzer.v1.SummarizeIncidentResponse
+	(*v1.AnalyzeIssueRequest)(nil),    // 8: chatcli.v1.AnalyzeIssueRequest
+	(*v1.AnalyzeIssueResponse)(nil),   // 9: chatcli.v1.AnalyzeIssueResponse
 	(*v11.ObjectRef)(nil),             // 10: chatcli.platform.common.v1.ObjectRef
-	(*v1.AgenticStepResponse)(nil),    // 11: chatcli.v1.AgenticStepResponse
-	(*v11.ResourceRef)(nil),           // 12: chatcli.platform.common.v1.ResourceRef
-	(*v11.TimelineEntry)(nil),         // 13: chatcli.platform.common.v1.TimelineEntry
-	(*v11.ExecutedAction)(nil),        // 14: chatcli.platform.common.v1.ExecutedAction
+	(*v1.AgenticStepRequest)(nil),     // 11: chatcli.v1.AgenticStepRequest
+	(*v1.AgenticStepResponse)(nil),    // 12: chatcli.v1.AgenticStepResponse
+	(*v11.ResourceRef)(nil),           // 13: chatcli.platform.common.v1.ResourceRef
+	(*v11.TimelineEntry)(nil),         // 14: chatcli.platform.common.v1.TimelineEntry
+	(*v11.ExecutedAction)(nil),        // 15: chatcli.platform.common.v1.ExecutedAction
 }
 var file_chatcli_platform_analyzer_v1_analyzer_proto_depIdxs = []int32{
-	7,  // 0: chatcli.platform.analyzer.v1.AnalyzeIssueRequest.issue:type_name -> chatcli.v1.AnalyzeIssueRequest
-	8,  // 1: chatcli.platform.analyzer.v1.AnalyzeIssueResponse.analysis:type_name -> chatcli.v1.AnalyzeIssueResponse
-	9,  // 2: chatcli.platform.analyzer.v1.AgenticStepRequest.step:type_name -> chatcli.v1.AgenticStepRequest
-	3,  // 3: chatcli.platform.analyzer.v1.AgenticStepRequest.key:type_name -> chatcli.platform.analyzer.v1.AgenticStepKey
-	10, // 4: chatcli.platform.analyzer.v1.AgenticStepKey.plan:type_name -> chatcli.platform.common.v1.ObjectRef
-	11, // 5: chatcli.platform.analyzer.v1.AgenticStepResponse.step:type_name -> chatcli.v1.AgenticStepResponse
-	10, // 6: chatcli.platform.analyzer.v1.SummarizeIncidentRequest.issue:type_name -> chatcli.platform.common.v1.ObjectRef
-	12, // 7: chatcli.platform.analyzer.v1.SummarizeIncidentRequest.resource:type_name -> chatcli.platform.common.v1.ResourceRef
-	13, // 8: chatcli.platform.analyzer.v1.SummarizeIncidentRequest.timeline:type_name -> chatcli.platform.common.v1.TimelineEntry
-	14, // 9: chatcli.platform.analyzer.v1.SummarizeIncidentRequest.actions_executed:type_name -> chatcli.platform.common.v1.ExecutedAction
-	0,  // 10: chatcli.platform.analyzer.v1.AnalyzerService.AnalyzeIssue:input_type -> chatcli.platform.analyzer.v1.AnalyzeIssueRequest
-	2,  // 11: chatcli.platform.analyzer.v1.AnalyzerService.AgenticStep:input_type -> chatcli.platform.analyzer.v1.AgenticStepRequest
-	5,  // 12: chatcli.platform.analyzer.v1.AnalyzerService.SummarizeIncident:input_type -> chatcli.platform.analyzer.v1.SummarizeIncidentRequest
-	1,  // 13: chatcli.platform.analyzer.v1.AnalyzerService.AnalyzeIssue:output_type -> chatcli.platform.analyzer.v1.AnalyzeIssueResponse
-	4,  // 14: chatcli.platform.analyzer.v1.AnalyzerService.AgenticStep:output_type -> chatcli.platform.analyzer.v1.AgenticStepResponse
-	6,  // 15: chatcli.platform.analyzer.v1.AnalyzerService.SummarizeIncident:output_type -> chatcli.platform.analyzer.v1.SummarizeIncidentResponse
-	13, // [13:16] is the sub-list for method output_type
-	10, // [10:13] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	8,  // 0: chatcli.platform.analyzer.v1.AnalyzeIssueRequest.issue:type_name -> chatcli.v1.AnalyzeIssueRequest
+	9,  // 1: chatcli.platform.analyzer.v1.AnalyzeIssueResponse.analysis:type_name -> chatcli.v1.AnalyzeIssueResponse
+	2,  // 2: chatcli.platform.analyzer.v1.AnalyzeIssueResponse.usage:type_name -> chatcli.platform.analyzer.v1.LLMUsage
+	10, // 3: chatcli.platform.analyzer.v1.AnalyzeIssueResponse.server:type_name -> chatcli.platform.common.v1.ObjectRef
+	11, // 4: chatcli.platform.analyzer.v1.AgenticStepRequest.step:type_name -> chatcli.v1.AgenticStepRequest
+	4,  // 5: chatcli.platform.analyzer.v1.AgenticStepRequest.key:type_name -> chatcli.platform.analyzer.v1.AgenticStepKey
+	10, // 6: chatcli.platform.analyzer.v1.AgenticStepKey.plan:type_name -> chatcli.platform.common.v1.ObjectRef
+	12, // 7: chatcli.platform.analyzer.v1.AgenticStepResponse.step:type_name -> chatcli.v1.AgenticStepResponse
+	10, // 8: chatcli.platform.analyzer.v1.SummarizeIncidentRequest.issue:type_name -> chatcli.platform.common.v1.ObjectRef
+	13, // 9: chatcli.platform.analyzer.v1.SummarizeIncidentRequest.resource:type_name -> chatcli.platform.common.v1.ResourceRef
+	14, // 10: chatcli.platform.analyzer.v1.SummarizeIncidentRequest.timeline:type_name -> chatcli.platform.common.v1.TimelineEntry
+	15, // 11: chatcli.platform.analyzer.v1.SummarizeIncidentRequest.actions_executed:type_name -> chatcli.platform.common.v1.ExecutedAction
+	0,  // 12: chatcli.platform.analyzer.v1.AnalyzerService.AnalyzeIssue:input_type -> chatcli.platform.analyzer.v1.AnalyzeIssueRequest
+	3,  // 13: chatcli.platform.analyzer.v1.AnalyzerService.AgenticStep:input_type -> chatcli.platform.analyzer.v1.AgenticStepRequest
+	6,  // 14: chatcli.platform.analyzer.v1.AnalyzerService.SummarizeIncident:input_type -> chatcli.platform.analyzer.v1.SummarizeIncidentRequest
+	1,  // 15: chatcli.platform.analyzer.v1.AnalyzerService.AnalyzeIssue:output_type -> chatcli.platform.analyzer.v1.AnalyzeIssueResponse
+	5,  // 16: chatcli.platform.analyzer.v1.AnalyzerService.AgenticStep:output_type -> chatcli.platform.analyzer.v1.AgenticStepResponse
+	7,  // 17: chatcli.platform.analyzer.v1.AnalyzerService.SummarizeIncident:output_type -> chatcli.platform.analyzer.v1.SummarizeIncidentResponse
+	15, // [15:18] is the sub-list for method output_type
+	12, // [12:15] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_chatcli_platform_analyzer_v1_analyzer_proto_init() }
@@ -597,13 +694,14 @@ func file_chatcli_platform_analyzer_v1_analyzer_proto_init() {
 	if File_chatcli_platform_analyzer_v1_analyzer_proto != nil {
 		return
 	}
+	file_chatcli_platform_analyzer_v1_analyzer_proto_msgTypes[2].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_chatcli_platform_analyzer_v1_analyzer_proto_rawDesc), len(file_chatcli_platform_analyzer_v1_analyzer_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -43,7 +43,9 @@ type AnalyzerServiceClient interface {
 	// Errors: InvalidArgument when the issue is missing or incomplete, or names
 	// an unknown provider; Unauthenticated; ResourceExhausted when rate-limited;
 	// FailedPrecondition when the provider has no credentials; Unavailable or
-	// DeadlineExceeded when the provider fails.
+	// DeadlineExceeded when the provider fails. A failure after calls that
+	// spent tokens carries them in its ErrorInfo metadata: input_tokens,
+	// output_tokens and, when every model was priced, estimated_cost_usd.
 	AnalyzeIssue(ctx context.Context, in *AnalyzeIssueRequest, opts ...grpc.CallOption) (*AnalyzeIssueResponse, error)
 	// AgenticStep runs one observe-decide-act step. It carries the chatcli.v1
 	// messages unchanged, so it behaves like ChatCLIService.AgenticStep, and
@@ -131,7 +133,9 @@ type AnalyzerServiceServer interface {
 	// Errors: InvalidArgument when the issue is missing or incomplete, or names
 	// an unknown provider; Unauthenticated; ResourceExhausted when rate-limited;
 	// FailedPrecondition when the provider has no credentials; Unavailable or
-	// DeadlineExceeded when the provider fails.
+	// DeadlineExceeded when the provider fails. A failure after calls that
+	// spent tokens carries them in its ErrorInfo metadata: input_tokens,
+	// output_tokens and, when every model was priced, estimated_cost_usd.
 	AnalyzeIssue(context.Context, *AnalyzeIssueRequest) (*AnalyzeIssueResponse, error)
 	// AgenticStep runs one observe-decide-act step. It carries the chatcli.v1
 	// messages unchanged, so it behaves like ChatCLIService.AgenticStep, and

@@ -45,6 +45,7 @@ import (
 	"github.com/chatcli/aiops/libs/scrub"
 	analyzerv1 "github.com/chatcli/aiops/proto/chatcli/platform/analyzer/v1"
 	chatcliv1 "github.com/chatcli/aiops/proto/chatcli/v1"
+	"github.com/chatcli/aiops/services/analyzer/internal/analysis"
 	"github.com/chatcli/aiops/services/analyzer/internal/validate"
 )
 
@@ -60,6 +61,7 @@ const (
 	maxRecommendations = 32
 	maxRecommendation  = 4096
 	maxModel           = 256
+	maxServer          = 253
 )
 
 // Reconciler analyses AIInsights. Client, Context, Scrubber, Analyzer and
@@ -221,7 +223,7 @@ func (r *Reconciler) analyze(ctx context.Context, insight *platformv1alpha1.AIIn
 		return res, ferr
 	}
 	log.V(1).Info("Analysed Issue", "issue", issue.Name, "provider", resp.GetAnalysis().GetProvider(), "duration", elapsed)
-	r.succeed(ctx, insight, target, resp.GetAnalysis())
+	r.succeed(ctx, insight, target, resp)
 	reason := meta.FindStatusCondition(insight.Status.Conditions, platformv1alpha1.AIInsightReadyCondition).Reason
 	analysisDuration.WithLabelValues(string(insight.Status.Provider), reason).Observe(elapsed.Seconds())
 	return ctrl.Result{}, nil
@@ -248,9 +250,15 @@ func superseded(insight *platformv1alpha1.AIInsight, issue *platformv1alpha1.Iss
 // GiveUpAfter.
 func (r *Reconciler) callFailed(ctx context.Context, insight *platformv1alpha1.AIInsight, err error) (ctrl.Result, error) {
 	msg := status.Convert(err).Message()
+	// A failed analysis may still have cost something (an answer that
+	// never parsed); the pool says what in the error's metadata.
+	insight.Status.Usage = usageOfMetadata(grpcx.ErrorMetadata(err))
 	switch grpcx.Reason(err) {
 	case grpcx.ReasonInvalidResponse:
-		r.fail(insight, platformv1alpha1.AIInsightInvalidResponseReason, "The provider's answer was not valid JSON, even after a repair request: "+msg)
+		if grpcx.ErrorMetadata(err)["server"] == "" {
+			msg = "The provider's answer was not valid JSON, even after a repair request: " + msg
+		}
+		r.fail(insight, platformv1alpha1.AIInsightInvalidResponseReason, msg)
 		return ctrl.Result{}, nil
 	case grpcx.ReasonBudgetExhausted:
 		r.fail(insight, platformv1alpha1.AIInsightBudgetExhaustedReason, msg)
@@ -275,8 +283,10 @@ func (r *Reconciler) fail(insight *platformv1alpha1.AIInsight, reason, message s
 	reconcile.SetCondition(insight, &insight.Status.Conditions, platformv1alpha1.AIInsightReadyCondition, metav1.ConditionFalse, reason, message)
 }
 
-// succeed stores the analysis and its validated actions.
-func (r *Reconciler) succeed(ctx context.Context, insight *platformv1alpha1.AIInsight, target platformv1alpha1.ResourceReference, a *chatcliv1.AnalyzeIssueResponse) {
+// succeed stores the analysis, its validated actions, who answered and
+// what it cost.
+func (r *Reconciler) succeed(ctx context.Context, insight *platformv1alpha1.AIInsight, target platformv1alpha1.ResourceReference, resp *analyzerv1.AnalyzeIssueResponse) {
+	a := resp.GetAnalysis()
 	raw := make([]llm.Action, 0, len(a.GetSuggestedActions()))
 	for _, s := range a.GetSuggestedActions() {
 		raw = append(raw, llm.Action{Name: s.GetName(), Action: s.GetAction(), Description: s.GetDescription(), Params: s.GetParams()})
@@ -289,6 +299,13 @@ func (r *Reconciler) succeed(ctx context.Context, insight *platformv1alpha1.AIIn
 		st.Provider = ""
 	}
 	st.Model = truncate(a.GetModel(), maxModel)
+	st.Server, st.Usage = "", nil
+	if srv := resp.GetServer(); srv != nil && srv.GetNamespace() == insight.Namespace {
+		st.Server = truncate(srv.GetName(), maxServer)
+	}
+	if u := resp.GetUsage(); u != nil && st.Server == "" {
+		st.Usage = usageOf(u)
+	}
 	st.Analysis = truncate(a.GetAnalysis(), maxAnalysis)
 	conf := math.Round(float64(min(max(a.GetConfidence(), 0), 1))*100) / 100
 	st.Confidence = &conf
@@ -303,7 +320,11 @@ func (r *Reconciler) succeed(ctx context.Context, insight *platformv1alpha1.AIIn
 	now := metav1.NewTime(r.Now())
 	st.GeneratedAt = &now
 
-	reason, message := platformv1alpha1.AIInsightAnalysisCompletedReason, fmt.Sprintf("Analysis by %s with %d suggested actions", st.Provider, len(res.Accepted))
+	by := string(st.Provider)
+	if st.Server != "" {
+		by += " through the ChatCLI server of Instance " + st.Server
+	}
+	reason, message := platformv1alpha1.AIInsightAnalysisCompletedReason, fmt.Sprintf("Analysis by %s with %d suggested actions", by, len(res.Accepted))
 	requested := insight.Spec.Provider
 	switch {
 	case len(raw) > 0 && len(res.Accepted) == 0:
@@ -312,6 +333,33 @@ func (r *Reconciler) succeed(ctx context.Context, insight *platformv1alpha1.AIIn
 		reason, message = platformv1alpha1.AIInsightBuiltinFallbackReason, fmt.Sprintf("BUILTIN answered instead of %s, with %d suggested actions", requested, len(res.Accepted))
 	}
 	reconcile.SetCondition(insight, &st.Conditions, platformv1alpha1.AIInsightReadyCondition, metav1.ConditionTrue, reason, message)
+}
+
+// usageOf is the status form of the pool's usage: negative counts (a
+// broken pool) read as zero, and the cost is a decimal of six places.
+func usageOf(u *analyzerv1.LLMUsage) *platformv1alpha1.LLMUsage {
+	out := &platformv1alpha1.LLMUsage{InputTokens: max(u.GetInputTokens(), 0), OutputTokens: max(u.GetOutputTokens(), 0)}
+	if u.EstimatedCostUsd != nil {
+		if c := u.GetEstimatedCostUsd(); c >= 0 && c < 1e12 {
+			out.EstimatedCostUSD = strconv.FormatFloat(c, 'f', 6, 64)
+		}
+	}
+	return out
+}
+
+// usageOfMetadata reads the usage of a failed analysis from its error's
+// metadata; nil when there is none or it does not parse.
+func usageOfMetadata(meta map[string]string) *platformv1alpha1.LLMUsage {
+	in, ierr := strconv.ParseInt(meta[analysis.MetaInputTokens], 10, 64)
+	out, oerr := strconv.ParseInt(meta[analysis.MetaOutputTokens], 10, 64)
+	if ierr != nil || oerr != nil {
+		return nil
+	}
+	u := &analyzerv1.LLMUsage{InputTokens: in, OutputTokens: out}
+	if c, err := strconv.ParseFloat(meta[analysis.MetaEstimatedCostUSD], 64); err == nil {
+		u.EstimatedCostUsd = &c
+	}
+	return usageOf(u)
 }
 
 var knownProviders = []platformv1alpha1.Provider{

@@ -49,17 +49,19 @@ func testContext(t testing.TB) context.Context {
 	return ctx
 }
 
-// scripted is an in-process provider answering with a function.
+// scripted is an in-process provider answering with a function, and
+// reporting the tokens it was given.
 type scripted struct {
-	name   platformv1alpha1.Provider
-	answer func(n int, req llm.Request) string
-	calls  atomic.Int64
+	name                      platformv1alpha1.Provider
+	answer                    func(n int, req llm.Request) string
+	inputTokens, outputTokens int
+	calls                     atomic.Int64
 }
 
 func (s *scripted) Name() platformv1alpha1.Provider { return s.name }
 func (s *scripted) Complete(_ context.Context, req llm.Request) (llm.Response, error) {
 	n := s.calls.Add(1)
-	return llm.Response{Text: s.answer(int(n), req), Model: "scripted-1"}, nil
+	return llm.Response{Text: s.answer(int(n), req), Model: "scripted-1", InputTokens: s.inputTokens, OutputTokens: s.outputTokens}, nil
 }
 
 // servePool starts analyzer replicas over TLS on loopback, each with its
@@ -67,14 +69,22 @@ func (s *scripted) Complete(_ context.Context, req llm.Request) (llm.Response, e
 // resolves localhost, balanced round_robin (one replica: one address).
 func servePool(t testing.TB, providers ...llm.Provider) analyzerv1.AnalyzerServiceClient {
 	t.Helper()
+	return servePoolWith(t, func(svc *analysis.Service) {
+		for _, p := range providers {
+			svc.Providers.Register(p)
+		}
+	})
+}
+
+// servePoolWith is servePool with a service that configure sets up.
+func servePoolWith(t testing.TB, configure func(*analysis.Service)) analyzerv1.AnalyzerServiceClient {
+	t.Helper()
 	pki, err := testenv.NewPKI(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	svc := analysis.NewService(scrub.Default(), validate.Default{PlatformNamespace: "chatcli"})
-	for _, p := range providers {
-		svc.Providers.Register(p)
-	}
+	configure(svc)
 	srv, err := grpcx.NewServer(grpcx.ServerConfig{CertFile: pki.Server.CertFile, KeyFile: pki.Server.KeyFile, Token: testToken})
 	if err != nil {
 		t.Fatal(err)
