@@ -93,8 +93,8 @@ type timing struct {
 
 func run(ctx context.Context, out io.Writer) error {
 	rounds, storm := envInt("PIPELINE_ROUNDS", 10), envInt("PIPELINE_STORM", 50)
-	// Six fake nodes of 110 pods: the storm's 50 Deployments of 2
-	// replicas, with their rollouts' surge, overflow the harness's two.
+	// Six fake nodes of 110 pods, so the storm's 50 Deployments of 2
+	// replicas and their rollouts' surge never wait for node capacity.
 	c, err := cluster.Start(ctx, cluster.Options{Nodes: nodes})
 	if err != nil {
 		return err
