@@ -91,6 +91,11 @@ func TestAFailedJobIsRetried(t *testing.T) {
 		loopMissing(t, "the failed Job's Issue did not resolve: "+describe(&inc))
 	}
 	t.Logf("%s", describe(&inc))
+	for _, p := range inc.Plans {
+		if v := p.Status.Verification; v != nil {
+			t.Logf("plan %s verification: %s %+v", p.Name, v.Message, v.Checks)
+		}
+	}
 	if !healedBy(&inc, platformv1alpha1.ActionRetryJob) {
 		t.Errorf("no Completed plan ran RetryJob: %s", describe(&inc))
 	}

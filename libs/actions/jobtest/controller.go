@@ -114,6 +114,45 @@ func Finishing(ctx context.Context, c client.Client, key client.ObjectKey) error
 	})
 }
 
+// SucceedPods marks the Job's pods Succeeded and nothing else: the kubelet
+// has reported them, the Job controller has not counted them yet.
+func SucceedPods(ctx context.Context, c client.Client, key client.ObjectKey) error {
+	j := &batchv1.Job{}
+	if err := c.Get(ctx, key, j); err != nil {
+		return err
+	}
+	pods, err := podsOf(ctx, c, j)
+	if err != nil {
+		return err
+	}
+	for i := range pods {
+		pods[i].Status.Phase = corev1.PodSucceeded
+		if err := c.Status().Update(ctx, &pods[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Uncounted is the Job controller's step between a pod's success and its
+// count: out of active, its uid in uncountedTerminatedPods.succeeded.
+func Uncounted(ctx context.Context, c client.Client, key client.ObjectKey) error {
+	j := &batchv1.Job{}
+	if err := c.Get(ctx, key, j); err != nil {
+		return err
+	}
+	pods, err := podsOf(ctx, c, j)
+	if err != nil {
+		return err
+	}
+	j.Status.UncountedTerminatedPods = &batchv1.UncountedTerminatedPods{}
+	for _, p := range pods {
+		j.Status.UncountedTerminatedPods.Succeeded = append(j.Status.UncountedTerminatedPods.Succeeded, p.UID)
+	}
+	j.Status.Active, j.Status.Ready = 0, new(int32)
+	return c.Status().Update(ctx, j)
+}
+
 // FailPod marks one running pod of the Job Failed and counts it, as when
 // a pod fails while the Job still has retries left.
 func FailPod(ctx context.Context, c client.Client, key client.ObjectKey) error {

@@ -55,10 +55,16 @@ func (r *Reconciler) jobHealth(ctx context.Context, j *batchv1.Job) (health, err
 	active := j.Status.Active > 0
 	h.checks = append(h.checks, check("job-active", active, "%d pods active, %d succeeded", j.Status.Active, j.Status.Succeeded))
 	h.restarts = j.Status.Failed
-	if !active && j.Status.Succeeded > 0 {
+	succeeded := int(j.Status.Succeeded)
+	if u := j.Status.UncountedTerminatedPods; u != nil {
+		// The Job controller takes a finished pod out of active first and
+		// counts it a moment later.
+		succeeded += len(u.Succeeded)
+	}
+	if !active && succeeded > 0 {
 		// Its last pod succeeded and the Job controller has not written
 		// Complete yet: finishing, not broken.
-		h.checks = append(h.checks, check("pods-running", true, "no pod active, %d succeeded: the Job is finishing", j.Status.Succeeded))
+		h.checks = append(h.checks, check("pods-running", true, "no pod active, %d succeeded: the Job is finishing", succeeded))
 		h.healthy = true
 		return h, nil
 	}
@@ -71,10 +77,14 @@ func (r *Reconciler) jobHealth(ctx context.Context, j *batchv1.Job) (health, err
 		return health{}, err
 	}
 	var notRunning []string
-	running := 0
+	running, succeededPods := 0, 0
 	for _, p := range pods {
 		switch p.Status.Phase {
-		case corev1.PodSucceeded, corev1.PodFailed:
+		case corev1.PodSucceeded:
+			// Ahead of the Job's status, which still counts it active.
+			succeededPods++
+			continue
+		case corev1.PodFailed:
 			continue // counted in the Job's status
 		case corev1.PodRunning:
 			running++
@@ -83,8 +93,8 @@ func (r *Reconciler) jobHealth(ctx context.Context, j *batchv1.Job) (health, err
 		}
 		h.restarts += actions.Restarts(&p)
 	}
-	ok := running > 0 && len(notRunning) == 0
-	h.checks = append(h.checks, check("pods-running", ok, "%d running; not running: %s", running, strings.Join(notRunning, ", ")))
+	ok := running+succeededPods > 0 && len(notRunning) == 0
+	h.checks = append(h.checks, check("pods-running", ok, "%d running, %d succeeded; not running: %s", running, succeededPods, strings.Join(notRunning, ", ")))
 	h.healthy = ok
 	return h, nil
 }
