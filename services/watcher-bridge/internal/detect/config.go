@@ -70,6 +70,25 @@ type Config struct {
 	// above before cpu_high or memory_high. Default 5m: a burst of CPU at
 	// start-up or a garbage collector's peak is not a fault.
 	UsageGrace time.Duration
+	// CertExpiryThreshold is how close to its expiry a TLS Secret's
+	// certificate is reported. Default 14 days: time to find out why
+	// nothing renewed it and to renew it by hand.
+	CertExpiryThreshold time.Duration
+	// CertificateGrace is how long a cert-manager Certificate may stay not
+	// Ready, or past its renewal time without being renewed. Default 1h:
+	// an ACME issuance takes minutes, and cert-manager retries a failed one
+	// with a backoff that reaches an hour.
+	CertificateGrace time.Duration
+	// HelmPendingGrace is how long a Helm release's latest revision may stay
+	// pending-install, pending-upgrade, pending-rollback or uninstalling.
+	// Default 15m, three times Helm's default --timeout: past it the client
+	// that started the operation is gone, and every later helm upgrade
+	// fails with "another operation is in progress".
+	HelmPendingGrace time.Duration
+	// ConfigDriftGrace is how long an Argo CD Application may stay
+	// OutOfSync. Default 10m: Argo CD compares every 3 minutes, so an
+	// auto-synced Application converges well within it.
+	ConfigDriftGrace time.Duration
 }
 
 // DefaultConfig returns the documented defaults.
@@ -90,6 +109,11 @@ func DefaultConfig() Config {
 		IngressGrace:      2 * time.Minute,
 		UsageRatio:        0.9,
 		UsageGrace:        5 * time.Minute,
+
+		CertExpiryThreshold: 14 * 24 * time.Hour,
+		CertificateGrace:    time.Hour,
+		HelmPendingGrace:    15 * time.Minute,
+		ConfigDriftGrace:    10 * time.Minute,
 	}
 }
 
@@ -110,7 +134,9 @@ func (c Config) Validate() error {
 		{"status lag recheck", c.StatusLagRecheck}, {"failed job max age", c.FailedJobMaxAge},
 		{"cronjob tolerance", c.CronJobTolerance}, {"node not-ready grace", c.NodeNotReadyGrace},
 		{"PVC pending grace", c.PVCPendingGrace}, {"ingress grace", c.IngressGrace},
-		{"usage grace", c.UsageGrace},
+		{"usage grace", c.UsageGrace}, {"certificate expiry threshold", c.CertExpiryThreshold},
+		{"certificate grace", c.CertificateGrace}, {"Helm pending grace", c.HelmPendingGrace},
+		{"config drift grace", c.ConfigDriftGrace},
 	} {
 		if d.d < 0 {
 			errs = append(errs, fmt.Errorf("%s must not be negative", d.name))

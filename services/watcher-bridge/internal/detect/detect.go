@@ -30,6 +30,9 @@
 //	deploy_failing       high      the workload is below the capacity its owner asked for
 //	job_failed           high      the batch work did not happen and will not retry
 //	ingress_error        high      users get 502/503 on the routes of an empty backend
+//	certificate_expiring high      clients will refuse the endpoint once it expires (critical when it has, or will within a day)
+//	helm_release_failed  high      the release is half applied, and further upgrades are blocked
+//	argocd_degraded      high      Argo CD reports the application's resources unhealthy
 //	pod_restart          medium    restarts that still recover; often the first sign of the above
 //	pod_not_ready        medium    one replica out of rotation
 //	disk_pressure        medium    the kubelet is evicting pods, but the node still runs
@@ -41,6 +44,7 @@
 //	pvc_pending          medium    the consuming pods wait, nothing running breaks
 //	hpa_maxed            medium    degraded headroom, service still up
 //	cronjob_missed       medium    a run was skipped, the next may succeed
+//	config_drift         medium    the cluster is not what Git says; nothing is down yet
 package detect
 
 import (
@@ -128,6 +132,10 @@ var severities = map[platformv1alpha1.SignalType]platformv1alpha1.SignalSeverity
 	platformv1alpha1.SignalCronJobMissed:      medium,
 	platformv1alpha1.SignalIngressError:       high,
 	platformv1alpha1.SignalCPUHigh:            medium,
+	platformv1alpha1.SignalCertExpiring:       high,
+	platformv1alpha1.SignalHelmReleaseFailed:  high,
+	platformv1alpha1.SignalArgoCDDegraded:     high,
+	platformv1alpha1.SignalConfigDrift:        medium,
 }
 
 const (
