@@ -26,7 +26,9 @@ type grants struct {
 
 func renderedGrants(t *testing.T) map[string]*grants {
 	t.Helper()
-	manifest := mustRender(t, map[string]any{"rbac": map[string]any{"instanceNamespaces": []any{"apps"}}})
+	manifest := mustRender(t, map[string]any{"rbac": map[string]any{
+		"instanceNamespaces": []any{"apps"}, "secretSignalNamespaces": []any{"certs"},
+	}})
 	out := map[string]*grants{}
 	// The scrapers' role and the Instance watchers' are grants of the
 	// chart too.
@@ -74,7 +76,9 @@ func TestRBACRules(t *testing.T) {
 // markers say: only the remediator writes workloads (and the
 // instance-operator its Instances' Deployments, in Instance namespaces
 // only), nobody escalates, bind only by resourceNames, Secrets only in
-// Instance namespaces, and nobody but the chart makes ClusterRoles.
+// Roles of namespaces the values name (rbac.instanceNamespaces,
+// rbac.secretSignalNamespaces), and nobody but the chart makes
+// ClusterRoles.
 func TestRBACLeastPrivilege(t *testing.T) {
 	workloads := []string{"deployments", "statefulsets", "daemonsets", "replicasets"}
 	write := []string{"create", "update", "patch", "delete", "deletecollection", "*"}
@@ -121,9 +125,19 @@ func TestRBACLeastPrivilege(t *testing.T) {
 				}
 			}
 		}
+		for ns, rules := range g.Roles {
+			for _, rule := range rules {
+				// The release namespace's Secrets only by name (the
+				// platform's own, like the incident API's token).
+				named := ns == namespace && len(rule.ResourceNames) > 0
+				if slices.Contains(rule.Resources, "secrets") && ns != "apps" && ns != "certs" && !named {
+					t.Errorf("%s: Secrets in its Role of %s, a namespace the values do not name", svc, ns)
+				}
+			}
+		}
 		for _, rule := range g.ClusterRole {
 			if slices.Contains(rule.Resources, "secrets") {
-				t.Errorf("%s: Secrets in its ClusterRole; only Roles of Instance namespaces may grant them", svc)
+				t.Errorf("%s: Secrets in its ClusterRole; only Roles of named namespaces may grant them", svc)
 			}
 		}
 	}

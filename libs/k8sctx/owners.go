@@ -8,6 +8,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
@@ -43,7 +44,7 @@ func TopOwner(ctx context.Context, self platformv1alpha1.ResourceReference, refs
 		ref := controllerRef(refs)
 		// Static pods are "owned" by their Node, which is not a workload a
 		// remediation could act on.
-		if ref == nil || ref.Kind == KindNode || !platformv1alpha1.IsAnomalyResourceKind(ref.Kind) {
+		if ref == nil || ref.Kind == KindNode || !walkable(*ref) {
 			return current, nil
 		}
 		owner := platformv1alpha1.ResourceReference{Kind: ref.Kind, Namespace: self.Namespace, Name: ref.Name, UID: ref.UID}
@@ -71,6 +72,28 @@ func TopOwner(ctx context.Context, self platformv1alpha1.ResourceReference, refs
 		}
 	}
 	return current, nil
+}
+
+// walkable reports an owner the walk may move to: of a kind an Anomaly may
+// name, and of the API group the platform knows that kind in. A kind name
+// alone is not enough: a KubeVela Application (core.oam.dev) is not Argo
+// CD's, and naming it would send ArgoSyncApp after it. A reference
+// without an apiVersion (built by a test, or from a name alone) is taken
+// at its kind; a kind without an API version (HelmRelease) owns nothing.
+func walkable(ref metav1.OwnerReference) bool {
+	if !platformv1alpha1.IsAnomalyResourceKind(ref.Kind) {
+		return false
+	}
+	known, ok := apiVersions[ref.Kind]
+	if !ok {
+		return false
+	}
+	if ref.APIVersion == "" {
+		return true
+	}
+	got, err := schema.ParseGroupVersion(ref.APIVersion)
+	want, _ := schema.ParseGroupVersion(known)
+	return err == nil && got.Group == want.Group
 }
 
 // controllerRef returns the managing owner, or the only owner when none is

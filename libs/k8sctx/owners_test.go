@@ -71,6 +71,16 @@ func TestTopOwner(t *testing.T) {
 			refs:    []metav1.OwnerReference{ref(KindDeployment, "leaving", "d3")},
 			wantErr: ErrOwnerGone,
 		},
+		"KindOfAnotherGroup": {
+			reason: "a KubeVela Application is not Argo CD's: a kind name of the catalogue in another group ends the walk below it",
+			refs:   []metav1.OwnerReference{{APIVersion: "core.oam.dev/v1beta1", Kind: KindApplication, Name: "shop", UID: "a1", Controller: &controller}},
+			want:   pod,
+		},
+		"KindOfItsGroup": {
+			reason: "a Deployment named with its group and version is walked to",
+			refs:   []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: KindDeployment, Name: "api", UID: "d1", Controller: &controller}},
+			want:   platformv1alpha1.ResourceReference{Kind: KindDeployment, Namespace: "prod", Name: "api", UID: "d1"},
+		},
 		"UnknownKind": {
 			reason: "an owner of a kind an Anomaly may not name ends the walk below it",
 			refs:   []metav1.OwnerReference{ref("Workflow", "etl", "w1")},

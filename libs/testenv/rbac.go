@@ -24,8 +24,9 @@ import (
 // Placeholder namespaces of the generated RBAC (see hack/rbac.sh): the
 // chart replaces them, and so does ServiceIdentity.
 const (
-	rbacPlatformNamespace  = "platform"
-	rbacInstancesNamespace = "instances"
+	rbacPlatformNamespace      = "platform"
+	rbacInstancesNamespace     = "instances"
+	rbacSecretSignalsNamespace = "secret-signals"
 )
 
 // ServiceIdentity acts as a service's ServiceAccount under exactly the role
@@ -44,6 +45,9 @@ type ServiceIdentity struct {
 	suffix string
 	// instance are the rules for namespaces that hold an Instance.
 	instance []rbacv1.PolicyRule
+	// secretSignals are the rules for namespaces whose Secrets the
+	// watcher-bridge may list.
+	secretSignals []rbacv1.PolicyRule
 }
 
 // AsService grants the generated role of service to a ServiceAccount in
@@ -75,6 +79,8 @@ func (e *Environment) AsService(t testing.TB, service, platformNamespace string,
 			e.grantRole(t, ctx, platformNamespace, name, doc.Rules, subject)
 		case doc.Kind == "Role" && doc.Metadata.Namespace == rbacInstancesNamespace:
 			id.instance = doc.Rules
+		case doc.Kind == "Role" && doc.Metadata.Namespace == rbacSecretSignalsNamespace:
+			id.secretSignals = doc.Rules
 		default:
 			t.Fatalf("generated RBAC of %s: unexpected %s in namespace %q", service, doc.Kind, doc.Metadata.Namespace)
 		}
@@ -98,6 +104,17 @@ func (id *ServiceIdentity) GrantInstanceNamespace(t testing.TB, namespace string
 	}
 	subject := rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Namespace: id.Namespace, Name: id.Name}
 	id.env.grantRole(t, context.Background(), namespace, id.Name+"-"+id.suffix, id.instance, subject)
+}
+
+// GrantSecretSignalNamespace grants the service's rules for namespaces
+// whose Secrets it may list (the chart's rbac.secretSignalNamespaces).
+func (id *ServiceIdentity) GrantSecretSignalNamespace(t testing.TB, namespace string) {
+	t.Helper()
+	if len(id.secretSignals) == 0 {
+		t.Fatalf("the generated RBAC of %s has no rules for secret-signal namespaces", id.Name)
+	}
+	subject := rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Namespace: id.Namespace, Name: id.Name}
+	id.env.grantRole(t, context.Background(), namespace, id.Name+"-"+id.suffix+"-secrets", id.secretSignals, subject)
 }
 
 // WriteKubeconfig writes a kubeconfig that impersonates the ServiceAccount,

@@ -22,10 +22,20 @@ import (
 //     about them from Alertmanager and IngestSignals callers.
 //   - Rollout: the top owner of the pods of an Argo Rollout, and the scale
 //     target of its HPA, as the watcher-bridge attributes them.
+//   - Secret (v1, a kubernetes.io/tls Secret) and Certificate
+//     (cert-manager.io/v1): certificate_expiring.
+//   - HelmRelease: helm_release_failed, about a Helm release by its name.
+//     It is no API object: apiVersion is empty, and uid is that of the
+//     Secret of the release's latest revision
+//     (sh.helm.release.v1.<name>.v<N>), so each failed revision is a fact
+//     of its own. HelmRollback acts on it.
+//   - Application (argoproj.io/v1alpha1): argocd_degraded and
+//     config_drift. ArgoSyncApp acts on it.
 var AnomalyResourceKinds = []string{
 	"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod",
 	"Node", "PersistentVolumeClaim", "HorizontalPodAutoscaler", "Ingress",
 	"PersistentVolume", "Service", "Rollout",
+	"Secret", "Certificate", "HelmRelease", "Application",
 }
 
 // IsAnomalyResourceKind reports whether an Anomaly may be about an object of
@@ -53,7 +63,7 @@ type AnomalySpec struct {
 	// where known, tells this object from a recreated one of the same
 	// name, and is part of the dedup key.
 	// +required
-	// +kubebuilder:validation:XValidation:rule="self.kind in ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob', 'Pod', 'Node', 'PersistentVolumeClaim', 'HorizontalPodAutoscaler', 'Ingress', 'PersistentVolume', 'Service', 'Rollout']",message="kind is not one the platform watches: Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, Pod, Node, PersistentVolumeClaim, HorizontalPodAutoscaler, Ingress, PersistentVolume, Service or Rollout"
+	// +kubebuilder:validation:XValidation:rule="self.kind in ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob', 'Pod', 'Node', 'PersistentVolumeClaim', 'HorizontalPodAutoscaler', 'Ingress', 'PersistentVolume', 'Service', 'Rollout', 'Secret', 'Certificate', 'HelmRelease', 'Application']",message="kind is not one the platform watches: Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, Pod, Node, PersistentVolumeClaim, HorizontalPodAutoscaler, Ingress, PersistentVolume, Service, Rollout, Secret, Certificate, HelmRelease or Application"
 	Resource ResourceReference `json:"resource"`
 
 	// description is a human sentence about the signal.

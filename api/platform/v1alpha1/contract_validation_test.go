@@ -56,9 +56,9 @@ func TestContractRulesRefuse(t *testing.T) {
 			update:    `spec: {resource: {uid: 6f1c6b0e-0000-4000-8000-000000000002}}`,
 			wantField: "spec.resource", wantMessage: "resource is immutable",
 		},
-		"AnomalyOfASecret": {
+		"AnomalyOfAConfigMap": {
 			reason: "an Anomaly is about a kind the platform watches",
-			base:   validAnomaly, patch: `spec: {resource: {kind: Secret}}`,
+			base:   validAnomaly, patch: `spec: {resource: {kind: ConfigMap}}`,
 			wantField: "spec.resource", wantMessage: "kind is not one the platform watches",
 		},
 

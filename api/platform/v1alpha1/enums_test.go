@@ -113,8 +113,8 @@ func TestAnomalyKindsMatchTheCRD(t *testing.T) {
 			t.Errorf("IsAnomalyResourceKind(%q) = false", kind)
 		}
 	}
-	if platformv1alpha1.IsAnomalyResourceKind("Secret") {
-		t.Error("IsAnomalyResourceKind(Secret) = true")
+	if platformv1alpha1.IsAnomalyResourceKind("ConfigMap") {
+		t.Error("IsAnomalyResourceKind(ConfigMap) = true")
 	}
 }
 

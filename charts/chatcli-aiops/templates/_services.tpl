@@ -193,6 +193,7 @@ CHATCLI_REDIS_URL, never from the arguments.
   (printf "--anomaly-namespace=%s" $ns)
   (printf "--watch-nodes=%t" $values.watchNodes)) }}
 {{- with $values.namespaceSelector }}{{ $args = append $args (printf "--namespace-selector=%s" .) }}{{ end }}
+{{- with .root.Values.rbac.secretSignalNamespaces }}{{ $args = append $args (printf "--secret-signal-namespaces=%s" (join "," .)) }}{{ end }}
 {{- end }}
 {{- if eq .service "correlator" }}
 {{- if $values.incidentAPI.enabled }}

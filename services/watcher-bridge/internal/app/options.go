@@ -4,9 +4,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/chatcli/aiops/libs/bootstrap"
 	"github.com/chatcli/aiops/libs/grpcx"
@@ -37,6 +39,9 @@ type Options struct {
 	UsagePollInterval time.Duration
 	Detect            detect.Config
 	restartThreshold  int
+	// SecretSignalNamespaces are where TLS and Helm release Secrets are
+	// read; the chart grants a Role in each.
+	SecretSignalNamespaces []string
 
 	WebhookBindAddress  string
 	WebhookTokenFile    string
@@ -87,6 +92,19 @@ func (o *Options) AddFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.Detect.NotReadyGrace, "not-ready-grace", o.Detect.NotReadyGrace, "How long a running pod may be unready before pod_not_ready.")
 	fs.DurationVar(&o.Detect.IngressGrace, "ingress-grace", o.Detect.IngressGrace, "How long a Service an Ingress routes to may have no ready endpoint before ingress_error.")
 	fs.DurationVar(&o.Detect.DeployGrace, "deploy-grace", o.Detect.DeployGrace, "How long a workload may lack available replicas before deploy_failing.")
+	fs.Func("secret-signal-namespaces", "Comma-separated namespaces whose kubernetes.io/tls Secrets (certificate_expiring) and Helm release Secrets (helm_release_failed) are read, when in scope. The watcher-bridge needs list and watch on Secrets there (the chart's rbac.secretSignalNamespaces); empty reads none.", func(v string) error {
+		o.SecretSignalNamespaces = nil
+		for _, ns := range strings.Split(v, ",") {
+			if ns = strings.TrimSpace(ns); ns != "" {
+				o.SecretSignalNamespaces = append(o.SecretSignalNamespaces, ns)
+			}
+		}
+		return nil
+	})
+	fs.DurationVar(&o.Detect.CertExpiryThreshold, "certificate-expiry-threshold", o.Detect.CertExpiryThreshold, "How close to its expiry a TLS Secret's certificate gives certificate_expiring.")
+	fs.DurationVar(&o.Detect.CertificateGrace, "certificate-grace", o.Detect.CertificateGrace, "How long a cert-manager Certificate may stay not Ready, or past its renewal time, before certificate_expiring.")
+	fs.DurationVar(&o.Detect.HelmPendingGrace, "helm-pending-grace", o.Detect.HelmPendingGrace, "How long a Helm release's latest revision may stay pending before helm_release_failed.")
+	fs.DurationVar(&o.Detect.ConfigDriftGrace, "config-drift-grace", o.Detect.ConfigDriftGrace, "How long an Argo CD Application may stay OutOfSync before config_drift.")
 	fs.DurationVar(&o.Detect.PVCPendingGrace, "pvc-pending-grace", o.Detect.PVCPendingGrace, "How long a PVC may stay Pending before pvc_pending.")
 	fs.StringVar(&o.WebhookBindAddress, "webhook-bind-address", o.WebhookBindAddress, "HTTPS address of the Alertmanager webhook (/alertmanager), for example :9443; empty disables it. Needs --webhook-token-file.")
 	fs.StringVar(&o.WebhookTokenFile, "webhook-token-file", o.WebhookTokenFile, "File with the bearer token Alertmanager must send, distinct from the gRPC token; re-read when it changes. "+grpcx.TokenFileHelp)
@@ -110,6 +128,16 @@ func (o *Options) Validate() error {
 	}
 	if o.ExternalAnomalyBudget < 0 {
 		problems = append(problems, fmt.Errorf("--external-anomaly-budget must not be negative, got %d", o.ExternalAnomalyBudget))
+	}
+	for _, ns := range o.SecretSignalNamespaces {
+		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+			problems = append(problems, fmt.Errorf("--secret-signal-namespaces: %q is not a namespace name: %s", ns, strings.Join(errs, "; ")))
+		}
+	}
+	thresholds := o.Detect
+	thresholds.RestartThreshold = int32(min(o.restartThreshold, 1<<16))
+	if err := thresholds.Validate(); err != nil {
+		problems = append(problems, fmt.Errorf("detection thresholds: %w", err))
 	}
 	if o.WebhookRateRPS <= 0 || o.WebhookRateBurst <= 0 {
 		problems = append(problems, errors.New("--webhook-rate-limit-rps and --webhook-rate-limit-burst must be positive"))

@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -71,10 +72,15 @@ func (o *Options) Setup(ctx context.Context, rt *bootstrap.Runtime) error {
 		return fmt.Errorf("add deletion watch: %w", err)
 	}
 
+	dyn, err := dynamic.NewForConfig(mgr.GetConfig())
+	if err != nil {
+		return fmt.Errorf("create dynamic client: %w", err)
+	}
 	detector, err := watch.NewDetector(watch.Config{
 		Kube: kube, Sink: creator, Detect: o.Detect, Workers: o.DetectionWorkers,
 		WatchNodes: o.WatchNodes, UsagePollInterval: o.UsagePollInterval, Logger: rt.Log.WithName("detect"), Registerer: metrics.Registry,
-		OwnerFallback: k8sctx.ReaderLookup(mgr.GetAPIReader()),
+		OwnerFallback:    k8sctx.ReaderLookup(mgr.GetAPIReader()),
+		SecretNamespaces: o.SecretSignalNamespaces, Metadata: md, Dynamic: dyn,
 	})
 	if err != nil {
 		return err

@@ -167,13 +167,17 @@ func quote(reason, message string) string {
 	return " (" + reason + ": " + signals.Truncate(message, maxMessage) + ")"
 }
 
-// human prints a duration rounded to the second without zero units:
-// 2h, 1h1m, 40s.
+// human prints a duration without zero units, to the second below an hour
+// and to the minute above, as people read it: 40s, 2m5s, 1h, 1h1m.
 func human(d time.Duration) string {
 	if d < 0 {
 		d = 0
 	}
-	s := d.Round(time.Second).String()
+	precision := time.Second
+	if d >= time.Hour {
+		precision = time.Minute
+	}
+	s := d.Round(precision).String()
 	if strings.HasSuffix(s, "m0s") {
 		s = strings.TrimSuffix(s, "0s")
 	}

@@ -96,14 +96,16 @@ func TestHelpers(t *testing.T) {
 		got    string
 		want   string
 	}{
-		"HumanHours":     {reason: "whole hours drop zero units", got: human(2 * time.Hour), want: "2h"},
-		"HumanMixed":     {reason: "hours and minutes drop zero seconds", got: human(time.Hour + time.Minute), want: "1h1m"},
-		"HumanSeconds":   {reason: "sub-minute durations keep seconds", got: human(40 * time.Second), want: "40s"},
-		"HumanNegative":  {reason: "a negative duration reads as zero", got: human(-time.Second), want: "0s"},
-		"TruncateASCII":  {reason: "cut at the byte limit", got: signals.Truncate("abcdef", 3), want: "abc"},
-		"TruncateUTF8":   {reason: "never split a rune", got: signals.Truncate("aé", 2), want: "a"},
-		"QuoteEmpty":     {reason: "nothing to quote", got: quote("", " "), want: ""},
-		"QuoteWhitespce": {reason: "whitespace is collapsed", got: quote("R", "a\n  b"), want: " (R: a b)"},
+		"HumanHours":              {reason: "whole hours drop zero units", got: human(2 * time.Hour), want: "2h"},
+		"HumanMixed":              {reason: "hours and minutes drop zero seconds", got: human(time.Hour + time.Minute), want: "1h1m"},
+		"HumanSeconds":            {reason: "sub-minute durations keep seconds", got: human(40 * time.Second), want: "40s"},
+		"HumanHoursToMinute":      {reason: "above an hour, seconds are noise", got: human(time.Hour + 3*time.Second), want: "1h"},
+		"HumanMinutesKeepSeconds": {reason: "below an hour, seconds count", got: human(2*time.Minute + 5*time.Second), want: "2m5s"},
+		"HumanNegative":           {reason: "a negative duration reads as zero", got: human(-time.Second), want: "0s"},
+		"TruncateASCII":           {reason: "cut at the byte limit", got: signals.Truncate("abcdef", 3), want: "abc"},
+		"TruncateUTF8":            {reason: "never split a rune", got: signals.Truncate("aé", 2), want: "a"},
+		"QuoteEmpty":              {reason: "nothing to quote", got: quote("", " "), want: ""},
+		"QuoteWhitespce":          {reason: "whitespace is collapsed", got: quote("R", "a\n  b"), want: " (R: a b)"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

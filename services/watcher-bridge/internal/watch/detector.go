@@ -15,8 +15,10 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 
@@ -48,6 +50,20 @@ type Config struct {
 	// owner of another kind, or one created a moment ago); nil stops the
 	// attribution at the last owner found.
 	OwnerFallback k8sctx.OwnerLookup
+	// SecretNamespaces are the namespaces whose Secrets the watcher-bridge
+	// may list (the chart grants a Role there): TLS Secrets and Helm
+	// release Secrets are read only in those of them in scope. Empty turns
+	// both sources off.
+	SecretNamespaces []string
+	// Metadata lists Helm's release Secrets as metadata only; nil turns
+	// helm_release_failed off.
+	Metadata metadata.Interface
+	// Dynamic reads cert-manager Certificates and Argo CD Applications,
+	// while they are served; nil turns both sources off.
+	Dynamic dynamic.Interface
+	// SourceCheckInterval is how often discovery is asked whether the
+	// optional CRD sources are served; default 1m.
+	SourceCheckInterval time.Duration
 }
 
 // Detector watches the workloads in scope and reports their faults. It is a
@@ -64,6 +80,9 @@ type Detector struct {
 	classes    cache.SharedIndexInformer
 	nodePods   cache.SharedIndexInformer
 	started    bool
+
+	// sources are the optional sources (sources.go), fixed at creation.
+	sources []*sourceState
 
 	restarts  *detect.RestartHistory
 	unhealthy *detect.UnhealthySince
@@ -91,6 +110,9 @@ func NewDetector(cfg Config) (*Detector, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.SourceCheckInterval <= 0 {
+		cfg.SourceCheckInterval = time.Minute
+	}
 	d := &Detector{
 		cfg: cfg,
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
@@ -109,7 +131,7 @@ func NewDetector(cfg Config) (*Detector, error) {
 		}, []string{"signal_type"}),
 		sourceServed: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "chatcli_watcher_bridge_source_served",
-			Help: "1 when the API an optional detection source reads is served and polled, 0 when it is not (podmetrics: metrics.k8s.io PodMetrics).",
+			Help: "1 when an optional detection source runs, 0 when it does not: podmetrics (metrics.k8s.io PodMetrics), certmanager (Certificates), argocd (Applications) while their APIs are served; tls_secrets and helm_releases when namespaces are granted.",
 		}, []string{"source"}),
 	}
 	if cfg.Registerer != nil {
@@ -126,6 +148,7 @@ func NewDetector(cfg Config) (*Detector, error) {
 		// A second Detector in one process (tests) keeps the first's gauge.
 		_ = cfg.Registerer.Register(newWatchedObjects(d))
 	}
+	d.sources = d.newSources()
 	empty := Scope{}
 	d.scope.Store(&empty)
 	return d, nil
@@ -149,7 +172,9 @@ func (d *Detector) Start(ctx context.Context) error {
 			d.startNamespace(ns, inf)
 		}
 	}
+	d.syncSourcesLocked()
 	d.mu.Unlock()
+	d.logSecretSources()
 
 	var wg sync.WaitGroup
 	for range d.cfg.Workers {
@@ -158,6 +183,7 @@ func (d *Detector) Start(ctx context.Context) error {
 	if d.cfg.UsagePollInterval > 0 {
 		wg.Go(func() { d.pollUsage(ctx) })
 	}
+	wg.Go(func() { d.watchSources(ctx) })
 	<-ctx.Done()
 	d.queue.ShutDown()
 	wg.Wait()
@@ -165,10 +191,12 @@ func (d *Detector) Start(ctx context.Context) error {
 	d.started = false
 	stopping := d.namespaces
 	d.namespaces = map[string]*namespaceInformers{}
+	stoppingSources := d.syncSourcesLocked()
 	d.mu.Unlock()
 	for _, inf := range stopping {
 		inf.shutdown()
 	}
+	d.stopSources(stoppingSources)
 	return nil
 }
 
@@ -181,12 +209,14 @@ func (d *Detector) SetScope(s Scope) {
 		want[ns] = true
 	}
 	var leaving []*namespaceInformers
+	var leavingSources []*sourceInformer
 	defer func() {
 		// Stopping informers waits for their goroutines; not under the lock,
 		// which the workers and /metrics need.
 		for _, inf := range leaving {
 			inf.shutdown()
 		}
+		d.stopSources(leavingSources)
 	}()
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -203,6 +233,7 @@ func (d *Detector) SetScope(s Scope) {
 		// and a standing fault may never change its object again.
 		if d.started {
 			d.requeue(inf)
+			d.requeueSourcesLocked(ns)
 		}
 	}
 	if d.nodes != nil {
@@ -220,6 +251,7 @@ func (d *Detector) SetScope(s Scope) {
 			d.startNamespace(ns, inf)
 		}
 	}
+	leavingSources = d.syncSourcesLocked()
 }
 
 // forget drops the detectors' memory of a namespace's objects, so that a
@@ -273,6 +305,7 @@ func (d *Detector) WaitForSync(ctx context.Context) bool {
 	if d.nodePods != nil {
 		synced = append(synced, d.nodePods.HasSynced)
 	}
+	synced = append(synced, d.sourcesSyncedLocked()...)
 	d.mu.Unlock()
 	return cache.WaitForCacheSync(ctx.Done(), synced...)
 }

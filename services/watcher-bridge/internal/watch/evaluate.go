@@ -84,6 +84,11 @@ func (d *Detector) evaluate(ctx context.Context, key objectKey) (int, time.Durat
 		}
 		result = detect.EvaluateNode(node, d.podsOnNode(node.Name), now, d.cfg.Detect)
 		self = platformv1alpha1.ResourceReference{Kind: kindNode, Name: node.Name, UID: node.UID}
+	} else if isSourceKind(key.kind) {
+		var ok bool
+		if result, self, ok = d.evaluateSource(key, now); !ok {
+			return 0, 0, nil
+		}
 	} else {
 		inf := d.informersOf(key.namespace)
 		if inf == nil {

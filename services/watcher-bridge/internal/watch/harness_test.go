@@ -12,7 +12,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -49,6 +51,25 @@ func startParallelHarness(t *testing.T, cfg detect.Config, targets ...platformv1
 
 func newHarness(t *testing.T, cfg detect.Config, watchNodes bool, targets []platformv1alpha1.WatchTarget) *harness {
 	t.Helper()
+	return newHarnessWith(t, cfg, harnessOptions{watchNodes: watchNodes, targets: targets})
+}
+
+// harnessOptions are the settings of a harness beyond its thresholds.
+type harnessOptions struct {
+	watchNodes bool
+	targets    []platformv1alpha1.WatchTarget
+	// sources turns the optional sources on: Secrets of the harness
+	// namespace are granted and read, and the CRD sources are asked of
+	// discovery every 100ms.
+	sources bool
+	// alsoWatched are more namespaces watched whole, whose Secrets are
+	// not granted.
+	alsoWatched []string
+}
+
+func newHarnessWith(t *testing.T, cfg detect.Config, opts harnessOptions) *harness {
+	t.Helper()
+	targets := opts.targets
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	ns := env.NewNamespace(t, "watch", nil)
@@ -71,12 +92,20 @@ func newHarness(t *testing.T, cfg detect.Config, watchNodes bool, targets []plat
 		t.Fatal(err)
 	}
 	kube := kubernetes.NewForConfigOrDie(wb.Config)
-	d, err = NewDetector(Config{Kube: kube, Sink: creator, Detect: cfg, WatchNodes: watchNodes, Logger: testr.New(t)})
+	dcfg := Config{Kube: kube, Sink: creator, Detect: cfg, WatchNodes: opts.watchNodes, Logger: testr.New(t)}
+	if opts.sources {
+		wb.GrantSecretSignalNamespace(t, ns)
+		dcfg.SecretNamespaces = []string{ns}
+		dcfg.Metadata = metadata.NewForConfigOrDie(wb.Config)
+		dcfg.Dynamic = dynamic.NewForConfigOrDie(wb.Config)
+		dcfg.SourceCheckInterval = 100 * time.Millisecond
+	}
+	d, err = NewDetector(dcfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(targets) == 0 {
-		d.SetScope(NewScope(nil, []string{ns}))
+		d.SetScope(NewScope(nil, append([]string{ns}, opts.alsoWatched...)))
 	} else {
 		d.SetScope(targetScope(ns, targets...))
 	}

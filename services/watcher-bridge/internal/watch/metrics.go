@@ -31,6 +31,11 @@ func (w *watchedObjects) Collect(ch chan<- prometheus.Metric) {
 	if w.d.nodes != nil {
 		counts[kindNode] = len(w.d.nodes.GetStore().ListKeys())
 	}
+	for _, s := range w.d.sources {
+		for _, r := range s.running {
+			counts[s.kind] += len(r.informer.GetStore().ListKeys())
+		}
+	}
 	w.d.mu.Unlock()
 	for kind, n := range counts {
 		ch <- prometheus.MustNewConstMetric(w.desc, prometheus.GaugeValue, float64(n), kind)

@@ -96,14 +96,20 @@ func (s Scope) Covers(r platformv1alpha1.ResourceReference) bool {
 	if s.wholeNamespaces[r.Namespace] {
 		return true
 	}
-	if r.Kind == "PersistentVolumeClaim" || r.Kind == "Ingress" {
-		// A claim or an Ingress has no owner to attribute it to; a
-		// target's pods wait for the claim, its users come through the
-		// Ingress, so either matters wherever a target lives.
+	if namespaceWide[r.Kind] {
 		return s.hasTargetIn(r.Namespace)
 	}
 	_, ok := s.targets[target{kind: r.Kind, namespace: r.Namespace, name: r.Name}]
 	return ok
+}
+
+// namespaceWide are the kinds that have no owner to attribute them to and
+// that matter wherever a target lives: a target's pods wait for a claim,
+// its users come through an Ingress and its certificate, it is installed
+// by a Helm release or an Argo CD Application.
+var namespaceWide = map[string]bool{
+	"PersistentVolumeClaim": true, "Ingress": true,
+	kindSecret: true, kindCertificate: true, kindHelmRelease: true, kindApplication: true,
 }
 
 // CoversNamespace reports whether anything in namespace is in scope; for
