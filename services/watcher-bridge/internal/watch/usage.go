@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/chatcli/aiops/services/watcher-bridge/internal/detect"
@@ -196,19 +195,7 @@ const sourcePodMetrics = "podmetrics"
 
 // podMetricsServed asks discovery whether PodMetrics are served.
 func (d *Detector) podMetricsServed() (bool, error) {
-	resources, err := d.cfg.Kube.Discovery().ServerResourcesForGroupVersion(podMetricsGroupVersion)
-	switch {
-	case apierrors.IsNotFound(err):
-		return false, nil
-	case err != nil:
-		return false, err
-	}
-	for _, r := range resources.APIResources {
-		if r.Name == "pods" {
-			return true, nil
-		}
-	}
-	return false, nil
+	return d.apiServed(podMetricsGroupVersion, "pods")
 }
 
 func (d *Detector) pollNamespaceUsage(ctx context.Context, ns string) error {
