@@ -49,7 +49,7 @@ func TestIngestSignalsRefusesWhatIsOutOfScopeOrMissing(t *testing.T) {
 		}
 	}
 	resp, err := watcher.IngestSignals(ctx, &watcherv1.IngestSignalsRequest{Signals: []*watcherv1.Signal{
-		wireSignal("x", resource("Secret", "kube-system", "bootstrap-token-abcdef")),
+		wireSignal("x", resource("ConfigMap", "kube-system", "kubeadm-config")),
 		wireSignal("x", resource("Deployment", "kube-system", "coredns")),
 		wireSignal("x", resource("Deployment", "shop", "no-such-deployment")),
 	}})
@@ -60,7 +60,7 @@ func TestIngestSignalsRefusesWhatIsOutOfScopeOrMissing(t *testing.T) {
 		return &watcherv1.IngestResult{Status: watcherv1.IngestStatus_INGEST_STATUS_REJECTED, Reason: reason}
 	}
 	want := []*watcherv1.IngestResult{
-		rejected("KindNotAllowed: kind Secret is not one the platform watches"),
+		rejected("KindNotAllowed: kind ConfigMap is not one the platform watches"),
 		rejected("OutOfScope: the resource is not watched by any Instance or selected namespace"),
 		rejected("NotFound: the resource, or an owner it belongs to, does not exist or is being deleted"),
 	}
@@ -73,7 +73,7 @@ func TestIngestSignalsRefusesWhatIsOutOfScopeOrMissing(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, a := range list.Items {
-			if a.Spec.Resource.Kind == "Secret" || a.Spec.Resource.Name == "coredns" || a.Spec.Resource.Name == "no-such-deployment" {
+			if a.Spec.Resource.Kind == "ConfigMap" || a.Spec.Resource.Name == "coredns" || a.Spec.Resource.Name == "no-such-deployment" {
 				t.Errorf("Anomaly %s/%s was created for a refused signal", ns, a.Name)
 			}
 		}

@@ -76,7 +76,9 @@ func TestOutsideSignalsAreKeptToLiveObjectsInScope(t *testing.T) {
 		signal signals.Signal
 		want   signals.RejectCode
 	}{
-		"SecretInKubeSystem": {reason: "an Anomaly is never about a Secret, wherever it is", signal: alert("kube-system", "Secret", "bootstrap-token-abcdef"), want: signals.RejectKindNotAllowed},
+		"ConfigMap":          {reason: "an Anomaly is never about a ConfigMap, wherever it is", signal: alert(ns, "ConfigMap", "settings"), want: signals.RejectKindNotAllowed},
+		"SecretInKubeSystem": {reason: "a Secret is a kind the platform watches (TLS expiry), but not in kube-system", signal: alert("kube-system", "Secret", "bootstrap-token-abcdef"), want: signals.RejectOutOfScope},
+		"NoSuchSecret":       {reason: "a Secret in scope that cannot be read is not told apart from one that does not exist", signal: alert(ns, "Secret", "invented-tls"), want: signals.RejectNotFound},
 		"Namespace":          {reason: "nor about a Namespace", signal: alert("kube-system", "Namespace", "kube-system"), want: signals.RejectKindNotAllowed},
 		"NamespaceOutside":   {reason: "a live Deployment outside the scope", signal: alert(unwatched, "Deployment", "api"), want: signals.RejectOutOfScope},
 		"KubeSystem":         {reason: "kube-system is not watched", signal: alert("kube-system", "Deployment", "coredns"), want: signals.RejectOutOfScope},
