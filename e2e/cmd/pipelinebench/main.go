@@ -298,7 +298,33 @@ func (b *bench) storm(ctx context.Context, n int) ([]timing, string, error) {
 	fmt.Fprintf(&report, "  exactly one Issue per fault: %s (%d faults without an Issue, %d with more than one)\n", verdict(dupIssues == 0 && missing == 0), missing, dupIssues)
 	fmt.Fprintf(&report, "  every fault resolved: %s (%d of %d Issues Resolved)\n", verdict(resolved == n && len(issues.Items) == n), resolved, len(issues.Items))
 	fmt.Fprintf(&report, "  no action run twice: %s (%d repeats over %d plans)\n", verdict(twice == 0), twice, len(plans.Items))
+	for i, f := range faults {
+		if !times[i].ok {
+			report.WriteString(whereItStopped(tracker.Incident(f.App), times[i]))
+		}
+	}
 	return times, report.String(), nil
+}
+
+// whereItStopped is one unresolved incident in a few lines: the states its
+// Issue went through and, per plan, its state and latest condition, so that
+// an unresolved storm says where each incident waits.
+func whereItStopped(inc scenario.Incident, t timing) string {
+	var b strings.Builder
+	states := make([]string, 0, len(inc.Transitions))
+	for _, tr := range inc.Transitions {
+		states = append(states, fmt.Sprintf("%s@%s", tr.State, tr.At.Sub(inc.InjectedAt).Round(100*time.Millisecond)))
+	}
+	fmt.Fprintf(&b, "  unresolved %s: signals %v, Issue %v, first action %s, healthy %s\n", inc.App, inc.Signals, states, t.firstAction.Round(time.Millisecond), t.healthy.Round(time.Millisecond))
+	for _, name := range slices.Sorted(maps.Keys(inc.Plans)) {
+		p := inc.Plans[name]
+		latest := ""
+		for _, c := range p.Status.Conditions {
+			latest += fmt.Sprintf(" [%s=%s %s: %.160s]", c.Type, c.Status, c.Reason, c.Message)
+		}
+		fmt.Fprintf(&b, "    plan %s: %s, %d action results%s\n", name, p.Status.State, len(p.Status.ActionResults), latest)
+	}
+	return b.String()
 }
 
 func verdict(ok bool) string {
