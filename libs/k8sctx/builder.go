@@ -16,6 +16,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -32,7 +33,8 @@ const revisionAnnotation = "deployment.kubernetes.io/revision"
 // part is missing: what cannot be read is said in Context.Notes.
 type Builder struct {
 	// Reader reads workloads, ReplicaSets, ControllerRevisions, Jobs,
-	// HPAs, Nodes and PVCs; the manager's cache.
+	// HPAs, Nodes and PVCs. Give it the API server's reader: a cache can
+	// lag the fault the context is built for by seconds in a storm.
 	Reader client.Reader
 	// Live reads Pods and Events by selector straight from the API
 	// server, so that no cache holds every Pod or Event of the cluster.
@@ -112,13 +114,20 @@ func (b *Builder) deployment(ctx context.Context, c *Context) error {
 	for _, cond := range d.Status.Conditions {
 		c.Workload.Conditions = append(c.Workload.Conditions, Condition{string(cond.Type), string(cond.Status), cond.Reason, cond.Message})
 	}
-	c.Workload.CurrentRevision, _ = strconv.ParseInt(d.Annotations[revisionAnnotation], 10, 64)
-	c.Healthy = d.Status.ReadyReplicas >= desired && d.Status.UpdatedReplicas >= desired && d.Status.UnavailableReplicas == 0
+	// Until the controller has observed the spec, the status and the
+	// revision annotation describe the spec before it: a rollout a second
+	// old reads as healthy on its previous revision.
+	observed := d.Status.ObservedGeneration >= d.Generation
+	if !observed {
+		c.note("the Deployment controller has not yet observed generation %d (the status is of generation %d)", d.Generation, d.Status.ObservedGeneration)
+	}
+	c.Healthy = observed && d.Status.ReadyReplicas >= desired && d.Status.UpdatedReplicas >= desired && d.Status.UnavailableReplicas == 0
 
 	rsList := &appsv1.ReplicaSetList{}
-	if err := b.Reader.List(ctx, rsList, client.InNamespace(d.Namespace)); err != nil {
+	if err := b.Reader.List(ctx, rsList, selectedIn(d.Namespace, d.Spec.Selector)...); err != nil {
 		c.note("ReplicaSets could not be read: %s", reason(err))
 	}
+	c.Workload.CurrentRevision = currentDeploymentRevision(d, rsList.Items, observed)
 	var revs []Revision
 	hashes := map[string]int64{} // pod-template-hash → revision
 	owners := map[types.UID]bool{}
@@ -132,7 +141,7 @@ func (b *Builder) deployment(ctx context.Context, c *Context) error {
 		hashes[rs.Labels[appsv1.DefaultDeploymentUniqueLabelKey]] = n
 		revs = append(revs, Revision{
 			Number: n, Name: rs.Name, Created: rs.CreationTimestamp.Time,
-			Current: n == c.Workload.CurrentRevision, Ready: rs.Status.ReadyReplicas, Desired: ptrOr(rs.Spec.Replicas, 0),
+			Current: n != 0 && n == c.Workload.CurrentRevision, Ready: rs.Status.ReadyReplicas, Desired: ptrOr(rs.Spec.Replicas, 0),
 			Containers: containers(rs.Spec.Template.Spec.Containers),
 		})
 	}
@@ -166,7 +175,11 @@ func (b *Builder) statefulSet(ctx context.Context, c *Context) error {
 	for _, cond := range s.Status.Conditions {
 		c.Workload.Conditions = append(c.Workload.Conditions, Condition{string(cond.Type), string(cond.Status), cond.Reason, cond.Message})
 	}
-	c.Healthy = s.Status.ReadyReplicas >= desired && s.Status.CurrentReplicas >= desired
+	observed := s.Status.ObservedGeneration >= s.Generation
+	if !observed {
+		c.note("the StatefulSet controller has not yet observed generation %d (the status is of generation %d)", s.Generation, s.Status.ObservedGeneration)
+	}
+	c.Healthy = observed && s.Status.ReadyReplicas >= desired && s.Status.CurrentReplicas >= desired
 	pods, err := b.pods(ctx, c, s.Spec.Selector, map[types.UID]bool{s.UID: true})
 	if err != nil {
 		return err
@@ -195,7 +208,11 @@ func (b *Builder) daemonSet(ctx context.Context, c *Context) error {
 	for _, cond := range ds.Status.Conditions {
 		c.Workload.Conditions = append(c.Workload.Conditions, Condition{string(cond.Type), string(cond.Status), cond.Reason, cond.Message})
 	}
-	c.Healthy = ds.Status.NumberReady >= ds.Status.DesiredNumberScheduled && ds.Status.NumberUnavailable == 0
+	observed := ds.Status.ObservedGeneration >= ds.Generation
+	if !observed {
+		c.note("the DaemonSet controller has not yet observed generation %d (the status is of generation %d)", ds.Generation, ds.Status.ObservedGeneration)
+	}
+	c.Healthy = observed && ds.Status.NumberReady >= ds.Status.DesiredNumberScheduled && ds.Status.NumberUnavailable == 0
 	pods, err := b.pods(ctx, c, ds.Spec.Selector, map[types.UID]bool{ds.UID: true})
 	if err != nil {
 		return err
@@ -207,15 +224,52 @@ func (b *Builder) daemonSet(ctx context.Context, c *Context) error {
 	return nil
 }
 
+// currentDeploymentRevision is the revision of the Deployment's spec: that
+// of its ReplicaSet whose pod template is the spec's (the controller's own
+// rule), so that a revision annotation the controller has not updated yet
+// cannot name the previous one. Without such a ReplicaSet it is the
+// annotation's, once the controller has observed the spec, and 0 (not
+// created yet) before.
+func currentDeploymentRevision(d *appsv1.Deployment, sets []appsv1.ReplicaSet, observed bool) int64 {
+	var current int64
+	for i := range sets {
+		rs := &sets[i]
+		if !ownedBy(rs.OwnerReferences, d.UID) || !sameTemplateIgnoringHash(&rs.Spec.Template, &d.Spec.Template) {
+			continue
+		}
+		n, _ := strconv.ParseInt(rs.Annotations[revisionAnnotation], 10, 64)
+		current = max(current, n)
+	}
+	if current == 0 && observed {
+		current, _ = strconv.ParseInt(d.Annotations[revisionAnnotation], 10, 64)
+	}
+	return current
+}
+
+// sameTemplateIgnoringHash compares a ReplicaSet's pod template with a
+// Deployment's, without the pod-template-hash label only the first has.
+func sameTemplateIgnoringHash(rs, deployment *corev1.PodTemplateSpec) bool {
+	a, b := rs.DeepCopy(), deployment.DeepCopy()
+	delete(a.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
+	delete(b.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
+	return apiequality.Semantic.DeepEqual(a, b)
+}
+
+// selectedIn lists what selector selects in namespace; a selector that does
+// not parse lists the whole namespace, filtered by owner after.
+func selectedIn(namespace string, selector *metav1.LabelSelector) []client.ListOption {
+	opts := []client.ListOption{client.InNamespace(namespace)}
+	if sel, err := metav1.LabelSelectorAsSelector(selector); err == nil {
+		opts = append(opts, client.MatchingLabelsSelector{Selector: sel})
+	}
+	return opts
+}
+
 // controllerRevisions reads the revisions of a StatefulSet or DaemonSet.
 // current is the name of the current revision; empty means the newest.
 func (b *Builder) controllerRevisions(ctx context.Context, c *Context, owner types.UID, selector *metav1.LabelSelector, current string, pods []Pod) {
 	list := &appsv1.ControllerRevisionList{}
-	opts := []client.ListOption{client.InNamespace(c.Resource.Namespace)}
-	if sel, err := metav1.LabelSelectorAsSelector(selector); err == nil {
-		opts = append(opts, client.MatchingLabelsSelector{Selector: sel})
-	}
-	if err := b.Reader.List(ctx, list, opts...); err != nil {
+	if err := b.Reader.List(ctx, list, selectedIn(c.Resource.Namespace, selector)...); err != nil {
 		c.note("ControllerRevisions could not be read: %s", reason(err))
 		return
 	}

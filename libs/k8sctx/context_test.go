@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -239,6 +240,82 @@ func TestDeploymentWithoutHealthyRevision(t *testing.T) {
 	}
 	if c.LastHealthyRevision != 0 || len(c.Revisions) != 1 || c.Revisions[0].Healthy {
 		t.Errorf("LastHealthyRevision = %d, revisions = %+v; want none healthy", c.LastHealthyRevision, c.Revisions)
+	}
+}
+
+// TestDeploymentMidRollout: in the second after a bad image is pushed, the
+// Deployment's status and revision annotation still describe the previous
+// spec. The context must not call that healthy on the old revision: the
+// current revision is the one whose template is the spec's, or none yet,
+// and the old one, still serving, is the last healthy one.
+func TestDeploymentMidRollout(t *testing.T) {
+	tests := map[string]struct {
+		newReplicaSet bool
+		wantCurrent   int64
+	}{
+		"NewReplicaSetCreated":    {newReplicaSet: true, wantCurrent: 2},
+		"NewReplicaSetNotCreated": {newReplicaSet: false, wantCurrent: 0},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			ns := env.NewNamespace(t, "ctx-midrollout", nil)
+			labels := map[string]string{"app": "shop"}
+			d := &appsv1.Deployment{
+				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "shop", Annotations: map[string]string{"deployment.kubernetes.io/revision": "1"}},
+				Spec: appsv1.DeploymentSpec{
+					Replicas: ptr.To[int32](2), Selector: &metav1.LabelSelector{MatchLabels: labels},
+					Template: podTemplate(labels, "shop:1", "64Mi"),
+				},
+			}
+			create(t, d)
+			d.Status = appsv1.DeploymentStatus{Replicas: 2, ReadyReplicas: 2, UpdatedReplicas: 2, AvailableReplicas: 2, ObservedGeneration: 1}
+			setStatus(t, d)
+			replicaSet := func(hash string, revision int, image string, replicas, ready int32) *appsv1.ReplicaSet {
+				rsLabels := map[string]string{"app": "shop", "pod-template-hash": hash}
+				rs := &appsv1.ReplicaSet{
+					ObjectMeta: metav1.ObjectMeta{
+						Namespace: ns, Name: "shop-" + hash, Labels: rsLabels,
+						Annotations:     map[string]string{"deployment.kubernetes.io/revision": fmt.Sprint(revision)},
+						OwnerReferences: ownerRef(d, "Deployment", "apps/v1"),
+					},
+					Spec: appsv1.ReplicaSetSpec{Replicas: ptr.To(replicas), Selector: &metav1.LabelSelector{MatchLabels: rsLabels}, Template: podTemplate(rsLabels, image, "64Mi")},
+				}
+				create(t, rs)
+				rs.Status = appsv1.ReplicaSetStatus{Replicas: replicas, ReadyReplicas: ready}
+				setStatus(t, rs)
+				return rs
+			}
+			old := replicaSet("a1", 1, "shop:1", 2, 2)
+			newPod(t, ns, "shop-a1-x", old.Labels, ownerRef(old, "ReplicaSet", "apps/v1"), true, running, 0)
+			newPod(t, ns, "shop-a1-y", old.Labels, ownerRef(old, "ReplicaSet", "apps/v1"), true, running, 0)
+
+			// The bad push: generation 2, which no controller has observed.
+			d.Spec.Template = podTemplate(labels, "shop:broken", "64Mi")
+			if err := env.Client.Update(testContext(t), d); err != nil {
+				t.Fatal(err)
+			}
+			if tc.newReplicaSet {
+				rs := replicaSet("b2", 2, "shop:broken", 1, 0)
+				newPod(t, ns, "shop-b2-x", rs.Labels, ownerRef(rs, "ReplicaSet", "apps/v1"), false, crashLooping, 3)
+			}
+
+			c, err := builder(t).Build(testContext(t), k8sctx.Ref{Kind: "Deployment", Namespace: ns, Name: "shop"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Healthy {
+				t.Error("a Deployment whose controller has not observed its spec is not healthy, whatever its stale status says")
+			}
+			if c.Workload.CurrentRevision != tc.wantCurrent {
+				t.Errorf("current revision = %d, want %d (the annotation still says 1)", c.Workload.CurrentRevision, tc.wantCurrent)
+			}
+			if c.LastHealthyRevision != 1 {
+				t.Errorf("LastHealthyRevision = %d, want 1 (it still serves 2/2): %+v", c.LastHealthyRevision, c.Revisions)
+			}
+			if !slices.ContainsFunc(c.Notes, func(n string) bool { return strings.Contains(n, "not yet observed generation 2") }) {
+				t.Errorf("notes = %q, want one saying the controller lags the spec", c.Notes)
+			}
+		})
 	}
 }
 

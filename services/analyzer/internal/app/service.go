@@ -201,9 +201,11 @@ func (o *options) setup(_ context.Context, rt *bootstrap.Runtime) error {
 	}
 	if err := (&aiinsight.Reconciler{
 		Client: mgr.GetClient(),
-		// Workloads and revisions come from the cache; pods and events by
-		// selector from the API server, so no cache holds every pod.
-		Context:  &k8sctx.Builder{Reader: mgr.GetClient(), Live: mgr.GetAPIReader(), Logs: logs},
+		// Everything is read from the API server, by name or selector: a
+		// cache lags most in a storm of incidents, and a workload read a
+		// few seconds stale shows the revision before the fault as the
+		// current one. No cache holds every workload, pod or event.
+		Context:  &k8sctx.Builder{Reader: mgr.GetAPIReader(), Logs: logs},
 		Scrubber: o.scrubber, Analyzer: pool, Checker: checker,
 		Timeout: o.analysisTimeout, GiveUpAfter: o.giveUpAfter, Workers: o.workers, Now: time.Now,
 	}).SetupWithManager(mgr); err != nil {

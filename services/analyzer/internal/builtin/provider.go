@@ -103,10 +103,24 @@ func agenticAnswer(in Input, doc *Document) llm.AgenticDecision {
 			d.DivergesFromInsight = true
 			d.DivergenceReason = "the fresh context calls for " + string(a.Action) + " (rule " + f.Rule + ")"
 		}
+	} else if len(tried) > 0 && rollingOut(in.Context) {
+		// No action, not resolved: the remediator looks again after its
+		// observe interval.
+		d.Reasoning += fmt.Sprintf(" The rollout that %s started is still in progress; waiting to see its effect.", strings.Join(tried, ", then "))
 	} else {
 		d.Reasoning += " No untried safe action is left; the incident needs a person."
 	}
 	return d
+}
+
+// rollingOut is a workload whose controller has not finished rolling out
+// its spec: not observed yet, or not every replica updated and available.
+func rollingOut(c *k8sctx.Context) bool {
+	w := c.Workload
+	if !c.Found || w == nil || w.Desired == 0 {
+		return false
+	}
+	return w.ObservedGeneration < w.Generation || w.Updated < w.Desired || w.Available < w.Desired
 }
 
 func summaryAnswer(doc *Document) llm.Summary {

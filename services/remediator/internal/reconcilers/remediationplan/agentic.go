@@ -85,7 +85,28 @@ func (r *Reconciler) agentic(ctx context.Context, p *platformv1alpha1.Remediatio
 	if r.Now().Sub(p.Status.StartedAt.Time) > AgenticTimeout {
 		return r.agenticGiveUp(ctx, p, "the agentic loop ran out of its 10 minutes")
 	}
+	if wait := r.observeFirst(hist); wait > 0 {
+		return ctrl.Result{RequeueAfter: wait}, nil
+	}
 	return r.ask(ctx, p, int32(len(hist))+1, maxSteps)
+}
+
+// observeFirst is how long to wait before the next step. A step that
+// changed nothing (the AI proposed no action, or one that was refused)
+// says the target must be looked at again later, such as a rollout an
+// earlier step started: asked at once, the next step would see the same
+// target, and a loop could spend its whole budget in seconds while the
+// fix it applied was still rolling out, then roll that fix back.
+func (r *Reconciler) observeFirst(hist []platformv1alpha1.AgenticStep) time.Duration {
+	if len(hist) == 0 {
+		return 0
+	}
+	last := hist[len(hist)-1]
+	changedNothing := last.Action == nil || strings.HasPrefix(last.Observation, observationRefused)
+	if !changedNothing || last.Timestamp == nil {
+		return 0
+	}
+	return last.Timestamp.Add(r.AgenticObserveInterval).Sub(r.Now())
 }
 
 func resultAt(p *platformv1alpha1.RemediationPlan, idx int32) *platformv1alpha1.ActionResult {

@@ -3,8 +3,10 @@ package remediationplan
 import (
 	"context"
 	"net"
+	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -29,11 +31,13 @@ type scriptedAnalyzer struct {
 
 	mu       sync.Mutex
 	requests []*analyzerv1.AgenticStepRequest
+	at       []time.Time
 }
 
 func (a *scriptedAnalyzer) AgenticStep(_ context.Context, req *analyzerv1.AgenticStepRequest) (*analyzerv1.AgenticStepResponse, error) {
 	a.mu.Lock()
 	a.requests = append(a.requests, req)
+	a.at = append(a.at, time.Now())
 	a.mu.Unlock()
 	return &analyzerv1.AgenticStepResponse{Step: a.script(req.GetKey().GetStepNumber())}, nil
 }
@@ -184,4 +188,41 @@ func TestAnAgenticLoopSpendsItsBudgetAndRollsBack(t *testing.T) {
 		"a refused step must not read as a refused plan, which the correlator escalates")
 	g.Expect(replicas(g, s.deploy)).To(BeEquivalentTo(2), "the scale was rolled back")
 	g.Expect(ai.asked()).To(HaveLen(3))
+}
+
+// TestAStepThatChangesNothingIsObservedBeforeTheNext: the AI waits for the
+// rollout its fix started (a step with no action); the next step comes an
+// observe interval later, not at once, so a loop cannot spend its budget
+// while its fix rolls out.
+func TestAStepThatChangesNothingIsObservedBeforeTheNext(t *testing.T) {
+	g := NewWithT(t)
+	ai := &scriptedAnalyzer{script: func(step int32) *chatcliv1.AgenticStepResponse {
+		switch step {
+		case 1:
+			return &chatcliv1.AgenticStepResponse{Reasoning: "more replicas", NextAction: next_("ScaleDeployment", P{"replicas": "3"})}
+		case 2:
+			return &chatcliv1.AgenticStepResponse{Reasoning: "the rollout is in progress; waiting"}
+		}
+		return &chatcliv1.AgenticStepResponse{Reasoning: "stable", Resolved: true}
+	}}
+	client := serveAnalyzer(t, ai)
+	const interval = 2 * time.Second
+	start(t, func(r *Reconciler) { r.Analyzer, r.AgenticObserveInterval = client, interval })
+	s := newScenario(t, g, 2)
+	s.playController(t, nil)
+	p := s.plan(g, "api-oom-plan-1")
+	p.Spec.AgenticMode, p.Spec.AgenticMaxSteps = true, 5
+	g.Expect(env.Client.Create(context.Background(), p)).To(Succeed())
+	got := waitState(g, p, platformv1alpha1.PlanCompleted)
+	g.Expect(got.Spec.AgenticHistory).To(HaveLen(3))
+	g.Expect(got.Spec.AgenticHistory[1].Observation).To(HavePrefix(observationRefused))
+
+	ai.mu.Lock()
+	at := slices.Clone(ai.at)
+	ai.mu.Unlock()
+	g.Expect(at).To(HaveLen(3))
+	// Step timestamps are stored to the second, so the wait may be up to
+	// a second short of the interval; at once would be milliseconds.
+	g.Expect(at[2].Sub(at[1])).To(BeNumerically(">=", interval-time.Second), "step 3 waited after the step that changed nothing")
+	g.Expect(at[1].Sub(at[0])).To(BeNumerically("<", interval), "a step after an applied action does not wait")
 }

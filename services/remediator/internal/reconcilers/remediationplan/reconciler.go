@@ -70,6 +70,9 @@ const (
 	MaxVerifyTimeout = 10 * time.Minute
 	// AgenticTimeout bounds an agentic loop.
 	AgenticTimeout = 10 * time.Minute
+	// DefaultAgenticObserveInterval is how long an agentic loop waits after
+	// a step that changed nothing before it asks the next.
+	DefaultAgenticObserveInterval = 5 * time.Second
 )
 
 // Reconciler runs plans. Client must read from the API server, not a
@@ -93,6 +96,10 @@ type Reconciler struct {
 	PollInterval time.Duration
 	// Analyzer answers agentic steps; agentic plans fail without it.
 	Analyzer analyzerv1.AnalyzerServiceClient
+	// AgenticObserveInterval is how long after a step that changed nothing
+	// (no action, or one refused) the next step is asked:
+	// DefaultAgenticObserveInterval when 0.
+	AgenticObserveInterval time.Duration
 	// Workers is how many plans advance at once; plans on one target still
 	// take turns (the lock).
 	Workers int
@@ -177,6 +184,9 @@ func (r *Reconciler) init() error {
 	}
 	if r.PollInterval <= 0 {
 		r.PollInterval = time.Second
+	}
+	if r.AgenticObserveInterval <= 0 {
+		r.AgenticObserveInterval = DefaultAgenticObserveInterval
 	}
 	if r.JobExecutor == nil {
 		r.JobExecutor = &actions.JobExecutor{Client: r.Client}

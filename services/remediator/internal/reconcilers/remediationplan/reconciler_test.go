@@ -106,7 +106,7 @@ func start(t testing.TB, tune func(*Reconciler)) *harness {
 		Executor: &actions.DeploymentExecutor{Client: direct},
 		Policy:   &policy.Policy{Config: policy.Defaults(), Reader: direct, Redis: h.redis, Audit: log},
 		Redis:    h.redis, Audit: log, Now: time.Now,
-		StabilityWindow: time.Second, PollInterval: 100 * time.Millisecond,
+		StabilityWindow: time.Second, PollInterval: 100 * time.Millisecond, AgenticObserveInterval: 200 * time.Millisecond,
 	}
 	if tune != nil {
 		tune(r)
