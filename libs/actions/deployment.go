@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
+	"github.com/chatcli/aiops/libs/k8sctx"
 )
 
 // Annotations of Deployments and ReplicaSets the executor reads and writes.
@@ -325,19 +326,6 @@ func revisionOf(o metav1.Object) int64 {
 	return n
 }
 
-// CurrentReplicaSet returns the ReplicaSet of d's current pod template:
-// the one whose template equals it, without the hash label.
-func CurrentReplicaSet(d *appsv1.Deployment, owned []appsv1.ReplicaSet) *appsv1.ReplicaSet {
-	for i := range owned {
-		t := owned[i].Spec.Template.DeepCopy()
-		delete(t.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
-		if equality.Semantic.DeepEqual(*t, d.Spec.Template) {
-			return &owned[i]
-		}
-	}
-	return nil
-}
-
 // revisionReplicaSet picks the ReplicaSet to roll back to: previous is the
 // newest revision below the current one; healthy is the newest older one
 // that still has available pods, else the newest older one whose
@@ -349,7 +337,7 @@ func (e *DeploymentExecutor) revisionReplicaSet(ctx context.Context, d *appsv1.D
 		return nil, err
 	}
 	current := revisionOf(d)
-	if cur := CurrentReplicaSet(d, owned); cur != nil {
+	if cur := k8sctx.CurrentReplicaSet(d, owned); cur != nil {
 		current = revisionOf(cur)
 	}
 	var older []appsv1.ReplicaSet

@@ -225,34 +225,40 @@ func (b *Builder) daemonSet(ctx context.Context, c *Context) error {
 }
 
 // currentDeploymentRevision is the revision of the Deployment's spec: that
-// of its ReplicaSet whose pod template is the spec's (the controller's own
-// rule), so that a revision annotation the controller has not updated yet
-// cannot name the previous one. Without such a ReplicaSet it is the
-// annotation's, once the controller has observed the spec, and 0 (not
-// created yet) before.
+// of its CurrentReplicaSet, so that a revision annotation the controller
+// has not updated yet cannot name the previous one. Without such a
+// ReplicaSet it is the annotation's, once the controller has observed the
+// spec, and 0 (not created yet) before.
 func currentDeploymentRevision(d *appsv1.Deployment, sets []appsv1.ReplicaSet, observed bool) int64 {
-	var current int64
-	for i := range sets {
-		rs := &sets[i]
-		if !ownedBy(rs.OwnerReferences, d.UID) || !sameTemplateIgnoringHash(&rs.Spec.Template, &d.Spec.Template) {
-			continue
+	var owned []appsv1.ReplicaSet
+	for _, rs := range sets {
+		if ownedBy(rs.OwnerReferences, d.UID) {
+			owned = append(owned, rs)
 		}
+	}
+	if rs := CurrentReplicaSet(d, owned); rs != nil {
 		n, _ := strconv.ParseInt(rs.Annotations[revisionAnnotation], 10, 64)
-		current = max(current, n)
+		return n
 	}
-	if current == 0 && observed {
-		current, _ = strconv.ParseInt(d.Annotations[revisionAnnotation], 10, 64)
+	if !observed {
+		return 0
 	}
-	return current
+	n, _ := strconv.ParseInt(d.Annotations[revisionAnnotation], 10, 64)
+	return n
 }
 
-// sameTemplateIgnoringHash compares a ReplicaSet's pod template with a
-// Deployment's, without the pod-template-hash label only the first has.
-func sameTemplateIgnoringHash(rs, deployment *corev1.PodTemplateSpec) bool {
-	a, b := rs.DeepCopy(), deployment.DeepCopy()
-	delete(a.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
-	delete(b.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
-	return apiequality.Semantic.DeepEqual(a, b)
+// CurrentReplicaSet returns the ReplicaSet of d's current pod template
+// among those d owns: the one whose template equals it without the
+// pod-template-hash label (the Deployment controller's own rule).
+func CurrentReplicaSet(d *appsv1.Deployment, owned []appsv1.ReplicaSet) *appsv1.ReplicaSet {
+	for i := range owned {
+		t := owned[i].Spec.Template.DeepCopy()
+		delete(t.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
+		if apiequality.Semantic.DeepEqual(*t, d.Spec.Template) {
+			return &owned[i]
+		}
+	}
+	return nil
 }
 
 // selectedIn lists what selector selects in namespace; a selector that does

@@ -50,6 +50,9 @@ type Options struct {
 	NotReady bool
 	// KeepOldPods leaves the pods of the previous template in place.
 	KeepOldPods bool
+	// Waiting is the waiting reason of the new pods' container, such as
+	// CrashLoopBackOff; it leaves them not ready.
+	Waiting string
 }
 
 // Rollout does what the controllers would for d's current template: a
@@ -169,11 +172,11 @@ func Rollout(ctx context.Context, c client.Client, key client.ObjectKey, opts Op
 			return fmt.Errorf("create pod: %w", err)
 		}
 	}
-	if err := SetPods(ctx, c, d.Namespace, hash, !opts.NotReady, opts.Restarts); err != nil {
+	if err := SetPods(ctx, c, d.Namespace, hash, !opts.NotReady && opts.Waiting == "", opts.Restarts, opts.Waiting); err != nil {
 		return err
 	}
 	ready := replicas
-	if opts.NotReady {
+	if opts.NotReady || opts.Waiting != "" {
 		ready = 0
 	}
 	current.Status = appsv1.ReplicaSetStatus{Replicas: replicas, ReadyReplicas: ready, AvailableReplicas: ready, ObservedGeneration: current.Generation}
@@ -190,9 +193,9 @@ func Rollout(ctx context.Context, c client.Client, key client.ObjectKey, opts Op
 	return c.Status().Update(ctx, d)
 }
 
-// SetPods sets the readiness and restart count of the pods of template
-// hash, as the kubelet would.
-func SetPods(ctx context.Context, c client.Client, namespace, hash string, ready bool, restarts int32) error {
+// SetPods sets the readiness, restart count and waiting reason (none when
+// "") of the pods of template hash, as the kubelet would.
+func SetPods(ctx context.Context, c client.Client, namespace, hash string, ready bool, restarts int32, waiting string) error {
 	pods := &corev1.PodList{}
 	if err := c.List(ctx, pods, client.InNamespace(namespace), client.MatchingLabels{appsv1.DefaultDeploymentUniqueLabelKey: hash}); err != nil {
 		return err
@@ -209,6 +212,9 @@ func SetPods(ctx context.Context, c client.Client, namespace, hash string, ready
 			ContainerStatuses: []corev1.ContainerStatus{{
 				Name: "app", Ready: ready, RestartCount: restarts, Image: p.Spec.Containers[0].Image,
 			}},
+		}
+		if waiting != "" {
+			p.Status.ContainerStatuses[0].State.Waiting = &corev1.ContainerStateWaiting{Reason: waiting}
 		}
 		if err := c.Status().Update(ctx, p); err != nil {
 			return err

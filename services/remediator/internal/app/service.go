@@ -62,6 +62,7 @@ type options struct {
 	agentic         bool
 	agenticMaxSteps int
 	agenticObserve  time.Duration
+	brokenRollout   time.Duration
 	analyzer        grpcx.PeerConfig
 
 	webhook webhooks.ServerOptions
@@ -83,6 +84,7 @@ func (o *options) addFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.generatedRunbookTTL, "generated-runbook-ttl", o.generatedRunbookTTL, "Generated Runbooks unused for this long are deleted; 0 keeps them.")
 	fs.BoolVar(&o.agentic, "agentic-mode", o.agentic, "Propose an agentic plan when no Runbook and no suggested action applies (needs --analyzer-address).")
 	fs.IntVar(&o.agenticMaxSteps, "agentic-max-steps", o.agenticMaxSteps, "Step budget of an agentic plan (1-30).")
+	fs.DurationVar(&o.brokenRollout, "broken-rollout-after", o.brokenRollout, "How long into a verification the pods of a Deployment that is not healthy are read; when every pod of its current template backs off (crash loop, image, config) the verification fails then instead of at the progress deadline.")
 	fs.DurationVar(&o.agenticObserve, "agentic-observe-interval", o.agenticObserve, "How long an agentic loop waits after a step that changed nothing (no action, or one refused) before it asks the next; a rollout the loop started gets this long per step to show its effect.")
 	fs.IntVar(&o.workers, "plan-workers", 8, "RemediationPlans advanced at once (plans on one target still take turns).")
 	fs.StringVar(&o.mode, "mode", string(remediationplan.ModeLive), "live executes plans; dry-run runs every action as a server-side dry-run, records its diff and waits for approval. A namespace labelled "+remediationplan.ModeLabel+"=dry-run is in dry-run mode either way.")
@@ -133,6 +135,8 @@ func (o *options) validate() error {
 		return fmt.Errorf("--plan-workers must be at least 1")
 	case o.agenticMaxSteps < 1 || o.agenticMaxSteps > 30:
 		return fmt.Errorf("--agentic-max-steps must be within 1-30")
+	case o.brokenRollout <= 0:
+		return fmt.Errorf("--broken-rollout-after must be positive")
 	case o.agenticObserve <= 0 || o.agenticObserve > time.Minute:
 		return fmt.Errorf("--agentic-observe-interval must be within (0, 1m]")
 	}
@@ -195,7 +199,7 @@ func (o *options) setup(_ context.Context, rt *bootstrap.Runtime) error {
 	if err := (&remediationplan.Reconciler{
 		Client: direct, Executor: executors.Deployment, JobExecutor: executors.Job, Policy: pol, Redis: rt.Redis, Audit: auditLog, Now: time.Now,
 		StabilityWindow: o.stabilityWindow, ApprovalTimeout: o.approvalTimeout, VerifyTimeout: o.verifyTimeout,
-		Analyzer: analyzer, AgenticObserveInterval: o.agenticObserve, Mode: remediationplan.Mode(o.mode), Workers: o.workers,
+		Analyzer: analyzer, AgenticObserveInterval: o.agenticObserve, BrokenRolloutAfter: o.brokenRollout, Mode: remediationplan.Mode(o.mode), Workers: o.workers,
 		// Everything read live, like the rest of the remediator.
 		Context: agenticObservation(&k8sctx.Builder{Reader: direct, Live: direct, Logs: logs}, scrub.Default(), k8sctx.DefaultMaxBytes),
 	}).SetupWithManager(mgr); err != nil {

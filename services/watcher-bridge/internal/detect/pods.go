@@ -10,21 +10,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
+	"github.com/chatcli/aiops/libs/k8sctx"
 )
-
-// imagePullReasons are the kubelet's waiting reasons for an image that
-// cannot be had: besides ErrImagePull, ImagePullBackOff and
-// InvalidImageName, a missing image with pullPolicy Never, a broken local
-// image, an unreachable registry and a failed signature check.
-var imagePullReasons = map[string]bool{
-	"ErrImagePull":              true,
-	"ImagePullBackOff":          true,
-	"InvalidImageName":          true,
-	"ErrImageNeverPull":         true,
-	"ImageInspectError":         true,
-	"RegistryUnavailable":       true,
-	"SignatureValidationFailed": true,
-}
 
 const (
 	reasonOOMKilled        = "OOMKilled"
@@ -43,7 +30,7 @@ const (
 //     and finished within RestartWindow; an older one is not news.
 //   - crashloop_backoff: the container waits in CrashLoopBackOff.
 //   - image_pull_error: the container waits for an image it cannot get
-//     (see imagePullReasons).
+//     (see k8sctx.IsImagePullReason).
 //   - pod_not_ready: the pod is Running, not being deleted, and its Ready
 //     condition has not been True for NotReadyGrace, measured from the
 //     condition's lastTransitionTime; within the grace, RecheckAfter is the
@@ -95,7 +82,7 @@ func evaluateContainer(r *Result, pod *corev1.Pod, cs *corev1.ContainerStatus, h
 		r.add(platformv1alpha1.SignalCrashLoopBackOff, cs.Name, strconv.Itoa(int(cs.RestartCount)), "",
 			"CrashLoopBackOff on %s: container %s keeps crashing after %d restarts%s",
 			pod.Name, cs.Name, cs.RestartCount, lastExit(cs))
-	case imagePullReasons[w.Reason]:
+	case k8sctx.IsImagePullReason(w.Reason):
 		r.add(platformv1alpha1.SignalImagePullError, cs.Name, "", "",
 			"ImagePullError on %s: container %s cannot get image %q%s",
 			pod.Name, cs.Name, signals.Truncate(containerImage(pod, cs), maxMessage), quote(w.Reason, w.Message))

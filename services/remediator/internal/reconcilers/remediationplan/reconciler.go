@@ -73,6 +73,9 @@ const (
 	// DefaultAgenticObserveInterval is how long an agentic loop waits after
 	// a step that changed nothing before it asks the next.
 	DefaultAgenticObserveInterval = 5 * time.Second
+	// DefaultBrokenRolloutAfter is how long into a verification a rollout
+	// whose every new pod backs off is taken as failed.
+	DefaultBrokenRolloutAfter = 30 * time.Second
 )
 
 // Reconciler runs plans. Client must read from the API server, not a
@@ -94,6 +97,11 @@ type Reconciler struct {
 	VerifyTimeout time.Duration
 	// PollInterval is how often verification and lock waits look again.
 	PollInterval time.Duration
+	// BrokenRolloutAfter is how long a verification waits before it reads
+	// the pods of a Deployment that is not healthy, and fails when every
+	// pod of the current template backs off (crash loop, image, config):
+	// DefaultBrokenRolloutAfter when 0. The pods get that long to start.
+	BrokenRolloutAfter time.Duration
 	// Analyzer answers agentic steps; agentic plans fail without it.
 	Analyzer analyzerv1.AnalyzerServiceClient
 	// AgenticObserveInterval is how long after a step that changed nothing
@@ -184,6 +192,9 @@ func (r *Reconciler) init() error {
 	}
 	if r.PollInterval <= 0 {
 		r.PollInterval = time.Second
+	}
+	if r.BrokenRolloutAfter <= 0 {
+		r.BrokenRolloutAfter = DefaultBrokenRolloutAfter
 	}
 	if r.AgenticObserveInterval <= 0 {
 		r.AgenticObserveInterval = DefaultAgenticObserveInterval

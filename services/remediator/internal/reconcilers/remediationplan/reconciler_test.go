@@ -309,6 +309,22 @@ func TestVerificationFailsInsideTheStabilityWindow(t *testing.T) {
 	g.Expect(replicas(g, s.deploy)).To(BeEquivalentTo(2))
 }
 
+// TestAVerificationFailsFastWhenEveryNewPodBacksOff: a fix whose pods all
+// crash-loop cannot become healthy, and the plan says so after
+// BrokenRolloutAfter, not after the Deployment's progress deadline.
+func TestAVerificationFailsFastWhenEveryNewPodBacksOff(t *testing.T) {
+	g := NewWithT(t)
+	start(t, func(r *Reconciler) { r.BrokenRolloutAfter = time.Second })
+	s := newScenario(t, g, 2)
+	s.playController(t, func() deploymenttest.Options { return deploymenttest.Options{Waiting: "CrashLoopBackOff"} })
+	p := s.plan(g, "api-oom-plan-1", platformv1alpha1.RemediationAction{Type: platformv1alpha1.ActionAdjustResources, Params: P{"memory_limit": "1Gi"}})
+	g.Expect(env.Client.Create(context.Background(), p)).To(Succeed())
+	got := waitState(g, p, platformv1alpha1.PlanRolledBack)
+	g.Expect(condReason(got, platformv1alpha1.RemediationPlanVerifiedCondition)).To(Equal("False/VerificationFailed"))
+	g.Expect(got.Status.Verification.Checks).To(ContainElement(And(HaveField("Name", "current-pods-running"), HaveField("Message", ContainSubstring("CrashLoopBackOff")))))
+	g.Expect(got.Status.Verification.Deadline.Sub(got.Status.CompletedAt.Time)).To(BeNumerically(">", time.Minute), "failed long before the deadline")
+}
+
 func TestVerificationTimesOut(t *testing.T) {
 	g := NewWithT(t)
 	start(t, func(r *Reconciler) { r.VerifyTimeout = 2 * time.Second })

@@ -15,6 +15,7 @@ import (
 
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 	"github.com/chatcli/aiops/libs/actions"
+	"github.com/chatcli/aiops/libs/k8sctx"
 )
 
 // health is the verdict on the target now.
@@ -25,8 +26,8 @@ type health struct {
 	// done means healthy for good (a Job that completed): the stability
 	// window has nothing left to watch. Never set for a Deployment.
 	done bool
-	// failed means broken for good (a Job that failed): waiting for the
-	// deadline would change nothing. Never set for a Deployment.
+	// failed means broken for good (a Job that failed, a rollout whose
+	// every pod backs off): waiting for the deadline would change nothing.
 	failed bool
 }
 
@@ -91,7 +92,7 @@ func (r *Reconciler) deploymentHealth(ctx context.Context, d *appsv1.Deployment)
 	if err != nil {
 		return health{}, err
 	}
-	current := actions.CurrentReplicaSet(d, owned)
+	current := k8sctx.CurrentReplicaSet(d, owned)
 	var old []string
 	for _, p := range pods {
 		if current == nil || metav1.GetControllerOf(&p).UID != current.UID {
@@ -104,6 +105,41 @@ func (r *Reconciler) deploymentHealth(ctx context.Context, d *appsv1.Deployment)
 	h.checks = append(h.checks, check("old-pods-gone", oldGone, "pods of an older template: %s", strings.Join(old, ", ")))
 	h.healthy = observed && updated && available && oldGone
 	return h, nil
+}
+
+// brokenRollout is a failed check when d's controller has rolled out its
+// spec and every pod of the current template is backing off (k8sctx's
+// BackOffReason): the rollout cannot become healthy, and waiting out
+// progressDeadlineSeconds (600 s by default) would only delay the next
+// attempt. nil otherwise, and while no pod of the current template exists.
+func (r *Reconciler) brokenRollout(ctx context.Context, d *appsv1.Deployment) (*platformv1alpha1.VerificationCheck, error) {
+	if d.Status.ObservedGeneration < d.Generation {
+		return nil, nil
+	}
+	pods, owned, err := r.Executor.PodsOf(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	current := k8sctx.CurrentReplicaSet(d, owned)
+	if current == nil {
+		return nil, nil
+	}
+	var ofCurrent, broken []string
+	for i := range pods {
+		p := &pods[i]
+		if owner := metav1.GetControllerOf(p); owner == nil || owner.UID != current.UID || p.DeletionTimestamp != nil {
+			continue
+		}
+		ofCurrent = append(ofCurrent, p.Name)
+		if reason := k8sctx.BackOffReason(p); reason != "" {
+			broken = append(broken, p.Name+" "+reason)
+		}
+	}
+	if len(ofCurrent) == 0 || len(broken) < len(ofCurrent) {
+		return nil, nil
+	}
+	c := check("current-pods-running", false, "every pod of the current template backs off: %s", strings.Join(broken, ", "))
+	return &c, nil
 }
 
 func (r *Reconciler) stabilityWindow(p *platformv1alpha1.RemediationPlan) time.Duration {
@@ -148,6 +184,17 @@ func (r *Reconciler) verifying(ctx context.Context, p *platformv1alpha1.Remediat
 		return ctrl.Result{}, err
 	}
 	now := r.Now()
+	if !h.healthy && !h.failed && v.StartedAt != nil && now.Sub(v.StartedAt.Time) >= r.BrokenRolloutAfter {
+		if d, ok := obj.(*appsv1.Deployment); ok {
+			broken, err := r.brokenRollout(ctx, d)
+			if err != nil {
+				return ctrl.Result{}, err
+			}
+			if broken != nil {
+				h.checks, h.failed = append(h.checks, *broken), true
+			}
+		}
+	}
 	window := r.stabilityWindow(p)
 	stable := check("no-new-restarts", true, "%d restarts", h.restarts)
 	if v.RestartBaseline != nil && h.restarts > *v.RestartBaseline {
