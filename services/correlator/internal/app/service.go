@@ -32,15 +32,16 @@ import (
 // outage.
 func Service() bootstrap.Service {
 	o := &options{
-		workers:     4,
-		window:      anomaly.DefaultWindow,
-		retention:   anomaly.DefaultRetention,
-		issueKeep:   issue.DefaultRetention,
-		maxAttempts: issue.DefaultMaxAttempts,
-		callTimeout: issue.DefaultCallTimeout,
-		cooldown:    issue.DefaultRecurrenceCooldown,
-		flapWindow:  issue.DefaultFlappingWindow,
-		flapCount:   issue.DefaultFlappingThreshold,
+		workers:      4,
+		issueWorkers: 4,
+		window:       anomaly.DefaultWindow,
+		retention:    anomaly.DefaultRetention,
+		issueKeep:    issue.DefaultRetention,
+		maxAttempts:  issue.DefaultMaxAttempts,
+		callTimeout:  issue.DefaultCallTimeout,
+		cooldown:     issue.DefaultRecurrenceCooldown,
+		flapWindow:   issue.DefaultFlappingWindow,
+		flapCount:    issue.DefaultFlappingThreshold,
 		rest: restOptions{
 			address: ":8443", rps: 20, burst: 50,
 			keysSecret: restapi.DefaultSecretName, keysReload: 10 * time.Second,
@@ -53,18 +54,19 @@ func Service() bootstrap.Service {
 }
 
 type options struct {
-	workers     int
-	window      time.Duration
-	retention   time.Duration
-	issueKeep   time.Duration
-	maxAttempts int
-	callTimeout time.Duration
-	cooldown    time.Duration
-	flapWindow  time.Duration
-	flapCount   int
-	remediator  grpcx.PeerConfig
-	watcher     grpcx.PeerConfig
-	rest        restOptions
+	workers      int
+	issueWorkers int
+	window       time.Duration
+	retention    time.Duration
+	issueKeep    time.Duration
+	maxAttempts  int
+	callTimeout  time.Duration
+	cooldown     time.Duration
+	flapWindow   time.Duration
+	flapCount    int
+	remediator   grpcx.PeerConfig
+	watcher      grpcx.PeerConfig
+	rest         restOptions
 }
 
 // restOptions configure the incident REST API.
@@ -81,6 +83,7 @@ type restOptions struct {
 
 func (o *options) addFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.workers, "correlation-workers", o.workers, "Anomalies correlated at once.")
+	fs.IntVar(&o.issueWorkers, "issue-workers", o.issueWorkers, "Issues moved forward at once; a pass may wait on the remediator or the watcher-bridge for up to --call-timeout, and one Issue is never in two passes at once.")
 	fs.DurationVar(&o.window, "correlation-window", o.window,
 		"How old an Anomaly may be and still open a new Issue when its resource has none open.")
 	fs.DurationVar(&o.retention, "anomaly-retention", o.retention, "How long the Anomalies of a Resolved Issue are kept after it was resolved.")
@@ -168,6 +171,9 @@ func (o *options) validate() error {
 	if o.workers < 1 {
 		errs = append(errs, fmt.Errorf("--correlation-workers must be at least 1, got %d", o.workers))
 	}
+	if o.issueWorkers < 1 {
+		errs = append(errs, fmt.Errorf("--issue-workers must be at least 1, got %d", o.issueWorkers))
+	}
 	if o.maxAttempts < 1 || o.maxAttempts > 10 {
 		errs = append(errs, fmt.Errorf("--max-remediation-attempts must be 1-10, got %d", o.maxAttempts))
 	}
@@ -212,7 +218,7 @@ func (o *options) setup(_ context.Context, rt *bootstrap.Runtime) error {
 		Watcher:            watcherv1.NewWatcherServiceClient(watcherConn),
 		DefaultMaxAttempts: int32(o.maxAttempts), CallTimeout: o.callTimeout,
 		RecurrenceCooldown: o.cooldown, FlappingWindow: o.flapWindow, FlappingThreshold: o.flapCount,
-		Retention: o.issueKeep,
+		Retention: o.issueKeep, Workers: o.issueWorkers,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up the Issue reconciler: %w", err)
 	}

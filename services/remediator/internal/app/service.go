@@ -34,7 +34,7 @@ import (
 func Service() bootstrap.Service {
 	o := &options{
 		policy: policy.Defaults(), approvalClasses: "destructive", agentic: true, agenticMaxSteps: server.DefaultAgenticMaxSteps,
-		agenticObserve:  remediationplan.DefaultAgenticObserveInterval,
+		agenticObserve: remediationplan.DefaultAgenticObserveInterval, brokenRollout: remediationplan.DefaultBrokenRolloutAfter,
 		stabilityWindow: remediationplan.DefaultStabilityWindow, approvalTimeout: remediationplan.DefaultApprovalTimeout,
 		verifyTimeout: remediationplan.MaxVerifyTimeout, generatedRunbookTTL: 30 * 24 * time.Hour,
 		webhook: webhooks.ServerOptions{BindAddress: webhooks.DefaultBindAddress},

@@ -36,6 +36,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
@@ -98,6 +99,9 @@ type Reconciler struct {
 	// Retention is how long a Resolved Issue is kept after it was
 	// resolved (see retire); zero means DefaultRetention.
 	Retention time.Duration
+	// Workers is how many Issues are moved forward at once (one Issue is
+	// never in two passes at once); 1 when 0.
+	Workers int
 
 	base reconcile.Base[*platformv1alpha1.Issue]
 }
@@ -136,6 +140,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&platformv1alpha1.RemediationPlan{}).
 		Watches(&platformv1alpha1.Anomaly{}, handler.EnqueueRequestsFromMapFunc(issueOfLabelled)).
 		Watches(&platformv1alpha1.PostMortem{}, handler.EnqueueRequestsFromMapFunc(issueOfLabelled)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
 		Named("issue").
 		Complete(r)
 }
