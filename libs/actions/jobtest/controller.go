@@ -7,6 +7,7 @@ package jobtest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -111,6 +112,7 @@ func Complete(ctx context.Context, c client.Client, key client.ObjectKey) error 
 func Finishing(ctx context.Context, c client.Client, key client.ObjectKey) error {
 	return finish(ctx, c, key, corev1.PodSucceeded, func(j *batchv1.Job, _ metav1.Time) {
 		j.Status.Succeeded = ptr.Deref(j.Spec.Completions, 1)
+		j.Status.UncountedTerminatedPods = nil // counted now
 	})
 }
 
@@ -135,13 +137,14 @@ func SucceedPods(ctx context.Context, c client.Client, key client.ObjectKey) err
 }
 
 // Uncounted is the Job controller's step between a pod's success and its
-// count: out of active, its uid in uncountedTerminatedPods.succeeded.
+// count: out of active, its uid in uncountedTerminatedPods.succeeded. It
+// follows SucceedPods.
 func Uncounted(ctx context.Context, c client.Client, key client.ObjectKey) error {
 	j := &batchv1.Job{}
 	if err := c.Get(ctx, key, j); err != nil {
 		return err
 	}
-	pods, err := podsOf(ctx, c, j)
+	pods, err := podsIn(ctx, c, j, corev1.PodSucceeded)
 	if err != nil {
 		return err
 	}
@@ -204,13 +207,18 @@ func finish(ctx context.Context, c client.Client, key client.ObjectKey, phase co
 }
 
 func podsOf(ctx context.Context, c client.Client, j *batchv1.Job) ([]corev1.Pod, error) {
+	return podsIn(ctx, c, j, corev1.PodRunning, corev1.PodPending, "")
+}
+
+// podsIn lists the Job's pods in one of phases.
+func podsIn(ctx context.Context, c client.Client, j *batchv1.Job, phases ...corev1.PodPhase) ([]corev1.Pod, error) {
 	list := &corev1.PodList{}
 	if err := c.List(ctx, list, client.InNamespace(j.Namespace), client.MatchingLabels{batchv1.ControllerUidLabel: string(j.UID)}); err != nil {
 		return nil, err
 	}
 	var out []corev1.Pod
 	for _, p := range list.Items {
-		if p.Status.Phase == corev1.PodRunning || p.Status.Phase == corev1.PodPending || p.Status.Phase == "" {
+		if slices.Contains(phases, p.Status.Phase) {
 			out = append(out, p)
 		}
 	}

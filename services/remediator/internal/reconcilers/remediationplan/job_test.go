@@ -100,10 +100,11 @@ func TestARetriedJobIsVerifiedWhenItCompletes(t *testing.T) {
 	// Its pods succeeded before the Job controller counted them, then
 	// before it wrote Complete: a Job finishing is not a Job broken inside
 	// the window.
-	for _, finishing := range []func(context.Context, client.Client, client.ObjectKey) error{jobtest.SucceedPods, jobtest.Finishing} {
+	for _, finishing := range []func(context.Context, client.Client, client.ObjectKey) error{jobtest.SucceedPods, jobtest.Uncounted, jobtest.Finishing} {
 		g.Expect(finishing(ctx, env.Client, s.job)).To(Succeed())
 		g.Consistently(func(g Gomega) {
-			g.Expect(getPlan(g, p).Status.State).To(Equal(platformv1alpha1.PlanVerifying))
+			got := getPlan(g, p)
+			g.Expect(got.Status.State).To(Equal(platformv1alpha1.PlanVerifying), "result %q, checks %+v", got.Status.Result, got.Status.Verification)
 		}).WithTimeout(2 * time.Second).Should(Succeed())
 	}
 	// Complete ends the verification without waiting out the minute.
