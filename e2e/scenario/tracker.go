@@ -243,7 +243,9 @@ func (t *Tracker) Wait(ctx context.Context, app string, timeout, stall time.Dura
 		}
 		steps := len(inc.Signals) + len(inc.Transitions) + len(inc.Plans)
 		for _, p := range inc.Plans {
-			steps += len(p.Status.ActionResults) + len(p.Status.Conditions)
+			// An agentic step that changes nothing is progress too: the
+			// loop waits an observe interval between such steps.
+			steps += len(p.Status.ActionResults) + len(p.Status.Conditions) + len(p.Spec.AgenticHistory)
 		}
 		if inc.PostMortem != nil {
 			steps++
