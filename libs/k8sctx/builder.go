@@ -16,7 +16,6 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -87,6 +86,16 @@ func (b *Builder) Build(ctx context.Context, ref Ref) (*Context, error) {
 	return c, nil
 }
 
+// observed says whether a workload's controller has observed its spec,
+// and notes it when not: until then its status describes the spec before.
+func (c *Context) observed(kind string, generation, observedGeneration int64) bool {
+	if observedGeneration >= generation {
+		return true
+	}
+	c.note("the %s controller has not yet observed generation %d (the status is of generation %d)", kind, generation, observedGeneration)
+	return false
+}
+
 func (c *Context) note(format string, args ...any) {
 	c.Notes = append(c.Notes, fmt.Sprintf(format, args...))
 }
@@ -117,10 +126,7 @@ func (b *Builder) deployment(ctx context.Context, c *Context) error {
 	// Until the controller has observed the spec, the status and the
 	// revision annotation describe the spec before it: a rollout a second
 	// old reads as healthy on its previous revision.
-	observed := d.Status.ObservedGeneration >= d.Generation
-	if !observed {
-		c.note("the Deployment controller has not yet observed generation %d (the status is of generation %d)", d.Generation, d.Status.ObservedGeneration)
-	}
+	observed := c.observed("Deployment", d.Generation, d.Status.ObservedGeneration)
 	c.Healthy = observed && d.Status.ReadyReplicas >= desired && d.Status.UpdatedReplicas >= desired && d.Status.UnavailableReplicas == 0
 
 	rsList := &appsv1.ReplicaSetList{}
@@ -175,10 +181,7 @@ func (b *Builder) statefulSet(ctx context.Context, c *Context) error {
 	for _, cond := range s.Status.Conditions {
 		c.Workload.Conditions = append(c.Workload.Conditions, Condition{string(cond.Type), string(cond.Status), cond.Reason, cond.Message})
 	}
-	observed := s.Status.ObservedGeneration >= s.Generation
-	if !observed {
-		c.note("the StatefulSet controller has not yet observed generation %d (the status is of generation %d)", s.Generation, s.Status.ObservedGeneration)
-	}
+	observed := c.observed("StatefulSet", s.Generation, s.Status.ObservedGeneration)
 	c.Healthy = observed && s.Status.ReadyReplicas >= desired && s.Status.CurrentReplicas >= desired
 	pods, err := b.pods(ctx, c, s.Spec.Selector, map[types.UID]bool{s.UID: true})
 	if err != nil {
@@ -208,10 +211,7 @@ func (b *Builder) daemonSet(ctx context.Context, c *Context) error {
 	for _, cond := range ds.Status.Conditions {
 		c.Workload.Conditions = append(c.Workload.Conditions, Condition{string(cond.Type), string(cond.Status), cond.Reason, cond.Message})
 	}
-	observed := ds.Status.ObservedGeneration >= ds.Generation
-	if !observed {
-		c.note("the DaemonSet controller has not yet observed generation %d (the status is of generation %d)", ds.Generation, ds.Status.ObservedGeneration)
-	}
+	observed := c.observed("DaemonSet", ds.Generation, ds.Status.ObservedGeneration)
 	c.Healthy = observed && ds.Status.NumberReady >= ds.Status.DesiredNumberScheduled && ds.Status.NumberUnavailable == 0
 	pods, err := b.pods(ctx, c, ds.Spec.Selector, map[types.UID]bool{ds.UID: true})
 	if err != nil {
@@ -221,43 +221,6 @@ func (b *Builder) daemonSet(ctx context.Context, c *Context) error {
 	// ControllerRevision is the one its template matches.
 	b.controllerRevisions(ctx, c, ds.UID, ds.Spec.Selector, "", pods)
 	b.finishPods(ctx, c, pods)
-	return nil
-}
-
-// currentDeploymentRevision is the revision of the Deployment's spec: that
-// of its CurrentReplicaSet, so that a revision annotation the controller
-// has not updated yet cannot name the previous one. Without such a
-// ReplicaSet it is the annotation's, once the controller has observed the
-// spec, and 0 (not created yet) before.
-func currentDeploymentRevision(d *appsv1.Deployment, sets []appsv1.ReplicaSet, observed bool) int64 {
-	var owned []appsv1.ReplicaSet
-	for _, rs := range sets {
-		if ownedBy(rs.OwnerReferences, d.UID) {
-			owned = append(owned, rs)
-		}
-	}
-	if rs := CurrentReplicaSet(d, owned); rs != nil {
-		n, _ := strconv.ParseInt(rs.Annotations[revisionAnnotation], 10, 64)
-		return n
-	}
-	if !observed {
-		return 0
-	}
-	n, _ := strconv.ParseInt(d.Annotations[revisionAnnotation], 10, 64)
-	return n
-}
-
-// CurrentReplicaSet returns the ReplicaSet of d's current pod template
-// among those d owns: the one whose template equals it without the
-// pod-template-hash label (the Deployment controller's own rule).
-func CurrentReplicaSet(d *appsv1.Deployment, owned []appsv1.ReplicaSet) *appsv1.ReplicaSet {
-	for i := range owned {
-		t := owned[i].Spec.Template.DeepCopy()
-		delete(t.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
-		if apiequality.Semantic.DeepEqual(*t, d.Spec.Template) {
-			return &owned[i]
-		}
-	}
 	return nil
 }
 
@@ -334,81 +297,6 @@ func (b *Builder) controllerRevisions(ctx context.Context, c *Context, owner typ
 		}
 	}
 	b.finishRevisions(c, revs, pods)
-}
-
-// finishRevisions sorts the revisions newest first, keeps MaxRevisions,
-// computes the changes between them and finds the last healthy one.
-//
-// A revision other than the current one is healthy when:
-//   - it still has pods and all of them are ready and none fails (a
-//     rollout stuck on a failing revision keeps the old one serving); or
-//   - it is the one the current revision replaced, at no pods, and the
-//     current revision was rolled out before the incident began (the
-//     old revision served until the rollout, and the incident came
-//     with it).
-//
-// The current revision is healthy when the workload is.
-func (b *Builder) finishRevisions(c *Context, revs []Revision, pods []Pod) {
-	sort.Slice(revs, func(i, j int) bool { return revs[i].Number > revs[j].Number })
-	failing := map[string]bool{}
-	for _, p := range pods {
-		if p.Failing {
-			failing[p.Revision] = true
-		}
-	}
-	for i := range revs {
-		r := &revs[i]
-		if i+1 < len(revs) {
-			r.Changes = diffContainers(revs[i+1].Containers, r.Containers)
-		}
-		num := strconv.FormatInt(r.Number, 10)
-		switch {
-		case r.Current:
-			r.Healthy = c.Healthy
-			if r.Healthy {
-				r.HealthEvidence = "the workload is healthy on it"
-			}
-		case r.Desired > 0 && r.Ready >= r.Desired && !failing[num]:
-			r.Healthy = true
-			r.HealthEvidence = fmt.Sprintf("still serving: %d/%d ready", r.Ready, r.Desired)
-		case r.Desired == 0 && i > 0 && revs[i-1].Current && !b.IncidentStart.IsZero() && revs[i-1].Created.Before(b.IncidentStart):
-			r.Healthy = true
-			r.HealthEvidence = "served until the current revision's rollout, which came before the incident"
-		}
-		if r.Healthy && !r.Current && c.LastHealthyRevision == 0 {
-			c.LastHealthyRevision = r.Number
-		}
-	}
-	if len(revs) > MaxRevisions {
-		revs = revs[:MaxRevisions]
-	}
-	c.Revisions = revs
-}
-
-// diffContainers lists the image and resource changes from old to cur.
-func diffContainers(old, cur []Container) []string {
-	var out []string
-	olds := map[string]Container{}
-	for _, o := range old {
-		olds[o.Name] = o
-	}
-	for _, n := range cur {
-		o, ok := olds[n.Name]
-		if !ok {
-			out = append(out, fmt.Sprintf("container %s added (image %s)", n.Name, n.Image))
-			continue
-		}
-		delete(olds, n.Name)
-		if o.Image != n.Image {
-			out = append(out, fmt.Sprintf("container %s image %s -> %s", n.Name, o.Image, n.Image))
-		}
-		out = append(out, diffResources(n.Name, "requests", o.Requests, n.Requests)...)
-		out = append(out, diffResources(n.Name, "limits", o.Limits, n.Limits)...)
-	}
-	for _, name := range sortedKeys(olds) {
-		out = append(out, fmt.Sprintf("container %s removed", name))
-	}
-	return out
 }
 
 func diffResources(container, what string, old, cur map[string]string) []string {
