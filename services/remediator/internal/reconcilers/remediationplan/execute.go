@@ -191,7 +191,10 @@ func (r *Reconciler) apply(ctx context.Context, p *platformv1alpha1.RemediationP
 	p.Status.CurrentActionIndex = &nextIndex
 	r.record(audit.KindActionResult, p, &idx, a, string(platformv1alpha1.ActionSucceeded), out.Message)
 	if !p.Spec.AgenticMode && int(nextIndex) >= len(p.Spec.Actions) {
-		return toVerify, nil
+		// The last result and the opened verification go into one write;
+		// a pass lost before it applies the action again, as any lost
+		// apply does.
+		return r.startVerifying(ctx, p)
 	}
 	return next, nil
 }
@@ -279,7 +282,9 @@ func (r *Reconciler) rollback(ctx context.Context, p *platformv1alpha1.Remediati
 	return r.finish(ctx, p, platformv1alpha1.PlanFailed, why+"; the rollback failed, see rollbackResults")
 }
 
-// startVerifying opens the verification, with its deadline.
+// startVerifying opens the verification, with its deadline. Its first
+// check runs in a later pass, behind plans that have not acted yet
+// (toVerify).
 func (r *Reconciler) startVerifying(ctx context.Context, p *platformv1alpha1.RemediationPlan) (ctrl.Result, error) {
 	obj, err := r.executors.Live(ctx, *p.Status.ResolvedTarget, p.UID)
 	if done, res, err := r.targetGone(ctx, p, err); done {
@@ -293,5 +298,5 @@ func (r *Reconciler) startVerifying(ctx context.Context, p *platformv1alpha1.Rem
 	deadline := metav1.NewTime(r.Now().Add(timeout))
 	p.Status.Verification = &platformv1alpha1.VerificationStatus{StartedAt: &t, Deadline: &deadline, Message: "waiting for the rollout"}
 	p.Status.State = platformv1alpha1.PlanVerifying
-	return next, nil
+	return toVerify, nil
 }

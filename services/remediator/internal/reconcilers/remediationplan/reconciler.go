@@ -1,8 +1,8 @@
 // Package remediationplan runs RemediationPlans: Pending ▶ (WaitingApproval)
-// ▶ Executing ▶ Verifying ▶ Completed | Failed | RolledBack. One step per
-// pass, each recorded in status before the next: a crash resumes at the
-// step the status names and never repeats an action whose result it
-// records.
+// ▶ Executing ▶ Verifying ▶ Completed | Failed | RolledBack. Each step is
+// recorded in status before the next acts (a step that only reads shares
+// its write with the next): a crash resumes at the step the status names
+// and never repeats an action whose result it records.
 package remediationplan
 
 import (
@@ -235,13 +235,14 @@ var next = ctrl.Result{RequeueAfter: time.Millisecond}
 // before one watching a fix already applied.
 var verifyPriority = ptr.To(handler.LowPriority)
 
-// toVerify ends the pass that applied a plan's last action: verification
-// starts at once unless plans that have not acted wait for a worker.
+// toVerify ends the pass that opened a plan's verification: its first
+// check runs at once unless plans that have not acted wait for a worker.
 var toVerify = ctrl.Result{RequeueAfter: time.Millisecond, Priority: verifyPriority}
 
 // maxChainedPasses bounds the passes one Reconcile runs, so a plan whose
 // steps keep asking for the next one gives its worker back to the queue.
-// A new plan to its first action applied is three passes.
+// A new plan to its first action applied is two passes (Pending with
+// the first step's record, then the apply).
 const maxChainedPasses = 8
 
 // step runs the one step the plan's state calls for.
@@ -408,7 +409,14 @@ func (r *Reconciler) pending(ctx context.Context, p *platformv1alpha1.Remediatio
 	}
 	r.cond(p, platformv1alpha1.RemediationPlanApprovedCondition, true, platformv1alpha1.RemediationPlanApprovalNotRequiredReason, "the policy asks for no approval")
 	p.Status.State = platformv1alpha1.PlanExecuting
-	return next, nil
+	if p.Spec.AgenticMode {
+		return next, nil // the first step calls the analyzer: from a stored Executing
+	}
+	// The first step (lock, budget spend, snapshot) goes into the same
+	// status write: Pending only read, the spend is keyed by plan and
+	// action, so a pass lost before the write is replayed from Pending
+	// and spends nothing twice.
+	return r.executing(ctx, p)
 }
 
 // firstAction is the action a refusal before any action names.

@@ -18,6 +18,7 @@ import (
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -246,6 +247,44 @@ func TestAPlanExecutesVerifiesAndCompletes(t *testing.T) {
 	l, err := h.redis.Acquire(context.Background(), LockPurpose, *got.Status.ResolvedTarget, redisx.LockOptions{NoRenew: true})
 	g.Expect(err).NotTo(HaveOccurred())
 	_ = l.Release(context.Background())
+}
+
+// TestAOneActionPlanWritesItsStatusFiveTimes counts the status writes of
+// a plan that scales a Deployment and completes: Pending's move with the
+// first action's record, the result with the opened verification, the
+// rollout awaited, healthy, Completed. Steps that only read share the
+// write of the step after them; each write that remains is a point a
+// crash must resume from.
+func TestAOneActionPlanWritesItsStatusFiveTimes(t *testing.T) {
+	g := NewWithT(t)
+	var mu sync.Mutex
+	writes := map[string][]string{} // plan name -> the state each write left
+	start(t, func(r *Reconciler) {
+		r.Client = interceptor.NewClient(r.Client.(client.WithWatch), interceptor.Funcs{
+			SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
+				if p, ok := obj.(*platformv1alpha1.RemediationPlan); ok && sub == "status" {
+					mu.Lock()
+					writes[p.Name] = append(writes[p.Name], string(p.Status.State))
+					mu.Unlock()
+				}
+				return c.SubResource(sub).Patch(ctx, obj, patch, opts...)
+			},
+		})
+	})
+	s := newScenario(t, g, 2)
+	s.playController(t, nil)
+	p := s.plan(g, "api-oom-plan-1", platformv1alpha1.RemediationAction{Type: platformv1alpha1.ActionScaleDeployment, Params: P{"replicas": "3"}})
+	g.Expect(env.Client.Create(context.Background(), p)).To(Succeed())
+	waitState(g, p, platformv1alpha1.PlanCompleted)
+
+	mu.Lock()
+	defer mu.Unlock()
+	got := writes[p.Name]
+	t.Logf("status writes, by the state each left: %v", got)
+	g.Expect(len(got)).To(BeNumerically("<=", 5), "status writes, by the state each left: %v", got)
+	g.Expect(got[0]).To(Equal(string(platformv1alpha1.PlanExecuting)), "the first write: %v", got)
+	g.Expect(got[len(got)-1]).To(Equal(string(platformv1alpha1.PlanCompleted)), "the last write: %v", got)
+	g.Expect(got).NotTo(ContainElement(string(platformv1alpha1.PlanPending)), "Pending is never written on its own: %v", got)
 }
 
 // TestSafetyConstraintsAreEnforcedOrShownAsNot: "No delete operations"
