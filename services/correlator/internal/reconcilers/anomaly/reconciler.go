@@ -8,7 +8,8 @@
 // the API server those collisions; correlation never waits on Redis.
 //
 // Writes, in order, so a crash at any point replays safely: the Issue
-// (created, or its spec raised), then the Anomaly's issue label, then the
+// (created with its incident id label when Redis gives one, or its spec
+// raised), then the Anomaly's issue label, then the
 // Anomaly's status. The Issue's status is its own reconciler's.
 package anomaly
 
@@ -33,6 +34,7 @@ import (
 	"github.com/chatcli/aiops/libs/reconcile"
 	"github.com/chatcli/aiops/libs/redisx"
 	"github.com/chatcli/aiops/services/correlator/internal/correlate"
+	"github.com/chatcli/aiops/services/correlator/internal/incidentid"
 )
 
 // lockPurpose names the correlation lock in Redis keys.
@@ -372,6 +374,17 @@ func (r *Reconciler) create(ctx context.Context, a *platformv1alpha1.Anomaly, ge
 			Resource:    res,
 			RiskScore:   risk,
 		},
+	}
+	// The incident id comes with the Issue, so that giving it costs no
+	// write. Without one (Redis down, every id taken), the Issue
+	// reconciler gives it later; correlation does not wait for it. An id
+	// of a create that meets AlreadyExists is never used: a gap in the
+	// day's sequence.
+	id, err := incidentid.Allocator{Redis: r.Redis, Reader: r.Reader}.Next(ctx, r.Now())
+	if err != nil {
+		logr.FromContextOrDiscard(ctx).V(1).Info("The new Issue gets its incident id later", "issue", issue.Name, "reason", err.Error())
+	} else {
+		issue.Labels[platformv1alpha1.LabelIncidentID] = id
 	}
 	if err := r.Client.Create(ctx, issue); err != nil {
 		if apierrors.IsAlreadyExists(err) {

@@ -89,7 +89,9 @@ func oomTriple(ns string, i int) []*platformv1alpha1.Anomaly {
 // Deployments at once and checks for exactly 200 Issues, each with the
 // cause (oom_kill) as its signal type and the risk of all three signals,
 // and every Anomaly correlated into its resource's Issue: with one
-// correlator, with two at once, and with Redis gone.
+// correlator, with two at once, and with Redis gone. Each Issue is
+// created with its own incident id while Redis answers, and without one
+// (given later by the Issue reconciler) when it does not.
 func TestABurstMakesOneIssuePerResource(t *testing.T) {
 	const resources = 200
 	stopped, err := testenv.StartLocalRedis(context.Background(), "", t.TempDir())
@@ -101,9 +103,10 @@ func TestABurstMakesOneIssuePerResource(t *testing.T) {
 		reason   string
 		replicas int
 		redisURL string
+		ids      bool
 	}{
-		"OneCorrelator":    {reason: "the plain case", replicas: 1, redisURL: env.Redis.URL},
-		"TwoCorrelators":   {reason: "two replicas race on every resource", replicas: 2, redisURL: env.Redis.URL},
+		"OneCorrelator":    {reason: "the plain case", replicas: 1, redisURL: env.Redis.URL, ids: true},
+		"TwoCorrelators":   {reason: "two replicas race on every resource", replicas: 2, redisURL: env.Redis.URL, ids: true},
 		"RedisUnreachable": {reason: "without locks, names alone keep one Issue", replicas: 2, redisURL: stopped.URL},
 	}
 	for name, tc := range tests {
@@ -141,7 +144,16 @@ func TestABurstMakesOneIssuePerResource(t *testing.T) {
 			g.Expect(env.Client.List(ctx, issues, client.InNamespace(ns))).To(Succeed())
 			g.Expect(issues.Items).To(HaveLen(resources), tc.reason)
 			byName := map[string]platformv1alpha1.Issue{}
+			ids := map[string]string{}
 			for _, issue := range issues.Items {
+				id := issue.Labels[platformv1alpha1.LabelIncidentID]
+				if tc.ids {
+					g.Expect(id).To(MatchRegexp(`^INC-[0-9]{8}-[0-9]{3,}$`), "Issue %s", issue.Name)
+					g.Expect(ids).NotTo(HaveKey(id), "Issue %s has the id of another", issue.Name)
+					ids[id] = issue.Name
+				} else {
+					g.Expect(id).To(BeEmpty(), "Issue %s", issue.Name)
+				}
 				g.Expect(issue.Spec.SignalType).To(Equal(platformv1alpha1.SignalOOMKill), "Issue %s", issue.Name)
 				g.Expect(issue.Spec.RiskScore).To(BeEquivalentTo(70), "Issue %s", issue.Name)
 				g.Expect(issue.Spec.Severity).To(Equal(platformv1alpha1.SeverityHigh), "Issue %s", issue.Name)

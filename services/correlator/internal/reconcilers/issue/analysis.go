@@ -123,6 +123,15 @@ func (r *Reconciler) createInsight(ctx context.Context, issue *platformv1alpha1.
 	if err := controllerutil.SetControllerReference(issue, insight, r.Client.Scheme()); err != nil {
 		return fmt.Errorf("own AIInsight %s: %w", insight.Name, err)
 	}
+	// A pass replayed after its status write was lost finds the insight
+	// in the cache it watches, and does not spend a create on a conflict.
+	err = r.Client.Get(ctx, client.ObjectKeyFromObject(insight), &platformv1alpha1.AIInsight{})
+	if err == nil {
+		return nil
+	}
+	if !apierrors.IsNotFound(err) {
+		return fmt.Errorf("read AIInsight %s: %w", insight.Name, err)
+	}
 	if err := r.Client.Create(ctx, insight); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("create AIInsight %s: %w", insight.Name, err)
 	}

@@ -44,6 +44,7 @@ import (
 	"github.com/chatcli/aiops/libs/redisx"
 	remediatorv1 "github.com/chatcli/aiops/proto/chatcli/platform/remediator/v1"
 	watcherv1 "github.com/chatcli/aiops/proto/chatcli/platform/watcher/v1"
+	"github.com/chatcli/aiops/services/correlator/internal/incidentid"
 )
 
 // maxTimeline is the schema's bound on status.timeline; the oldest entries
@@ -249,65 +250,48 @@ func (r *Reconciler) relate(ctx context.Context, issue *platformv1alpha1.Issue) 
 	return ctrl.Result{}, nil
 }
 
-// identify gives the Issue its INC-YYYYMMDD-NNN id from Redis's daily
-// sequence. The sequence restarts when Redis loses its data, so an id
-// another Issue holds is skipped; without Redis the id waits, and the
-// Issue moves on without it.
+// identify gives the Issue its INC-YYYYMMDD-NNN id (incidentid), unless
+// the Anomaly reconciler labelled it with one at creation. Without Redis
+// the id waits, and the Issue moves on without it.
 func (r *Reconciler) identify(ctx context.Context, issue *platformv1alpha1.Issue) (ctrl.Result, error) {
 	if issue.Status.IncidentID != "" {
 		return ctrl.Result{}, nil
 	}
 	if id, ok := issue.Labels[platformv1alpha1.LabelIncidentID]; ok {
-		// The label was written, then the pass ended before the status.
+		// Labelled at creation, or the label was written and the pass
+		// ended before the status.
 		issue.Status.IncidentID = id
 		r.identified(issue, id)
 		return ctrl.Result{}, nil
 	}
-	if r.Redis == nil {
-		r.unidentified(issue, "Redis is not configured")
-		return ctrl.Result{}, nil
+	id, err := incidentid.Allocator{Redis: r.Redis, Reader: r.Reader}.Next(ctx, r.Now())
+	if errors.Is(err, incidentid.ErrUnavailable) {
+		if r.Redis == nil {
+			r.unidentified(issue, "Redis is not configured")
+			return ctrl.Result{}, nil
+		}
+		r.unidentified(issue, "Redis does not answer")
+		return ctrl.Result{RequeueAfter: idRetryAfter}, nil
 	}
-	for range 20 {
-		id, err := r.Redis.NextIncidentID(ctx, r.Now())
-		if err != nil {
-			r.unidentified(issue, "Redis does not answer")
-			return ctrl.Result{RequeueAfter: idRetryAfter}, nil
-		}
-		taken, err := r.idTaken(ctx, id)
-		if err != nil {
-			return ctrl.Result{}, err
-		}
-		if taken {
-			continue
-		}
-		// The label goes on a copy: the patch's answer replaces the object
-		// it is given, and this pass's status changes are not stored yet.
-		// Locked: a pass that read a stale Issue must not replace an id
-		// another pass gave it.
-		labelled := issue.DeepCopy()
-		if labelled.Labels == nil {
-			labelled.Labels = map[string]string{}
-		}
-		labelled.Labels[platformv1alpha1.LabelIncidentID] = id
-		if err := r.Client.Patch(ctx, labelled, client.MergeFromWithOptions(issue, client.MergeFromWithOptimisticLock{})); err != nil {
-			return ctrl.Result{}, fmt.Errorf("label Issue %s with %s: %w", issue.Name, id, err)
-		}
-		issue.Labels, issue.ResourceVersion = labelled.Labels, labelled.ResourceVersion
-		issue.Status.IncidentID = id
-		r.identified(issue, id)
-		return ctrl.Result{}, nil
+	if err != nil {
+		return ctrl.Result{}, fmt.Errorf("give Issue %s an incident id: %w", issue.Name, err)
 	}
-	return ctrl.Result{}, fmt.Errorf("give Issue %s an incident id: 20 ids in a row were taken", issue.Name)
-}
-
-func (r *Reconciler) idTaken(ctx context.Context, id string) (bool, error) {
-	list := &metav1.PartialObjectMetadataList{}
-	list.SetGroupVersionKind(platformv1alpha1.GroupVersion.WithKind("IssueList"))
-	// Ids are unique per cluster, not per namespace.
-	if err := r.Reader.List(ctx, list, client.MatchingLabels{platformv1alpha1.LabelIncidentID: id}, client.Limit(1)); err != nil {
-		return false, fmt.Errorf("check incident id %s: %w", id, err)
+	// The label goes on a copy: the patch's answer replaces the object it
+	// is given, and this pass's status changes are not stored yet.
+	// Locked: a pass that read a stale Issue must not replace an id
+	// another pass gave it.
+	labelled := issue.DeepCopy()
+	if labelled.Labels == nil {
+		labelled.Labels = map[string]string{}
 	}
-	return len(list.Items) > 0, nil
+	labelled.Labels[platformv1alpha1.LabelIncidentID] = id
+	if err := r.Client.Patch(ctx, labelled, client.MergeFromWithOptions(issue, client.MergeFromWithOptimisticLock{})); err != nil {
+		return ctrl.Result{}, fmt.Errorf("label Issue %s with %s: %w", issue.Name, id, err)
+	}
+	issue.Labels, issue.ResourceVersion = labelled.Labels, labelled.ResourceVersion
+	issue.Status.IncidentID = id
+	r.identified(issue, id)
+	return ctrl.Result{}, nil
 }
 
 func (r *Reconciler) identified(issue *platformv1alpha1.Issue, id string) {
