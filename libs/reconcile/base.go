@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -14,6 +15,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 // ConflictRequeueAfter is how long a pass that lost a write race waits
@@ -30,8 +32,9 @@ type Phase[T client.Object] func(ctx context.Context, obj T) (ctrl.Result, error
 
 // Base runs one reconcile pass for the kind T. A Reconciler builds it once,
 // in SetupWithManager, calls Validate, and calls Reconcile from its own
-// Reconcile method. Base holds no state between passes, so concurrent
-// passes on different objects are safe.
+// Reconcile method. Concurrent passes on different objects are safe: the
+// only state Base keeps between passes is, with OptimisticLock, the
+// versions its own writes replaced (see Chain).
 type Base[T client.Object] struct {
 	// Client reads the object and writes its status and finalizers.
 	Client client.Client
@@ -65,6 +68,10 @@ type Base[T client.Object] struct {
 	// Recorder, when set, gets one event per condition whose status or
 	// reason a pass changed (see RecordConditionChanges).
 	Recorder events.EventRecorder
+
+	// replaced maps an object's key to the resourceVersion a pass of this
+	// Base read and then wrote over (OptimisticLock only).
+	replaced sync.Map
 }
 
 // Validate reports a Base that cannot run; call it from SetupWithManager.
@@ -111,6 +118,12 @@ func (b *Base[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result,
 // starts from the object that write returned (the stored object), so it
 // does not read it again. It spares a controller whose steps follow each
 // other a trip through its work queue, and a read, per step.
+//
+// With OptimisticLock, a pass that reads (from a cache) the very version
+// an earlier pass of this Base wrote over runs no phase: its write would
+// lose to the lock, and the event of the earlier write, which the cache
+// has not delivered yet, brings the next pass. The requeue is only the
+// fallback.
 func (b *Base[T]) Chain(ctx context.Context, req ctrl.Request, limit int, again func(ctrl.Result) bool) (ctrl.Result, error) {
 	var obj T
 	stored := false
@@ -119,12 +132,26 @@ func (b *Base[T]) Chain(ctx context.Context, req ctrl.Request, limit int, again 
 			obj = b.NewObject()
 			if err := b.Client.Get(ctx, req.NamespacedName, obj); err != nil {
 				if apierrors.IsNotFound(err) {
+					b.replaced.Delete(req.NamespacedName)
 					return ctrl.Result{}, nil
 				}
 				return ctrl.Result{}, fmt.Errorf("get %s: %w", req.NamespacedName, err)
 			}
+			if b.OptimisticLock {
+				if rv, ok := b.replaced.Load(req.NamespacedName); ok {
+					if rv == obj.GetResourceVersion() {
+						logf.FromContext(ctx).V(1).Info("The cache is behind this controller's last write; waiting for it")
+						return ctrl.Result{RequeueAfter: ConflictRequeueAfter}, nil
+					}
+					b.replaced.Delete(req.NamespacedName)
+				}
+			}
 		}
+		read := obj.GetResourceVersion()
 		res, wrote, err := b.pass(ctx, obj)
+		if b.OptimisticLock && obj.GetResourceVersion() != read {
+			b.replaced.Store(req.NamespacedName, read)
+		}
 		if i >= limit || err != nil || again == nil || !again(res) {
 			return res, err
 		}

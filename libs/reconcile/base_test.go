@@ -3,6 +3,7 @@ package reconcile_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -427,6 +428,90 @@ func TestChainRunsPassesBackToBack(t *testing.T) {
 			}
 			if got := stored(t, issue).Status.MaxRemediationAttempts; got != tc.wantSteps {
 				t.Errorf("%s: stored %d steps, want %d", tc.reason, got, tc.wantSteps)
+			}
+		})
+	}
+}
+
+// laggingCache answers Get with the copy it holds, as a cache that has not
+// delivered the latest write yet does, and passes every other call on.
+type laggingCache struct {
+	client.Client
+	mu   sync.Mutex
+	held *platformv1alpha1.Issue
+}
+
+func (c *laggingCache) hold(issue *platformv1alpha1.Issue) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.held = issue
+}
+
+func (c *laggingCache) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	c.mu.Lock()
+	held := c.held
+	c.mu.Unlock()
+	if out, ok := obj.(*platformv1alpha1.Issue); ok && held != nil {
+		held.DeepCopyInto(out)
+		return nil
+	}
+	return c.Client.Get(ctx, key, obj, opts...)
+}
+
+func TestAPassOnACacheBehindItsOwnWriteWaits(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		reason     string
+		lock       bool
+		wantResult ctrl.Result
+		wantPhases int
+	}{
+		"OptimisticLock": {
+			reason:     "the version its own write replaced is stale for sure: no phase runs, and the write's event (or the fallback requeue) brings the next pass",
+			lock:       true,
+			wantResult: ctrl.Result{RequeueAfter: reconcile.ConflictRequeueAfter},
+			wantPhases: 1,
+		},
+		"NoLock": {
+			reason:     "without the lock a pass builds on what it reads, as before",
+			wantPhases: 2,
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			issue := newIssue(t)
+			before := stored(t, issue)
+			cache := &laggingCache{Client: env.Client}
+			phases := 0
+			b := base(cache, func(ctx context.Context, i *platformv1alpha1.Issue) (ctrl.Result, error) {
+				phases++
+				return mark(nil)(ctx, i)
+			})
+			b.OptimisticLock = tc.lock
+			if _, err := pass(t, b, issue); err != nil {
+				t.Fatal(err)
+			}
+			if len(stored(t, issue).Status.Conditions) != 1 {
+				t.Fatal("the first pass did not write its condition")
+			}
+
+			cache.hold(before)
+			res, err := pass(t, b, issue)
+			if err != nil {
+				t.Fatalf("%s: pass on the lagging cache: %v", tc.reason, err)
+			}
+			if res != tc.wantResult || phases != tc.wantPhases {
+				t.Errorf("%s: result %+v after %d phase runs; want %+v after %d", tc.reason, res, phases, tc.wantResult, tc.wantPhases)
+			}
+
+			// Once the cache has the write, passes run again.
+			cache.hold(nil)
+			if _, err := pass(t, b, issue); err != nil {
+				t.Fatal(err)
+			}
+			if phases != tc.wantPhases+1 {
+				t.Errorf("%s: %d phase runs once the cache caught up, want %d", tc.reason, phases, tc.wantPhases+1)
 			}
 		})
 	}

@@ -122,7 +122,9 @@ func timelineTransitions(issue *platformv1alpha1.Issue) []string {
 func TestHappyPath(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
-	p := startReconciler(t, nil)
+	p := startPeers(t)
+	p.writes = newStatusWrites()
+	startReconcilerWith(t, &Reconciler{}, p)
 	toPlan, toResolved := stageCount(t, "insight_to_plan"), stageCount(t, "healthy_to_resolved")
 	ns := env.NewNamespace(t, "happy", nil)
 	issue := newIssue(ns, "checkout-oom")
@@ -163,6 +165,12 @@ func TestHappyPath(t *testing.T) {
 	g.Expect(released).To(HaveLen(1))
 	g.Expect(released[0].GetName()).To(Equal("checkout"))
 	checkPeers(t, p, ns, 1)
+	// Five status writes, each one a contract: Analyzing (with the
+	// AIInsight asked for); Remediating with the attempt, stored before
+	// ProposePlan (the remediator checks it); the plan's name; Resolved,
+	// stored before InvalidateDedup; DedupReleased.
+	writes := p.writes.of(issue.Name)
+	g.Expect(writes).To(HaveExactElements("Analyzing", "Remediating", "Remediating", "Resolved", "Resolved"), "Issue status writes, by the state each left")
 	// The stages the correlator ends were measured (other tests may add
 	// to the same histograms).
 	g.Expect(stageCount(t, "insight_to_plan")).To(BeNumerically(">", toPlan))

@@ -35,6 +35,8 @@ type peers struct {
 	watcher    *fakeWatcher
 	remConn    *grpc.ClientConn
 	watchConn  *grpc.ClientConn
+	// writes, when set, records the reconciler's Issue status writes.
+	writes *statusWrites
 }
 
 func startPeers(t testing.TB) *peers {

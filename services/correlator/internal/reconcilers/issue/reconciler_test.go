@@ -61,6 +61,9 @@ func startReconcilerWith(t testing.TB, r *Reconciler, p *peers, also ...func(ctr
 		t.Fatal(err)
 	}
 	r.Client, r.Reader = mgr.GetClient(), mgr.GetAPIReader()
+	if p.writes != nil {
+		r.Client = p.writes.wrap(r.Client)
+	}
 	if r.Now == nil {
 		r.Now = time.Now
 	}
