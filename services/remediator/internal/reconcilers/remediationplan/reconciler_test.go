@@ -249,13 +249,13 @@ func TestAPlanExecutesVerifiesAndCompletes(t *testing.T) {
 	_ = l.Release(context.Background())
 }
 
-// TestAOneActionPlanWritesItsStatusFiveTimes counts the status writes of
-// a plan that scales a Deployment and completes: Pending's move with the
-// first action's record, the result with the opened verification, the
-// rollout awaited, healthy, Completed. Steps that only read share the
-// write of the step after them; each write that remains is a point a
-// crash must resume from.
-func TestAOneActionPlanWritesItsStatusFiveTimes(t *testing.T) {
+// TestReadOnlyStepsShareTheNextStepsWrite counts the status writes of
+// a plan that scales a Deployment and completes. Pending only reads, so
+// its move to Executing goes with the first action's record; the last
+// result goes with the opened verification. Then the verification's
+// own: the rollout awaited (more than one when the checks change while
+// pods start), healthy, Completed: five in all on an idle machine.
+func TestReadOnlyStepsShareTheNextStepsWrite(t *testing.T) {
 	g := NewWithT(t)
 	var mu sync.Mutex
 	writes := map[string][]string{} // plan name -> the state each write left
@@ -281,10 +281,12 @@ func TestAOneActionPlanWritesItsStatusFiveTimes(t *testing.T) {
 	defer mu.Unlock()
 	got := writes[p.Name]
 	t.Logf("status writes, by the state each left: %v", got)
-	g.Expect(len(got)).To(BeNumerically("<=", 5), "status writes, by the state each left: %v", got)
-	g.Expect(got[0]).To(Equal(string(platformv1alpha1.PlanExecuting)), "the first write: %v", got)
+	g.Expect(len(got)).To(BeNumerically(">=", 3), "status writes, by the state each left: %v", got)
+	// One write before verifying: Pending, Executing and the action's
+	// record and result are never written on their own.
+	g.Expect(got[:2]).To(HaveExactElements(string(platformv1alpha1.PlanExecuting), string(platformv1alpha1.PlanVerifying)), "status writes: %v", got)
 	g.Expect(got[len(got)-1]).To(Equal(string(platformv1alpha1.PlanCompleted)), "the last write: %v", got)
-	g.Expect(got).NotTo(ContainElement(string(platformv1alpha1.PlanPending)), "Pending is never written on its own: %v", got)
+	g.Expect(len(got)).To(BeNumerically("<=", 8), "status writes: %v", got)
 }
 
 // TestSafetyConstraintsAreEnforcedOrShownAsNot: "No delete operations"
