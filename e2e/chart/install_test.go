@@ -2,9 +2,9 @@ package chart
 
 import (
 	"context"
-	"fmt"
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
 	"maps"
 	"strings"
 	"testing"
