@@ -70,7 +70,9 @@ type Base[T client.Object] struct {
 	Recorder events.EventRecorder
 
 	// replaced maps an object's key to the resourceVersion a pass of this
-	// Base read and then wrote over (OptimisticLock only).
+	// Base read and then wrote over (OptimisticLock only). An entry goes
+	// at the next pass that reads another version or finds the object
+	// gone, so there are never more than live objects.
 	replaced sync.Map
 }
 
