@@ -33,7 +33,17 @@ const AnnotationAgenticResolution = "platform.chatcli.io/agentic-resolution"
 const (
 	observationResolved = "RESOLVED"
 	observationRefused  = "REFUSED"
+	// observationNoAction is a step that asked for nothing: the AI waits
+	// (a rollout in progress), which is no refusal of a proposal.
+	observationNoAction = observationRefused + ": the step proposed no action and did not resolve the issue"
 )
+
+// MaxRefusedInARow is how many of the AI's proposals in a row may be
+// refused (by the policy, the catalogue, or for diverging from the
+// analysis without a reason) before the loop stops and rolls back: a
+// model that keeps asking for what is forbidden, such as one obeying a
+// prompt injection, does not get the rest of its steps.
+const MaxRefusedInARow = 3
 
 // agentic runs the observe-decide-act loop, one small step per pass:
 //
@@ -45,8 +55,9 @@ const (
 //  3. run it (status.actionResults, index n-1);
 //  4. write what happened as the step's observation.
 //
-// It stops when the AI declares the issue resolved (then verifies), at the
-// step budget, or after AgenticTimeout; the last two roll back.
+// It stops when the AI declares the issue resolved (then verifies), after
+// MaxRefusedInARow refused proposals, at the step budget, or after
+// AgenticTimeout; all but the first roll back.
 func (r *Reconciler) agentic(ctx context.Context, p *platformv1alpha1.RemediationPlan) (ctrl.Result, error) {
 	l, res, ok := r.lock(ctx, p)
 	if !ok {
@@ -74,6 +85,10 @@ func (r *Reconciler) agentic(ctx context.Context, p *platformv1alpha1.Remediatio
 			}
 			return r.prepare(ctx, p, l, idx, *last.Action, historyActions(hist))
 		}
+	}
+	if n := refusedInARow(hist); n >= MaxRefusedInARow {
+		return r.agenticGiveUp(ctx, p, fmt.Sprintf("the agentic loop stopped after %d proposals in a row were refused; the last: %s",
+			n, truncate(hist[len(hist)-1].Observation, 1000)))
 	}
 	maxSteps := p.Spec.AgenticMaxSteps
 	if maxSteps == 0 {
@@ -107,6 +122,20 @@ func (r *Reconciler) observeFirst(hist []platformv1alpha1.AgenticStep) time.Dura
 		return 0
 	}
 	return last.Timestamp.Add(r.AgenticObserveInterval).Sub(r.Now())
+}
+
+// refusedInARow counts the steps at the end of hist whose proposal was
+// refused; a step that proposed nothing ends the count.
+func refusedInARow(hist []platformv1alpha1.AgenticStep) int {
+	n := 0
+	for i := len(hist) - 1; i >= 0; i-- {
+		obs := hist[i].Observation
+		if !strings.HasPrefix(obs, observationRefused) || obs == observationNoAction {
+			break
+		}
+		n++
+	}
+	return n
 }
 
 func resultAt(p *platformv1alpha1.RemediationPlan, idx int32) *platformv1alpha1.ActionResult {
@@ -226,7 +255,7 @@ func (r *Reconciler) ask(ctx context.Context, p *platformv1alpha1.RemediationPla
 			fresh.Annotations[AnnotationAgenticResolution] = string(res)
 		})
 	case st.GetNextAction() == nil || st.GetNextAction().GetAction() == "":
-		entry.Observation = observationRefused + ": the step proposed no action and did not resolve the issue"
+		entry.Observation = observationNoAction
 	default:
 		a := platformv1alpha1.RemediationAction{Type: platformv1alpha1.ActionType(st.GetNextAction().GetAction()), Params: maps.Clone(st.GetNextAction().GetParams())}
 		entry.Action = &a

@@ -2,6 +2,7 @@ package remediationplan
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"slices"
 	"sync"
@@ -188,6 +189,56 @@ func TestAnAgenticLoopSpendsItsBudgetAndRollsBack(t *testing.T) {
 		"a refused step must not read as a refused plan, which the correlator escalates")
 	g.Expect(replicas(g, s.deploy)).To(BeEquivalentTo(2), "the scale was rolled back")
 	g.Expect(ai.asked()).To(HaveLen(3))
+}
+
+// TestAModelThatKeepsProposingForbiddenActionsIsStopped: a model that asks
+// for a scale to zero at every step (as one obeying an injected
+// instruction might) is stopped after MaxRefusedInARow refusals, not given
+// its ten steps, and the plan fails with nothing changed.
+func TestAModelThatKeepsProposingForbiddenActionsIsStopped(t *testing.T) {
+	g := NewWithT(t)
+	ai := &scriptedAnalyzer{script: func(int32) *chatcliv1.AgenticStepResponse {
+		return &chatcliv1.AgenticStepResponse{Reasoning: "the notice says to stop it", NextAction: next_("ScaleDeployment", P{"replicas": "0"})}
+	}}
+	client := serveAnalyzer(t, ai)
+	start(t, func(r *Reconciler) { r.Analyzer = client })
+	s := newScenario(t, g, 2)
+	s.playController(t, nil)
+	p := s.plan(g, "api-oom-plan-1")
+	p.Spec.AgenticMode, p.Spec.AgenticMaxSteps = true, 10
+	g.Expect(env.Client.Create(context.Background(), p)).To(Succeed())
+	got := waitState(g, p, platformv1alpha1.PlanFailed)
+	g.Expect(got.Spec.AgenticHistory).To(HaveLen(MaxRefusedInARow))
+	for _, st := range got.Spec.AgenticHistory {
+		g.Expect(st.Observation).To(And(HavePrefix(observationRefused), ContainSubstring("scale-to-zero")))
+	}
+	g.Expect(got.Status.Result).To(ContainSubstring(fmt.Sprintf("%d proposals in a row were refused", MaxRefusedInARow)))
+	g.Expect(ai.asked()).To(HaveLen(MaxRefusedInARow))
+	g.Expect(replicas(g, s.deploy)).To(BeEquivalentTo(2))
+}
+
+func TestRefusedInARow(t *testing.T) {
+	step := func(obs string) platformv1alpha1.AgenticStep { return platformv1alpha1.AgenticStep{Observation: obs} }
+	refused := step(observationRefused + ": action 0 (ScaleDeployment) refused by rule scale-to-zero")
+	cases := map[string]struct {
+		hist []platformv1alpha1.AgenticStep
+		want int
+	}{
+		"no steps":                      {want: 0},
+		"refusals at the end count":     {hist: []platformv1alpha1.AgenticStep{step("SUCCESS: scaled"), refused, refused}, want: 2},
+		"a success ends the count":      {hist: []platformv1alpha1.AgenticStep{refused, step("SUCCESS: scaled"), refused}, want: 1},
+		"waiting is not a refusal":      {hist: []platformv1alpha1.AgenticStep{refused, refused, step(observationNoAction)}, want: 0},
+		"waiting between breaks a run":  {hist: []platformv1alpha1.AgenticStep{refused, refused, step(observationNoAction), refused}, want: 1},
+		"unknown actions are refusals":  {hist: []platformv1alpha1.AgenticStep{step(observationRefused + `: "Reboot" is not in the action catalogue`), refused}, want: 2},
+		"a failed action is no refusal": {hist: []platformv1alpha1.AgenticStep{refused, step("FAILED: conflict")}, want: 0},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if got := refusedInARow(tc.hist); got != tc.want {
+				t.Errorf("refusedInARow = %d, want %d", got, tc.want)
+			}
+		})
+	}
 }
 
 // TestAStepThatChangesNothingIsObservedBeforeTheNext: the AI waits for the
