@@ -40,6 +40,11 @@ import (
 // lockPurpose names the correlation lock in Redis keys.
 const lockPurpose = "correlate"
 
+// idTimeout bounds the incident id a new Issue is created with: a Redis
+// that hangs delays no correlation by more, and the Issue reconciler
+// gives the id later.
+const idTimeout = time.Second
+
 // Defaults of the Reconciler's tunables.
 const (
 	DefaultWindow    = 10 * time.Minute
@@ -380,7 +385,9 @@ func (r *Reconciler) create(ctx context.Context, a *platformv1alpha1.Anomaly, ge
 	// reconciler gives it later; correlation does not wait for it. An id
 	// of a create that meets AlreadyExists is never used: a gap in the
 	// day's sequence.
-	id, err := incidentid.Allocator{Redis: r.Redis, Reader: r.Reader}.Next(ctx, r.Now())
+	idCtx, cancel := context.WithTimeout(ctx, idTimeout)
+	defer cancel()
+	id, err := incidentid.Allocator{Redis: r.Redis, Reader: r.Reader}.Next(idCtx, r.Now())
 	if err != nil {
 		logr.FromContextOrDiscard(ctx).V(1).Info("The new Issue gets its incident id later", "issue", issue.Name, "reason", err.Error())
 	} else {
