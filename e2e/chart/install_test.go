@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -142,12 +143,12 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 	if _, err := uninstall.Run(release); err != nil {
 		t.Fatalf("helm uninstall: %v", err)
 	}
-	var crds apiextensionsv1.CustomResourceDefinitionList
-	if err := c.List(ctx, &crds, client.MatchingLabels{"app.kubernetes.io/part-of": "chatcli-aiops"}); err != nil {
+	crds, err := chartCRDs(ctx, c)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if len(crds.Items) != 7 {
-		t.Errorf("%d CRDs after uninstall with crds.keep, want 7", len(crds.Items))
+	if len(crds) != 7 {
+		t.Errorf("%d CRDs after uninstall with crds.keep, want 7", len(crds))
 	}
 	if err := c.Get(ctx, client.ObjectKeyFromObject(issue), &platformv1alpha1.Issue{}); err != nil {
 		t.Errorf("the Issue did not survive the uninstall: %v", err)
@@ -175,31 +176,33 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 	// CRD finalizer, which deletes every CR before it lets a CRD go, and
 	// which once took over 2 minutes on a CI machine for no cause this
 	// test can see, so it is waited for and reported, not failed on.
-	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		var crds apiextensionsv1.CustomResourceDefinitionList
-		if err := c.List(ctx, &crds, client.MatchingLabels{"app.kubernetes.io/part-of": "chatcli-aiops"}); err != nil {
-			return false, err
-		}
-		for _, crd := range crds.Items {
-			if crd.DeletionTimestamp == nil {
-				return false, nil
-			}
-		}
-		return true, nil
+	err = waitForCRDs(ctx, c, 30*time.Second, func(crds []apiextensionsv1.CustomResourceDefinition) bool {
+		return !slices.ContainsFunc(crds, func(crd apiextensionsv1.CustomResourceDefinition) bool { return crd.DeletionTimestamp == nil })
 	})
 	if err != nil {
 		t.Fatalf("the uninstall without crds.keep did not delete every CRD: %v\n%s", err, describeCRDs(c))
 	}
-	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
-		var crds apiextensionsv1.CustomResourceDefinitionList
-		if err := c.List(ctx, &crds, client.MatchingLabels{"app.kubernetes.io/part-of": "chatcli-aiops"}); err != nil {
-			return false, err
-		}
-		return len(crds.Items) == 0, nil
-	})
+	err = waitForCRDs(ctx, c, 2*time.Minute, func(crds []apiextensionsv1.CustomResourceDefinition) bool { return len(crds) == 0 })
 	if err != nil {
 		t.Logf("the API server has not finished deleting the CRDs: %v\n%s", err, describeCRDs(c))
 	}
+}
+
+// chartCRDs lists the chart's CRDs.
+func chartCRDs(ctx context.Context, c client.Client) ([]apiextensionsv1.CustomResourceDefinition, error) {
+	var crds apiextensionsv1.CustomResourceDefinitionList
+	if err := c.List(ctx, &crds, client.MatchingLabels{"app.kubernetes.io/part-of": "chatcli-aiops"}); err != nil {
+		return nil, err
+	}
+	return crds.Items, nil
+}
+
+// waitForCRDs polls the chart's CRDs until done says they are as wanted.
+func waitForCRDs(ctx context.Context, c client.Client, timeout time.Duration, done func([]apiextensionsv1.CustomResourceDefinition) bool) error {
+	return wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		crds, err := chartCRDs(ctx, c)
+		return err == nil && done(crds), err
+	})
 }
 
 // describeCRDs says, for each of the chart's CRDs still there, what holds
@@ -209,12 +212,12 @@ func TestInstallUpgradeUninstall(t *testing.T) {
 func describeCRDs(c client.Client) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	var crds apiextensionsv1.CustomResourceDefinitionList
-	if err := c.List(ctx, &crds, client.MatchingLabels{"app.kubernetes.io/part-of": "chatcli-aiops"}); err != nil {
+	crds, err := chartCRDs(ctx, c)
+	if err != nil {
 		return fmt.Sprintf("list the CRDs: %v", err)
 	}
 	var b strings.Builder
-	for _, crd := range crds.Items {
+	for _, crd := range crds {
 		fmt.Fprintf(&b, "%s: deletionTimestamp %v, finalizers %v", crd.Name, crd.DeletionTimestamp, crd.Finalizers)
 		for _, cond := range crd.Status.Conditions {
 			if cond.Type == apiextensionsv1.Terminating {
@@ -228,24 +231,20 @@ func describeCRDs(c client.Client) string {
 
 func waitCRDsEstablished(ctx context.Context, t *testing.T, c client.Client) {
 	t.Helper()
-	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		var crds apiextensionsv1.CustomResourceDefinitionList
-		if err := c.List(ctx, &crds, client.MatchingLabels{"app.kubernetes.io/part-of": "chatcli-aiops"}); err != nil {
-			return false, err
+	err := waitForCRDs(ctx, c, time.Minute, func(crds []apiextensionsv1.CustomResourceDefinition) bool {
+		if len(crds) != 7 {
+			return false
 		}
-		if len(crds.Items) != 7 {
-			return false, nil
-		}
-		for _, crd := range crds.Items {
+		for _, crd := range crds {
 			established := false
 			for _, cond := range crd.Status.Conditions {
 				established = established || (cond.Type == apiextensionsv1.Established && cond.Status == apiextensionsv1.ConditionTrue)
 			}
 			if !established {
-				return false, nil
+				return false
 			}
 		}
-		return true, nil
+		return true
 	})
 	if err != nil {
 		t.Fatalf("the CRDs are not Established: %v", err)

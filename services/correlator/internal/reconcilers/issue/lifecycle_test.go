@@ -17,6 +17,7 @@ import (
 	platformv1alpha1 "github.com/chatcli/aiops/api/platform/v1alpha1"
 	"github.com/chatcli/aiops/libs/grpcx"
 	"github.com/chatcli/aiops/libs/pipeline"
+	"github.com/chatcli/aiops/libs/testenv"
 )
 
 const lifecycleTimeout = 30 * time.Second
@@ -123,7 +124,13 @@ func TestHappyPath(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
 	p := startPeers(t)
-	p.writes = newStatusWrites()
+	p.writes = testenv.NewStatusWrites(func(o client.Object) (string, bool) {
+		issue, ok := o.(*platformv1alpha1.Issue)
+		if !ok {
+			return "", false
+		}
+		return string(issue.Status.State), true
+	})
 	startReconcilerWith(t, &Reconciler{}, p)
 	toPlan, toResolved := stageCount(t, "insight_to_plan"), stageCount(t, "healthy_to_resolved")
 	ns := env.NewNamespace(t, "happy", nil)
@@ -169,7 +176,7 @@ func TestHappyPath(t *testing.T) {
 	// AIInsight asked for); Remediating with the attempt, stored before
 	// ProposePlan (the remediator checks it); the plan's name; Resolved,
 	// stored before InvalidateDedup; DedupReleased.
-	writes := p.writes.of(issue.Name)
+	writes := p.writes.Of(issue.Name)
 	g.Expect(writes).To(HaveExactElements("Analyzing", "Remediating", "Remediating", "Resolved", "Resolved"), "Issue status writes, by the state each left")
 	// The stages the correlator ends were measured (other tests may add
 	// to the same histograms).

@@ -36,7 +36,7 @@ type peers struct {
 	remConn    *grpc.ClientConn
 	watchConn  *grpc.ClientConn
 	// writes, when set, records the reconciler's Issue status writes.
-	writes *statusWrites
+	writes *testenv.StatusWrites
 }
 
 func startPeers(t testing.TB) *peers {

@@ -62,7 +62,7 @@ func startReconcilerWith(t testing.TB, r *Reconciler, p *peers, also ...func(ctr
 	}
 	r.Client, r.Reader = mgr.GetClient(), mgr.GetAPIReader()
 	if p.writes != nil {
-		r.Client = p.writes.wrap(r.Client)
+		r.Client = p.writes.Wrap(r.Client)
 	}
 	if r.Now == nil {
 		r.Now = time.Now

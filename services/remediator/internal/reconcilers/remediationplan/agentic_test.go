@@ -76,6 +76,26 @@ func serveAnalyzer(t *testing.T, a *scriptedAnalyzer) analyzerv1.AnalyzerService
 	return analyzerv1.NewAnalyzerServiceClient(conn)
 }
 
+// startAgentic runs the reconciler (tuned by tune, when set) with ai as its
+// analyzer, and creates an agentic plan of maxSteps on a rolled-out
+// Deployment whose controller the test plays.
+func startAgentic(t *testing.T, g Gomega, ai *scriptedAnalyzer, maxSteps int32, tune func(*Reconciler)) (*scenario, *platformv1alpha1.RemediationPlan) {
+	t.Helper()
+	client := serveAnalyzer(t, ai)
+	start(t, func(r *Reconciler) {
+		r.Analyzer = client
+		if tune != nil {
+			tune(r)
+		}
+	})
+	s := newScenario(t, g, 2)
+	s.playController(t, nil)
+	p := s.plan(g, "api-oom-plan-1")
+	p.Spec.AgenticMode, p.Spec.AgenticMaxSteps = true, maxSteps
+	g.Expect(env.Client.Create(context.Background(), p)).To(Succeed())
+	return s, p
+}
+
 func next_(a string, p P) *chatcliv1.SuggestedAction {
 	return &chatcliv1.SuggestedAction{Action: a, Params: p}
 }
@@ -171,13 +191,7 @@ func TestAnAgenticLoopSpendsItsBudgetAndRollsBack(t *testing.T) {
 		}
 		return &chatcliv1.AgenticStepResponse{Reasoning: "try my own thing", DivergesFromInsight: true, NextAction: next_("RestartDeployment", nil)}
 	}}
-	client := serveAnalyzer(t, ai)
-	start(t, func(r *Reconciler) { r.Analyzer = client })
-	s := newScenario(t, g, 2)
-	s.playController(t, nil)
-	p := s.plan(g, "api-oom-plan-1")
-	p.Spec.AgenticMode, p.Spec.AgenticMaxSteps = true, 3
-	g.Expect(env.Client.Create(context.Background(), p)).To(Succeed())
+	s, p := startAgentic(t, g, ai, 3, nil)
 	got := waitState(g, p, platformv1alpha1.PlanRolledBack)
 	h := got.Spec.AgenticHistory
 	g.Expect(h).To(HaveLen(3))
@@ -200,13 +214,7 @@ func TestAModelThatKeepsProposingForbiddenActionsIsStopped(t *testing.T) {
 	ai := &scriptedAnalyzer{script: func(int32) *chatcliv1.AgenticStepResponse {
 		return &chatcliv1.AgenticStepResponse{Reasoning: "the notice says to stop it", NextAction: next_("ScaleDeployment", P{"replicas": "0"})}
 	}}
-	client := serveAnalyzer(t, ai)
-	start(t, func(r *Reconciler) { r.Analyzer = client })
-	s := newScenario(t, g, 2)
-	s.playController(t, nil)
-	p := s.plan(g, "api-oom-plan-1")
-	p.Spec.AgenticMode, p.Spec.AgenticMaxSteps = true, 10
-	g.Expect(env.Client.Create(context.Background(), p)).To(Succeed())
+	s, p := startAgentic(t, g, ai, 10, nil)
 	got := waitState(g, p, platformv1alpha1.PlanFailed)
 	g.Expect(got.Spec.AgenticHistory).To(HaveLen(MaxRefusedInARow))
 	for _, st := range got.Spec.AgenticHistory {
@@ -256,14 +264,8 @@ func TestAStepThatChangesNothingIsObservedBeforeTheNext(t *testing.T) {
 		}
 		return &chatcliv1.AgenticStepResponse{Reasoning: "stable", Resolved: true}
 	}}
-	client := serveAnalyzer(t, ai)
 	const interval = 2 * time.Second
-	start(t, func(r *Reconciler) { r.Analyzer, r.AgenticObserveInterval = client, interval })
-	s := newScenario(t, g, 2)
-	s.playController(t, nil)
-	p := s.plan(g, "api-oom-plan-1")
-	p.Spec.AgenticMode, p.Spec.AgenticMaxSteps = true, 5
-	g.Expect(env.Client.Create(context.Background(), p)).To(Succeed())
+	_, p := startAgentic(t, g, ai, 5, func(r *Reconciler) { r.AgenticObserveInterval = interval })
 	got := waitState(g, p, platformv1alpha1.PlanCompleted)
 	g.Expect(got.Spec.AgenticHistory).To(HaveLen(3))
 	g.Expect(got.Spec.AgenticHistory[1].Observation).To(HavePrefix(observationRefused))

@@ -18,7 +18,6 @@ import (
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -257,29 +256,21 @@ func TestAPlanExecutesVerifiesAndCompletes(t *testing.T) {
 // pods start), healthy, Completed: five in all on an idle machine.
 func TestReadOnlyStepsShareTheNextStepsWrite(t *testing.T) {
 	g := NewWithT(t)
-	var mu sync.Mutex
-	writes := map[string][]string{} // plan name -> the state each write left
-	start(t, func(r *Reconciler) {
-		r.Client = interceptor.NewClient(r.Client.(client.WithWatch), interceptor.Funcs{
-			SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
-				if p, ok := obj.(*platformv1alpha1.RemediationPlan); ok && sub == "status" {
-					mu.Lock()
-					writes[p.Name] = append(writes[p.Name], string(p.Status.State))
-					mu.Unlock()
-				}
-				return c.SubResource(sub).Patch(ctx, obj, patch, opts...)
-			},
-		})
+	writes := testenv.NewStatusWrites(func(o client.Object) (string, bool) {
+		p, ok := o.(*platformv1alpha1.RemediationPlan)
+		if !ok {
+			return "", false
+		}
+		return string(p.Status.State), true
 	})
+	start(t, func(r *Reconciler) { r.Client = writes.Wrap(r.Client) })
 	s := newScenario(t, g, 2)
 	s.playController(t, nil)
 	p := s.plan(g, "api-oom-plan-1", platformv1alpha1.RemediationAction{Type: platformv1alpha1.ActionScaleDeployment, Params: P{"replicas": "3"}})
 	g.Expect(env.Client.Create(context.Background(), p)).To(Succeed())
 	waitState(g, p, platformv1alpha1.PlanCompleted)
 
-	mu.Lock()
-	defer mu.Unlock()
-	got := writes[p.Name]
+	got := writes.Of(p.Name)
 	t.Logf("status writes, by the state each left: %v", got)
 	g.Expect(len(got)).To(BeNumerically(">=", 3), "status writes, by the state each left: %v", got)
 	// One write before verifying: Pending, Executing and the action's
